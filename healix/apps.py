@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class HealixConfig(AppConfig):
+    name = "healix"
+    verbose_name = "Tenancy"

@@ -1,0 +1,171 @@
+"""The tenancy core: organizations, users, and the base every tenant-owned model extends."""
+
+import uuid
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+
+__all__ = ["Organization", "OrganizationOwned", "User", "UserType"]
+
+# An orgId is a token of NATS subjects (healix.<orgId>.<type>), so it may hold neither dots,
+# wildcards nor whitespace; lower-case letters, digits and dashes keep it readable in URLs too.
+org_id_validator = RegexValidator(
+    r"^[a-z0-9][a-z0-9-]{0,39}$",
+    "Use 1 to 40 lower-case letters, digits or dashes, starting with a letter or digit.",
+)
+
+
+class Organization(models.Model):
+    slug = models.CharField(
+        max_length=40,
+        unique=True,
+        validators=[org_id_validator],
+        verbose_name="orgId",
+        help_text="Short identifier used in bus subjects, for example hrh.",
+    )
+    name = models.CharField(
+        max_length=200,
+    )
+    created_at = models.DateTimeField(
+        auto_now_add=True,
+    )
+
+    class Meta:
+        ordering = ["slug"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(slug__regex=r"^[a-z0-9][a-z0-9-]{0,39}$"),
+                name="organization_slug_is_subject_token",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class OrganizationOwned(models.Model):
+    """A row that belongs to exactly one organization.
+
+    `(organization, id)` is unique so that other tables can hold composite foreign keys
+    `(organization_id, x_id) -> x(organization_id, id)`: PostgreSQL itself then refuses a
+    reference into another organization (see healix.db.SameOrganizationForeignKey).
+    """
+
+    organization = models.ForeignKey(
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+
+    # Foreign keys to other OrganizationOwned models that must stay inside the organization.
+    # clean() checks them for friendly errors; migrations add the composite keys that enforce them.
+    same_organization_fields: tuple[str, ...] = ()
+
+    class Meta:
+        abstract = True
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "id"],
+                name="%(app_label)s_%(class)s_organization_id_unique",
+            ),
+        ]
+
+    def clean(self) -> None:
+        super().clean()
+        check_same_organization(self, self.same_organization_fields)
+
+
+def check_same_organization(instance: models.Model, field_names: tuple[str, ...]) -> None:
+    """Raise a ValidationError naming each field that points into another organization."""
+    errors = {}
+    org_id = getattr(instance, "organization_id", None)
+    for name in field_names:
+        related = getattr(instance, name, None)
+        if related is None or org_id is None:
+            continue
+        related_org_id = (
+            related.pk if isinstance(related, Organization) else related.organization_id
+        )
+        if related_org_id is not None and related_org_id != org_id:
+            errors[name] = ValidationError(
+                "%(value)s belongs to another organization.",
+                code="foreign_organization",
+                params={"value": related},
+            )
+    if errors:
+        raise ValidationError(errors)
+
+
+class UserType(models.TextChoices):
+    ADMIN = "ADMIN", "Admin"
+    STAFF = "STAFF", "Staff (provider)"
+    USER = "USER", "User (patient)"
+
+
+class HealixUserManager(UserManager):
+    def create_superuser(self, username, email=None, password=None, **extra_fields):
+        extra_fields.setdefault("user_type", UserType.ADMIN)
+        return super().create_superuser(username, email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    """A person of one organization.
+
+    `user_type` is the product's notion (ADMIN, STAFF, USER); Django's `is_staff` only says
+    whether the person may log in to the admin. Superusers operate the platform and may have
+    no organization; everybody else belongs to exactly one.
+    """
+
+    id = models.UUIDField(
+        primary_key=True,
+        default=uuid.uuid4,
+        editable=False,
+        verbose_name="userId",
+    )
+    organization = models.ForeignKey(
+        Organization,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="users",
+    )
+    user_type = models.CharField(
+        max_length=5,
+        choices=UserType.choices,
+        default=UserType.USER,
+        verbose_name="type",
+    )
+    is_test = models.BooleanField(
+        default=False,
+        verbose_name="test user",
+        help_text="Events caused by a test user's plans carry isTest: true.",
+    )
+
+    objects = HealixUserManager()
+
+    class Meta(AbstractUser.Meta):
+        swappable = "AUTH_USER_MODEL"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(organization__isnull=False) | models.Q(is_superuser=True),
+                name="user_has_organization_unless_superuser",
+            ),
+            # Lets plan rows hold composite keys (organization_id, user_id) -> user.
+            models.UniqueConstraint(
+                fields=["organization", "id"],
+                name="user_organization_id_unique",
+            ),
+        ]
+
+    def clean(self) -> None:
+        super().clean()
+        if self.organization_id is None and not self.is_superuser:
+            raise ValidationError(
+                {"organization": "Every user except a superuser belongs to an organization."}
+            )
+
+    def __str__(self) -> str:
+        full_name = self.get_full_name()
+        return f"{full_name} ({self.username})" if full_name else self.username
