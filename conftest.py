@@ -1,0 +1,6 @@
+"""Fixture modules shared by every test folder (see tests/fixtures/)."""
+
+pytest_plugins = [
+    "tests.fixtures.domain",
+    "tests.fixtures.nats",
+]

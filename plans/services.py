@@ -1,0 +1,465 @@
+"""The only functions that change run-time state.
+
+The admin, the API, the rules and the tests all call these. Each runs in one transaction, takes
+the acting user, and refuses with a django ValidationError whose message dict names the field at
+fault. Rows are locked (SELECT ... FOR UPDATE) where two writers could race, so an old value read
+here is the value that was really replaced.
+"""
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from healix.models import Organization, User
+from plans.models import (
+    FormAssignment,
+    FormAssignmentStatus,
+    FormSubmission,
+    Plan,
+    PlanStatus,
+    RoleAssignment,
+    WorkQueueItem,
+    WorkQueueItemStatusChange,
+)
+from templates.models import (
+    AssignMode,
+    FormAssignmentDefinition,
+    PlanTemplate,
+    Role,
+    ServiceLocation,
+    WorkQueue,
+    WorkQueueStatus,
+)
+from templates.values import check_values
+
+__all__ = [
+    "UNSET",
+    "assign_form",
+    "assign_plan",
+    "assign_role",
+    "change_work_queue_item_status",
+    "create_work_queue_item",
+    "submit_form",
+    "update_plan",
+    "update_work_queue_item",
+]
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+# Marks an argument the caller did not give, so that None can mean "clear this value".
+UNSET: Any = _Unset()
+
+Changes = dict[str, tuple[Any, Any]]
+
+
+# --- checks shared by the services ---------------------------------------------------------
+
+
+def _require_actor(actor: User, organization_id: int) -> None:
+    if actor.is_superuser:
+        return
+    if actor.organization_id != organization_id:
+        raise ValidationError("The acting user does not belong to this organization.")
+
+
+def _require_same_organization(organization_id: int, **objects: Any) -> None:
+    errors = {
+        name: f"{obj} belongs to another organization."
+        for name, obj in objects.items()
+        if obj is not None and _organization_id_of(obj) != organization_id
+    }
+    if errors:
+        raise ValidationError(errors)
+
+
+def _organization_id_of(obj: Any) -> int | None:
+    if isinstance(obj, Organization):
+        return obj.pk
+    return obj.organization_id
+
+
+def _require_open(plan: Plan) -> None:
+    if plan.status != PlanStatus.OPEN:
+        raise ValidationError({"plan": f"Plan {plan.pk} is {plan.status}; only open plans change."})
+
+
+def _check_role_holder(role: Role, user: User) -> str | None:
+    if user.organization_id != role.organization_id:
+        return f"User {user.pk} belongs to another organization."
+    if not role.allows(user.user_type):
+        allowed = ", ".join(role.assignable_user_types)
+        return f"Role {role.role_id} may be held by {allowed} users, not {user.user_type}."
+    return None
+
+
+def _check_custom_fields(template: PlanTemplate, values: Mapping[str, Any], *, partial: bool):
+    if not isinstance(values, Mapping):
+        raise ValidationError({"custom_fields": "Give an object of custom field values."})
+    errors = check_values(
+        template.custom_fields.all(), values, partial=partial, owner=f"template {template.name}"
+    )
+    if errors:
+        raise ValidationError(
+            {"custom_fields": [f"{name}: {message}" for name, message in errors.items()]}
+        )
+
+
+def _lock(instance):
+    """Re-read a row in place under FOR UPDATE, so concurrent changes queue up behind this one
+    and the caller's object shows the result."""
+    instance.refresh_from_db(from_queryset=type(instance).objects.select_for_update())
+    return instance
+
+
+# --- plans ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def assign_plan(
+    *,
+    actor: User,
+    template: PlanTemplate,
+    user: User,
+    role_assignments: Mapping[str, User] | None = None,
+    title: str = "",
+    start_date: datetime | None = None,
+    end_date: datetime | None = None,
+    custom_fields: Mapping[str, Any] | None = None,
+) -> Plan:
+    """Assign `template` to `user`: the plan, its role assignments and the at-once forms.
+
+    `role_assignments` maps roleId to the user holding it; the primary role defaults to `user`.
+    """
+    organization_id = template.organization_id
+    _require_actor(actor, organization_id)
+    _require_same_organization(organization_id, user=user)
+    roles = {role.role_id: role for role in template.roles.all()}
+    holders = dict(role_assignments or {})
+    primary = next((role for role in roles.values() if role.is_primary), None)
+    if primary is not None:
+        holders.setdefault(primary.role_id, user)
+
+    errors = []
+    for role_id, holder in holders.items():
+        role = roles.get(role_id)
+        if role is None:
+            errors.append(f"{role_id}: not a role of template {template.name}.")
+        elif message := _check_role_holder(role, holder):
+            errors.append(f"{role_id}: {message}")
+    if errors:
+        raise ValidationError({"role_assignments": errors})
+    _check_custom_fields(template, custom_fields or {}, partial=False)
+
+    plan = Plan(
+        organization_id=organization_id,
+        template=template,
+        user=user,
+        title=title,
+        start_date=start_date or timezone.now(),
+        end_date=end_date,
+        custom_fields=dict(custom_fields or {}),
+        created_by=actor,
+    )
+    plan.full_clean()
+    plan.save()
+    RoleAssignment.objects.bulk_create(
+        RoleAssignment(organization_id=organization_id, plan=plan, role=roles[role_id], user=holder)
+        for role_id, holder in holders.items()
+    )
+    at_once = template.form_assignment_definitions.filter(
+        assign_mode=AssignMode.AT_ONCE
+    ).select_related("role", "form")
+    for definition in at_once:
+        holder = holders.get(definition.role.role_id)
+        if holder is not None:
+            _create_form_assignment(plan, definition, holder, actor, prefill={})
+    return plan
+
+
+@transaction.atomic
+def update_plan(
+    *,
+    actor: User,
+    plan: Plan,
+    title: str = UNSET,
+    status: str = UNSET,
+    risk_status: str = UNSET,
+    end_date: datetime | None = UNSET,
+    custom_fields: Mapping[str, Any] = UNSET,
+) -> Changes:
+    """Change a plan's attributes; returns {field: (old, new)} for what really changed.
+
+    Custom fields merge key by key (None clears one) and appear as `custom_fields.<name>`.
+    """
+    _require_actor(actor, plan.organization_id)
+    plan = _lock(plan)
+    changes: Changes = {}
+    given = {"title": title, "status": status, "risk_status": risk_status, "end_date": end_date}
+    for name, value in given.items():
+        if value is not UNSET and getattr(plan, name) != value:
+            changes[name] = (getattr(plan, name), value)
+            setattr(plan, name, value)
+    if custom_fields is not UNSET:
+        _check_custom_fields(plan.template, custom_fields, partial=True)
+        merged = dict(plan.custom_fields)
+        for name, value in custom_fields.items():
+            if merged.get(name) != value:
+                changes[f"custom_fields.{name}"] = (merged.get(name), value)
+                merged[name] = value
+        plan.custom_fields = {name: value for name, value in merged.items() if value is not None}
+    if changes:
+        plan.full_clean()
+        plan.save()
+    return changes
+
+
+@transaction.atomic
+def assign_role(*, actor: User, plan: Plan, role: Role, user: User) -> RoleAssignment:
+    """Give `role` in `plan` to `user`, replacing whoever held it."""
+    _require_actor(actor, plan.organization_id)
+    _require_same_organization(plan.organization_id, role=role, user=user)
+    _require_open(_lock(plan))
+    if role.template_id != plan.template_id:
+        raise ValidationError({"role": f"{role} is not a role of template {plan.template}."})
+    if message := _check_role_holder(role, user):
+        raise ValidationError({"user": message})
+    assignment, _created = RoleAssignment.objects.update_or_create(
+        plan=plan,
+        role=role,
+        defaults={"user": user, "organization_id": plan.organization_id},
+    )
+    return assignment
+
+
+# --- forms ---------------------------------------------------------------------------------
+
+
+def _create_form_assignment(
+    plan: Plan,
+    definition: FormAssignmentDefinition,
+    user: User,
+    actor: User,
+    prefill: Mapping[str, Any],
+) -> FormAssignment:
+    return FormAssignment.objects.create(
+        organization_id=plan.organization_id,
+        plan=plan,
+        definition=definition,
+        user=user,
+        prefill=dict(prefill),
+        assigned_by=actor,
+    )
+
+
+@transaction.atomic
+def assign_form(
+    *,
+    actor: User,
+    plan: Plan,
+    definition: FormAssignmentDefinition,
+    prefill: Mapping[str, Any] | None = None,
+) -> FormAssignment:
+    """Give the form of `definition` to the user holding its role in `plan`."""
+    _require_actor(actor, plan.organization_id)
+    _require_same_organization(plan.organization_id, definition=definition)
+    _require_open(_lock(plan))
+    if definition.template_id != plan.template_id:
+        raise ValidationError(
+            {"definition": f"{definition} is not a form assignment of template {plan.template}."}
+        )
+    holder = plan.role_assignments.filter(role_id=definition.role_id).select_related("user").first()
+    if holder is None:
+        raise ValidationError({"definition": f"Nobody holds role {definition.role} in this plan."})
+    prefill = prefill or {}
+    errors = check_values(
+        definition.form.fields.all(), prefill, partial=True, owner=f"form {definition.form}"
+    )
+    if errors:
+        raise ValidationError({"prefill": [f"{name}: {msg}" for name, msg in errors.items()]})
+    return _create_form_assignment(plan, definition, holder.user, actor, prefill)
+
+
+@transaction.atomic
+def submit_form(
+    *, actor: User, assignment: FormAssignment, data: Mapping[str, Any]
+) -> FormSubmission:
+    """Store the submission of a form assignment, its data checked field by field.
+
+    Errors are keyed by form field name, so a caller can show each next to its field.
+    """
+    _require_actor(actor, assignment.organization_id)
+    assignment = _lock(assignment)
+    if assignment.status == FormAssignmentStatus.SUBMITTED:
+        raise ValidationError(f"Form assignment {assignment.pk} was already submitted.")
+    _require_open(_lock(assignment.plan))
+    if not isinstance(data, Mapping):
+        raise ValidationError("Form data must be an object of field values.")
+    form = assignment.definition.form
+    errors = check_values(form.fields.all(), data, owner=f"form {form.name}")
+    if errors:
+        raise ValidationError(errors)
+    submission = FormSubmission.objects.create(
+        organization_id=assignment.organization_id,
+        assignment=assignment,
+        data=dict(data),
+        submitted_by=actor,
+    )
+    assignment.status = FormAssignmentStatus.SUBMITTED
+    assignment.save(update_fields=["status"])
+    return submission
+
+
+# --- work queue items ----------------------------------------------------------------------
+
+
+def _resolve_status(queue: WorkQueue, status: WorkQueueStatus | str) -> WorkQueueStatus:
+    if isinstance(status, WorkQueueStatus):
+        if status.queue_id == queue.pk:
+            return status
+        status = status.status_id
+    found = queue.statuses.filter(status_id=status).first()
+    if found is None:
+        allowed = ", ".join(queue.statuses.values_list("status_id", flat=True))
+        raise ValidationError(
+            {"status": f"{status} is not a status of work queue {queue}. Allowed: {allowed}."}
+        )
+    return found
+
+
+def _check_service_location(queue: WorkQueue, location: ServiceLocation | None) -> None:
+    if location is not None and location.queue_id != queue.pk:
+        raise ValidationError(
+            {"service_location": f"{location} is not a service location of work queue {queue}."}
+        )
+
+
+def _check_queue_position(position: int | None) -> None:
+    if position is not None and (
+        isinstance(position, bool) or not isinstance(position, int) or position < 0
+    ):
+        raise ValidationError({"queue_position": "Give a whole number from 0, or nothing."})
+
+
+def _check_priority(priority: int) -> None:
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise ValidationError({"priority": "Give a whole number."})
+
+
+@transaction.atomic
+def create_work_queue_item(
+    *,
+    actor: User,
+    queue: WorkQueue,
+    plan: Plan,
+    title: str,
+    priority: int = 0,
+    service_location: ServiceLocation | None = None,
+    queue_position: int | None = None,
+    status: WorkQueueStatus | str | None = None,
+) -> WorkQueueItem:
+    """Put a plan's item in a queue, with the next ticket number of that queue.
+
+    The status defaults to the queue's first step.
+    """
+    _require_actor(actor, plan.organization_id)
+    _require_same_organization(plan.organization_id, queue=queue)
+    _require_open(_lock(plan))
+    if not title or not title.strip():
+        raise ValidationError({"title": "An item needs a title."})
+    _check_priority(priority)
+    _check_service_location(queue, service_location)
+    _check_queue_position(queue_position)
+    if status is None:
+        status = queue.first_status()
+        if status is None:
+            raise ValidationError({"queue": f"Work queue {queue} has no statuses yet."})
+    status = _resolve_status(queue, status)
+    # Locking the queue serialises ticket numbering per queue; the unique constraint backs it.
+    WorkQueue.objects.select_for_update().filter(pk=queue.pk).get()
+    last = queue.items.aggregate(last=Max("ticket_number"))["last"] or 0
+    item = WorkQueueItem.objects.create(
+        organization_id=plan.organization_id,
+        queue=queue,
+        plan=plan,
+        title=title.strip(),
+        ticket_number=last + 1,
+        priority=priority,
+        service_location=service_location,
+        queue_position=queue_position,
+        status=status,
+    )
+    WorkQueueItemStatusChange.objects.create(
+        organization_id=item.organization_id,
+        item=item,
+        old_status=None,
+        new_status=status,
+        changed_by=actor,
+    )
+    return item
+
+
+@transaction.atomic
+def change_work_queue_item_status(
+    *, actor: User, item: WorkQueueItem, status: WorkQueueStatus | str
+) -> WorkQueueItemStatusChange | None:
+    """Move an item to another status of its queue, keeping the old one in its history.
+
+    Returns None when the item is already in that status: nothing changes.
+    """
+    _require_actor(actor, item.organization_id)
+    item = _lock(item)
+    new_status = _resolve_status(item.queue, status)
+    if new_status.pk == item.status_id:
+        return None
+    change = WorkQueueItemStatusChange.objects.create(
+        organization_id=item.organization_id,
+        item=item,
+        old_status_id=item.status_id,
+        new_status=new_status,
+        changed_by=actor,
+    )
+    item.status = new_status
+    item.save(update_fields=["status", "updated_at"])
+    return change
+
+
+@transaction.atomic
+def update_work_queue_item(
+    *,
+    actor: User,
+    item: WorkQueueItem,
+    priority: int = UNSET,
+    service_location: ServiceLocation | None = UNSET,
+    queue_position: int | None = UNSET,
+) -> Changes:
+    """Change an item's priority, service location or queue position; returns what changed."""
+    _require_actor(actor, item.organization_id)
+    item = _lock(item)
+    changes: Changes = {}
+    if priority is not UNSET:
+        _check_priority(priority)
+    if service_location is not UNSET:
+        _check_service_location(item.queue, service_location)
+    if queue_position is not UNSET:
+        _check_queue_position(queue_position)
+    given = {
+        "priority": priority,
+        "service_location": service_location,
+        "queue_position": queue_position,
+    }
+    for name, value in given.items():
+        if value is not UNSET and getattr(item, name) != value:
+            changes[name] = (getattr(item, name), value)
+            setattr(item, name, value)
+    if changes:
+        item.save(update_fields=[*changes, "updated_at"])
+    return changes

@@ -1,0 +1,364 @@
+"""plans/services.py: every service's happy path, and each refusal with its message."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from plans import services
+from plans.models import (
+    FormAssignment,
+    FormAssignmentStatus,
+    Plan,
+    PlanStatus,
+    WorkQueueItemStatusChange,
+)
+from tests.fixtures.domain import make_user, make_work_queue
+
+pytestmark = pytest.mark.django_db
+
+
+def messages_of(excinfo) -> dict:
+    return excinfo.value.message_dict
+
+
+# --- assign_plan ---------------------------------------------------------------------------
+
+
+def test_assign_plan_creates_roles_and_at_once_forms(actor, template, patient, nurse):
+    # Given the demo template (intake at once to Patient; appointment by rule)
+    # When a plan is assigned to the patient with a nurse
+    plan = services.assign_plan(
+        actor=actor,
+        template=template,
+        user=patient,
+        role_assignments={"Nurse": nurse},
+        custom_fields={"score": 3},
+    )
+    # Then the primary role defaults to the patient, the nurse holds Nurse
+    holders = {ra.role.role_id: ra.user for ra in plan.role_assignments.select_related("role")}
+    assert holders == {"Patient": patient, "Nurse": nurse}
+    # And only the at-once form is assigned, to the patient
+    assignments = list(plan.form_assignments.select_related("definition__form"))
+    assert [(a.definition.form.name, a.user) for a in assignments] == [("intake", patient)]
+    assert plan.status == PlanStatus.OPEN
+    assert plan.custom_fields == {"score": 3}
+    assert plan.created_by == actor
+
+
+def test_assign_plan_refuses_unknown_role_and_wrong_user_type(actor, template, patient, nurse):
+    # Given a role id the template lacks, and a patient put in the staff-only Nurse role
+    # When the plan is assigned
+    with pytest.raises(ValidationError) as excinfo:
+        services.assign_plan(
+            actor=actor,
+            template=template,
+            user=patient,
+            role_assignments={"Doctor": nurse, "Nurse": patient},
+        )
+    # Then both problems are named under role_assignments, and nothing was created
+    assert messages_of(excinfo)["role_assignments"] == [
+        "Doctor: not a role of template sAI-ERComp.",
+        "Nurse: Role Nurse may be held by STAFF users, not USER.",
+    ]
+    assert Plan.objects.count() == 0
+
+
+def test_assign_plan_refuses_a_person_of_another_organization(actor, template, other_patient):
+    with pytest.raises(ValidationError) as excinfo:
+        services.assign_plan(actor=actor, template=template, user=other_patient)
+    assert messages_of(excinfo) == {"user": ["other-patient belongs to another organization."]}
+
+
+def test_assign_plan_refuses_an_actor_of_another_organization(other_actor, template, patient):
+    with pytest.raises(ValidationError) as excinfo:
+        services.assign_plan(actor=other_actor, template=template, user=patient)
+    assert excinfo.value.messages == ["The acting user does not belong to this organization."]
+
+
+def test_assign_plan_refuses_bad_custom_fields(actor, template, patient):
+    with pytest.raises(ValidationError) as excinfo:
+        services.assign_plan(
+            actor=actor,
+            template=template,
+            user=patient,
+            custom_fields={"score": "high", "colour": "red"},
+        )
+    assert sorted(messages_of(excinfo)["custom_fields"]) == [
+        "colour: Not a field of template sAI-ERComp.",
+        "score: Expected a number.",
+    ]
+
+
+def test_assign_plan_refuses_an_end_before_the_start(actor, template, patient):
+    start = timezone.now()
+    with pytest.raises(ValidationError) as excinfo:
+        services.assign_plan(
+            actor=actor,
+            template=template,
+            user=patient,
+            start_date=start,
+            end_date=start - timedelta(days=1),
+        )
+    assert excinfo.value.messages == ["endDate cannot be before startDate."]
+
+
+def test_superuser_without_organization_may_act(template, patient, django_user_model):
+    operator = django_user_model.objects.create_superuser("operator", password="x")
+    plan = services.assign_plan(actor=operator, template=template, user=patient)
+    assert plan.organization_id == template.organization_id
+
+
+# --- update_plan ---------------------------------------------------------------------------
+
+
+def test_update_plan_returns_only_real_changes(actor, plan):
+    # When status, risk and a custom field change, and the title is given unchanged
+    changes = services.update_plan(
+        actor=actor,
+        plan=plan,
+        title=plan.title,
+        status=PlanStatus.CLOSED,
+        risk_status="high",
+        custom_fields={"triage": "red"},
+    )
+    # Then the changes list old and new values of what really changed
+    assert changes == {
+        "status": ("OPEN", "CLOSED"),
+        "risk_status": ("", "high"),
+        "custom_fields.triage": (None, "red"),
+    }
+    plan.refresh_from_db()
+    assert (plan.status, plan.risk_status, plan.custom_fields) == (
+        "CLOSED",
+        "high",
+        {"triage": "red"},
+    )
+
+
+def test_update_plan_merges_and_clears_custom_fields(actor, plan):
+    services.update_plan(actor=actor, plan=plan, custom_fields={"score": 1, "triage": "green"})
+    changes = services.update_plan(actor=actor, plan=plan, custom_fields={"score": None})
+    assert changes == {"custom_fields.score": (1, None)}
+    plan.refresh_from_db()
+    assert plan.custom_fields == {"triage": "green"}
+
+
+def test_update_plan_refuses_unknown_status_and_bad_choice(actor, plan):
+    with pytest.raises(ValidationError) as excinfo:
+        services.update_plan(actor=actor, plan=plan, status="PAUSED")
+    assert messages_of(excinfo) == {"status": ["Value 'PAUSED' is not a valid choice."]}
+    with pytest.raises(ValidationError) as excinfo:
+        services.update_plan(actor=actor, plan=plan, custom_fields={"triage": "blue"})
+    assert messages_of(excinfo) == {
+        "custom_fields": ["triage: Expected one of: green, amber, red."]
+    }
+    plan.refresh_from_db()
+    assert plan.status == PlanStatus.OPEN
+
+
+def test_update_plan_refuses_foreign_actor(other_actor, plan):
+    with pytest.raises(ValidationError):
+        services.update_plan(actor=other_actor, plan=plan, risk_status="high")
+
+
+# --- assign_role / assign_form -------------------------------------------------------------
+
+
+def test_assign_role_replaces_the_holder(actor, org, plan, template):
+    second_nurse = make_user(org, "nurse2", "STAFF")
+    nurse_role = template.roles.get(role_id="Nurse")
+    services.assign_role(actor=actor, plan=plan, role=nurse_role, user=second_nurse)
+    assert plan.role_assignments.get(role=nurse_role).user == second_nurse
+
+
+def test_assign_role_refuses_role_of_another_template(actor, plan, other_template):
+    with pytest.raises(ValidationError) as excinfo:
+        services.assign_role(
+            actor=actor, plan=plan, role=other_template.roles.first(), user=plan.user
+        )
+    assert "role" in messages_of(excinfo)
+
+
+def test_assign_form_goes_to_the_role_holder_with_prefill(actor, plan, template, nurse):
+    definition = template.form_assignment_definitions.get(
+        form__name="intake", role__role_id="Nurse"
+    )
+    assignment = services.assign_form(
+        actor=actor, plan=plan, definition=definition, prefill={"notes": "from triage"}
+    )
+    assert assignment.user == nurse
+    assert assignment.prefill == {"notes": "from triage"}
+    assert assignment.status == FormAssignmentStatus.ASSIGNED
+
+
+def test_assign_form_refuses_wrong_prefill_and_missing_holder(actor, template, patient):
+    plan = services.assign_plan(actor=actor, template=template, user=patient)  # no nurse
+    nurse_intake = template.form_assignment_definitions.get(role__role_id="Nurse")
+    with pytest.raises(ValidationError) as excinfo:
+        services.assign_form(actor=actor, plan=plan, definition=nurse_intake)
+    assert messages_of(excinfo) == {"definition": ["Nobody holds role Nurse in this plan."]}
+
+    appointment = template.form_assignment_definitions.get(form__name="appointment")
+    with pytest.raises(ValidationError) as excinfo:
+        services.assign_form(actor=actor, plan=plan, definition=appointment, prefill={"slot": 9})
+    assert messages_of(excinfo) == {"prefill": ["slot: Expected text."]}
+
+
+def test_assign_form_refuses_closed_plan(actor, plan, template):
+    services.update_plan(actor=actor, plan=plan, status=PlanStatus.CLOSED)
+    appointment = template.form_assignment_definitions.get(form__name="appointment")
+    with pytest.raises(ValidationError) as excinfo:
+        services.assign_form(actor=actor, plan=plan, definition=appointment)
+    assert messages_of(excinfo) == {"plan": [f"Plan {plan.pk} is CLOSED; only open plans change."]}
+
+
+def test_assign_form_refuses_definition_of_another_organization(actor, plan, other_template):
+    foreign = other_template.form_assignment_definitions.first()
+    with pytest.raises(ValidationError) as excinfo:
+        services.assign_form(actor=actor, plan=plan, definition=foreign)
+    assert "definition" in messages_of(excinfo)
+
+
+# --- submit_form ---------------------------------------------------------------------------
+
+
+def intake_of(plan) -> FormAssignment:
+    return plan.form_assignments.get(definition__form__name="intake")
+
+
+def test_submit_form_stores_data_and_marks_submitted(actor, plan):
+    assignment = intake_of(plan)
+    data = {"age": 42, "symptoms": ["fever"], "notes": "since Monday"}
+    submission = services.submit_form(actor=actor, assignment=assignment, data=data)
+    assert submission.data == data
+    assignment.refresh_from_db()
+    assert assignment.status == FormAssignmentStatus.SUBMITTED
+
+
+def test_submit_form_gives_an_error_per_field(actor, plan):
+    # Given data with a missing required field, a wrong choice, and an unknown field
+    with pytest.raises(ValidationError) as excinfo:
+        services.submit_form(
+            actor=actor,
+            assignment=intake_of(plan),
+            data={"symptoms": ["fever", "rash"], "notes": 7, "weight": 80},
+        )
+    # Then each field has its own message
+    assert messages_of(excinfo) == {
+        "age": ["This field is required."],
+        "symptoms": ["Not allowed: rash. Allowed: fever, cough, pain."],
+        "notes": ["Expected text."],
+        "weight": ["Not a field of form intake."],
+    }
+
+
+def test_submit_form_refuses_a_second_submission(actor, plan):
+    assignment = intake_of(plan)
+    services.submit_form(actor=actor, assignment=assignment, data={"age": 1})
+    with pytest.raises(ValidationError) as excinfo:
+        services.submit_form(actor=actor, assignment=assignment, data={"age": 2})
+    assert excinfo.value.messages == [f"Form assignment {assignment.pk} was already submitted."]
+
+
+def test_submit_form_refuses_foreign_actor(other_actor, plan):
+    with pytest.raises(ValidationError):
+        services.submit_form(actor=other_actor, assignment=intake_of(plan), data={"age": 1})
+
+
+# --- work queue items ----------------------------------------------------------------------
+
+
+def test_create_work_queue_item_numbers_tickets_per_queue(actor, plan, work_queue, org):
+    window = work_queue.service_locations.get(name="Window 1")
+    first = services.create_work_queue_item(
+        actor=actor, queue=work_queue, plan=plan, title="Blood test", service_location=window
+    )
+    second = services.create_work_queue_item(
+        actor=actor, queue=work_queue, plan=plan, title="X-ray"
+    )
+    other_queue = make_work_queue(org, name="lab")
+    elsewhere = services.create_work_queue_item(
+        actor=actor, queue=other_queue, plan=plan, title="Swab"
+    )
+    assert (first.ticket_number, second.ticket_number, elsewhere.ticket_number) == (1, 2, 1)
+    # The status defaults to the queue's first step
+    assert first.status.status_id == "waiting"
+    assert first.service_location == window
+
+
+def test_create_work_queue_item_refusals(actor, plan, work_queue, org, other_work_queue):
+    lab = make_work_queue(org, name="lab")
+    lab_window = lab.service_locations.first()
+    cases = [
+        ({"service_location": lab_window}, "service_location"),
+        ({"status": "archived"}, "status"),
+        ({"queue_position": -1}, "queue_position"),
+        ({"priority": "urgent"}, "priority"),
+        ({"title": "  "}, "title"),
+        ({"queue": other_work_queue}, "queue"),
+    ]
+    for overrides, field in cases:
+        arguments = {"actor": actor, "queue": work_queue, "plan": plan, "title": "Test"}
+        arguments.update(overrides)
+        with pytest.raises(ValidationError) as excinfo:
+            services.create_work_queue_item(**arguments)
+        assert field in messages_of(excinfo), overrides
+    assert not plan.work_queue_items.exists()
+
+
+def test_change_status_keeps_the_old_one(actor, plan, work_queue):
+    item = services.create_work_queue_item(actor=actor, queue=work_queue, plan=plan, title="T")
+    change = services.change_work_queue_item_status(actor=actor, item=item, status="in_service")
+    assert (change.old_status.status_id, change.new_status.status_id) == ("waiting", "in_service")
+    item.refresh_from_db()
+    assert item.status.status_id == "in_service"
+    history = WorkQueueItemStatusChange.objects.filter(item=item).order_by("changed_at", "id")
+    assert [(h.old_status and h.old_status.status_id, h.new_status.status_id) for h in history] == [
+        (None, "waiting"),
+        ("waiting", "in_service"),
+    ]
+    # The same status again changes nothing
+    assert (
+        services.change_work_queue_item_status(actor=actor, item=item, status="in_service") is None
+    )
+
+
+def test_change_status_refuses_status_of_another_queue(actor, plan, work_queue, org):
+    item = services.create_work_queue_item(actor=actor, queue=work_queue, plan=plan, title="T")
+    lab = make_work_queue(org, name="lab")
+    lab_status = lab.statuses.get(status_id="done")
+    # A status object of another queue is resolved by id within the item's own queue
+    change = services.change_work_queue_item_status(actor=actor, item=item, status=lab_status)
+    assert change.new_status.queue == work_queue
+    with pytest.raises(ValidationError) as excinfo:
+        services.change_work_queue_item_status(actor=actor, item=item, status="closed")
+    assert messages_of(excinfo) == {
+        "status": [
+            "closed is not a status of work queue triage. Allowed: waiting, in_service, done."
+        ]
+    }
+
+
+def test_update_work_queue_item(actor, plan, work_queue):
+    item = services.create_work_queue_item(actor=actor, queue=work_queue, plan=plan, title="T")
+    window = work_queue.service_locations.get(name="Window 2")
+    changes = services.update_work_queue_item(
+        actor=actor, item=item, priority=5, service_location=window, queue_position=0
+    )
+    assert changes == {
+        "priority": (0, 5),
+        "service_location": (None, window),
+        "queue_position": (None, 0),
+    }
+    assert services.update_work_queue_item(actor=actor, item=item, priority=5) == {}
+
+
+def test_update_work_queue_item_refuses_foreign_location(actor, plan, work_queue, other_work_queue):
+    item = services.create_work_queue_item(actor=actor, queue=work_queue, plan=plan, title="T")
+    with pytest.raises(ValidationError) as excinfo:
+        services.update_work_queue_item(
+            actor=actor, item=item, service_location=other_work_queue.service_locations.first()
+        )
+    assert "service_location" in messages_of(excinfo)
