@@ -1,0 +1,240 @@
+"""Every cross-reference stays inside one organization: in model validation and in PostgreSQL.
+
+The composite keys are checked generically: for every foreign key between tenant-owned models,
+a row of `hrh` is pointed at the matching row of `other`, bypassing Django's validation with a
+queryset update, and PostgreSQL must refuse it.
+"""
+
+import pytest
+from django.apps import apps
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, models, transaction
+
+from healix.db import constraint_name
+from healix.models import Organization, OrganizationOwned, User, UserType
+from plans import services
+from plans.models import (
+    FormAssignment,
+    FormSubmission,
+    Plan,
+    RoleAssignment,
+    WorkQueueItem,
+    WorkQueueItemStatusChange,
+)
+from templates.models import (
+    CustomField,
+    Form,
+    FormAssignmentDefinition,
+    FormField,
+    PlanTemplate,
+    Role,
+    WorkQueue,
+    WorkQueueStatus,
+)
+from tests.fixtures.domain import make_template, make_user, make_work_queue
+
+pytestmark = pytest.mark.django_db
+
+# Who acted is not tenant data: a platform superuser (no organization) may act anywhere.
+ACTOR_FIELDS = {"created_by", "assigned_by", "submitted_by", "changed_by"}
+
+
+def tenant_foreign_keys() -> list[tuple[type[models.Model], str]]:
+    """(model, field) for every foreign key from a tenant row to another tenant row or user."""
+    found = []
+    for model in apps.get_models():
+        if not issubclass(model, OrganizationOwned):
+            continue
+        for field in model._meta.concrete_fields:
+            if not field.is_relation or field.name in ACTOR_FIELDS | {"organization"}:
+                continue
+            target = field.related_model
+            if issubclass(target, OrganizationOwned) or target is User:
+                found.append((model, field.name))
+    return found
+
+
+def build_world(organization: Organization) -> dict[type[models.Model], models.Model]:
+    """One row of every tenant model in `organization`, all linked together."""
+    actor = make_user(organization, f"{organization.slug}-actor", UserType.ADMIN)
+    patient = make_user(organization, f"{organization.slug}-patient", UserType.USER)
+    template = make_template(organization)
+    queue = make_work_queue(organization)
+    plan = services.assign_plan(actor=actor, template=template, user=patient)
+    assignment = plan.form_assignments.get()
+    services.submit_form(actor=actor, assignment=assignment, data={"age": 30})
+    item = services.create_work_queue_item(actor=actor, queue=queue, plan=plan, title="Visit")
+    services.change_work_queue_item_status(actor=actor, item=item, status="done")
+    return {
+        User: patient,
+        PlanTemplate: template,
+        Role: template.roles.get(is_primary=True),
+        Form: template.forms.get(name="intake"),
+        CustomField: template.custom_fields.first(),
+        FormAssignmentDefinition: assignment.definition,
+        WorkQueue: queue,
+        Plan: plan,
+        RoleAssignment: plan.role_assignments.first(),
+        FormAssignment: assignment,
+        FormSubmission: assignment.submission,
+        WorkQueueItem: item,
+        WorkQueueItemStatusChange: item.status_changes.last(),
+    }
+
+
+def test_the_generic_check_covers_every_tenant_reference():
+    # The list below is what the migrations protect; a new foreign key must join it.
+    names = sorted(f"{model.__name__}.{field}" for model, field in tenant_foreign_keys())
+    assert names == [
+        "CustomField.template",
+        "Form.template",
+        "FormAssignment.definition",
+        "FormAssignment.plan",
+        "FormAssignment.user",
+        "FormAssignmentDefinition.form",
+        "FormAssignmentDefinition.role",
+        "FormAssignmentDefinition.template",
+        "FormSubmission.assignment",
+        "Plan.template",
+        "Plan.user",
+        "Role.template",
+        "RoleAssignment.plan",
+        "RoleAssignment.role",
+        "RoleAssignment.user",
+        "WorkQueueItem.plan",
+        "WorkQueueItem.queue",
+        "WorkQueueItemStatusChange.item",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("model", "field_name"),
+    tenant_foreign_keys(),
+    ids=lambda value: getattr(value, "__name__", value),
+)
+def test_postgresql_refuses_a_reference_into_another_organization(
+    org, other_org, model, field_name
+):
+    # Given the same world in two organizations
+    ours, theirs = build_world(org), build_world(other_org)
+    row = ours[model]
+    foreign = theirs[model._meta.get_field(field_name).related_model]
+    # Then the composite key exists in the database
+    field = model._meta.get_field(field_name)
+    name = constraint_name(model._meta.db_table, field.column, "organization_id")
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, model._meta.db_table)
+    assert constraints[name]["foreign_key"] == (
+        field.related_model._meta.db_table,
+        "organization_id",
+    )
+    # When a row of hrh is pointed at the other organization's row, skipping validation
+    # Then PostgreSQL refuses it
+    with pytest.raises(IntegrityError), transaction.atomic():
+        model.objects.filter(pk=row.pk).update(**{field_name: foreign})
+
+
+@pytest.mark.parametrize(
+    ("model", "field_name"),
+    [(model, name) for model, name in tenant_foreign_keys() if model is not User],
+    ids=lambda value: getattr(value, "__name__", value),
+)
+def test_model_validation_names_the_foreign_field(org, other_org, model, field_name):
+    ours, theirs = build_world(org), build_world(other_org)
+    row = ours[model]
+    setattr(row, field_name, theirs[model._meta.get_field(field_name).related_model])
+    with pytest.raises(ValidationError) as excinfo:
+        row.clean()
+    assert excinfo.value.message_dict[field_name][0].endswith("belongs to another organization.")
+
+
+def test_an_item_status_must_be_of_its_own_queue(org):
+    # Given an item of the triage queue and another queue of the same organization
+    world = build_world(org)
+    item = world[WorkQueueItem]
+    lab = make_work_queue(org, name="lab")
+    # When its status or service location is set to the lab queue's, bypassing the service
+    # Then PostgreSQL refuses both
+    with pytest.raises(IntegrityError), transaction.atomic():
+        WorkQueueItem.objects.filter(pk=item.pk).update(status=lab.statuses.first())
+    with pytest.raises(IntegrityError), transaction.atomic():
+        WorkQueueItem.objects.filter(pk=item.pk).update(
+            service_location=lab.service_locations.first()
+        )
+
+
+def test_a_form_assignment_definition_stays_inside_its_template(org):
+    template = make_template(org)
+    second = make_template(org, name="second")
+    definition = template.form_assignment_definitions.first()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        FormAssignmentDefinition.objects.filter(pk=definition.pk).update(form=second.forms.first())
+    definition.role = second.roles.first()
+    with pytest.raises(ValidationError) as excinfo:
+        definition.clean()
+    assert excinfo.value.message_dict["role"] == ["The role belongs to another template."]
+
+
+def test_template_constraints(org):
+    template = make_template(org)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Role.objects.create(template=template, role_id="Doctor", name="Doctor", is_primary=True)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Role.objects.create(template=template, role_id="Patient", name="Duplicate")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Role.objects.create(template=template, role_id="has space", name="Bad")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        PlanTemplate.objects.create(organization=org, name=template.name)
+    form = template.forms.first()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        FormField.objects.create(form=form, name="pick", field_type="choice", choices=[])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        FormField.objects.create(form=form, name="plain", field_type="text", choices=["a"])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        FormField.objects.create(form=form, name="odd", field_type="colour")
+
+
+def test_choice_field_validation_messages(org):
+    template = make_template(org)
+    field = FormField(form=template.forms.first(), name="pick", field_type="choice")
+    with pytest.raises(ValidationError) as excinfo:
+        field.full_clean()
+    assert excinfo.value.message_dict["choices"] == ["A choice field needs at least one value."]
+
+
+def test_work_queue_constraints(org):
+    queue = make_work_queue(org)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        WorkQueueStatus.objects.create(queue=queue, status_id="waiting", label="x", step_number=9)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        WorkQueueStatus.objects.create(queue=queue, status_id="new", label="x", step_number=1)
+
+
+def test_ticket_numbers_are_unique_per_queue(org):
+    world = build_world(org)
+    item = world[WorkQueueItem]
+    with pytest.raises(IntegrityError), transaction.atomic():
+        WorkQueueItem.objects.create(
+            organization=org,
+            queue=item.queue,
+            plan=item.plan,
+            title="Copy",
+            ticket_number=item.ticket_number,
+            status=item.status,
+        )
+
+
+def test_users_belong_to_an_organization_unless_superuser(org):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        User.objects.create(username="nobody")
+    with pytest.raises(ValidationError) as excinfo:
+        User(username="nobody").clean()
+    assert "organization" in excinfo.value.message_dict
+    assert User.objects.create_superuser("root", password="x").organization is None
+
+
+def test_organization_slug_is_a_subject_token(db):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Organization.objects.create(slug="h.r", name="Dotted")
+    with pytest.raises(ValidationError):
+        Organization(slug="HRH*", name="Bad").full_clean()
