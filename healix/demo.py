@@ -1,0 +1,185 @@
+"""The demo organization `hrh` that `make run` loads, so a new user has something to look at.
+
+The builders are also what the test fixtures use, so the demo is exercised by every run of the
+suite. Run-time rows are made through plans.services, like any other change.
+"""
+
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.utils import timezone
+
+from healix.models import Organization, User, UserType
+from plans import services
+from templates.models import (
+    AssignMode,
+    CustomField,
+    FieldType,
+    Form,
+    FormAssignmentDefinition,
+    FormField,
+    PlanTemplate,
+    Role,
+    ServiceLocation,
+    WorkQueue,
+    WorkQueueStatus,
+)
+
+__all__ = ["DEMO_ORG_SLUG", "create_demo_template", "create_demo_work_queue", "load_demo"]
+
+DEMO_ORG_SLUG = "hrh"
+
+
+def create_demo_template(organization: Organization, name: str = "sAI-ERComp") -> PlanTemplate:
+    """Patient (primary) and Nurse roles; an intake form given at once, an appointment form
+    given by rule; two custom fields."""
+    template = PlanTemplate.objects.create(
+        organization=organization,
+        name=name,
+        title="ER companion",
+        description="Follows a patient after an emergency-room visit.",
+    )
+    patient = Role.objects.create(
+        template=template,
+        role_id="Patient",
+        name="Patient",
+        description="The person the plan is for.",
+        assignable_user_types=[UserType.USER],
+        is_primary=True,
+    )
+    nurse = Role.objects.create(
+        template=template,
+        role_id="Nurse",
+        name="Nurse",
+        description="Follows up with the patient.",
+        assignable_user_types=[UserType.STAFF],
+    )
+    intake = Form.objects.create(template=template, name="intake", title="Intake")
+    for position, (field_name, field_type, required, choices) in enumerate(
+        [
+            ("age", FieldType.NUMBER, True, []),
+            ("symptoms", FieldType.CHOICES, False, ["fever", "cough", "pain"]),
+            ("notes", FieldType.TEXT, False, []),
+        ]
+    ):
+        FormField.objects.create(
+            form=intake,
+            name=field_name,
+            field_type=field_type,
+            required=required,
+            choices=choices,
+            position=position,
+        )
+    appointment = Form.objects.create(template=template, name="appointment", title="Appointment")
+    FormField.objects.create(
+        form=appointment, name="slot", field_type=FieldType.TEXT, required=True, position=0
+    )
+    FormField.objects.create(
+        form=appointment, name="confirmed", field_type=FieldType.BOOLEAN, position=1
+    )
+    FormAssignmentDefinition.objects.create(
+        template=template, form=intake, role=patient, assign_mode=AssignMode.AT_ONCE
+    )
+    FormAssignmentDefinition.objects.create(
+        template=template, form=appointment, role=patient, assign_mode=AssignMode.BY_RULE
+    )
+    FormAssignmentDefinition.objects.create(
+        template=template, form=intake, role=nurse, assign_mode=AssignMode.BY_RULE
+    )
+    CustomField.objects.create(template=template, name="score", field_type=FieldType.NUMBER)
+    CustomField.objects.create(
+        template=template,
+        name="triage",
+        field_type=FieldType.CHOICE,
+        choices=["green", "amber", "red"],
+    )
+    return template
+
+
+def create_demo_work_queue(organization: Organization, name: str = "triage") -> WorkQueue:
+    """Three statuses in order, and two service windows."""
+    queue = WorkQueue.objects.create(
+        organization=organization, name=name, description="Walk-in triage."
+    )
+    statuses = [
+        ("waiting", "Waiting", "Call back to waiting"),
+        ("in_service", "In service", "Start service"),
+        ("done", "Done", "Finish"),
+    ]
+    for step, (status_id, label, change_to_label) in enumerate(statuses, start=1):
+        WorkQueueStatus.objects.create(
+            queue=queue,
+            status_id=status_id,
+            label=label,
+            change_to_label=change_to_label,
+            step_number=step,
+        )
+    ServiceLocation.objects.create(queue=queue, name="Window 1")
+    ServiceLocation.objects.create(queue=queue, name="Window 2")
+    return queue
+
+
+def _user(organization: Organization, username: str, user_type: str, **extra) -> User:
+    # Demo people log in only if an administrator gives them a password.
+    user = User(username=username, organization=organization, user_type=user_type, **extra)
+    user.set_unusable_password()
+    user.save()
+    return user
+
+
+@transaction.atomic
+def load_demo() -> bool:
+    """Create the demo organization once; returns False when it is already there.
+
+    Its administrator, hrh-admin, is the acting user of the demo's run-time changes.
+    """
+    if Organization.objects.filter(slug=DEMO_ORG_SLUG).exists():
+        return False
+    hrh = Organization.objects.create(slug=DEMO_ORG_SLUG, name="Healix Regional Hospital")
+    content_manager = _user(
+        hrh, "hrh-content", UserType.ADMIN, is_staff=True, first_name="Carla", last_name="Content"
+    )
+    administrator = _user(
+        hrh, "hrh-admin", UserType.ADMIN, is_staff=True, first_name="Adam", last_name="Admin"
+    )
+    for user, group_name in [
+        (content_manager, "Content managers"),
+        (administrator, "Administrators"),
+    ]:
+        group = Group.objects.filter(name=group_name).first()
+        if group is not None:
+            user.groups.add(group)
+    actor = administrator
+    nurse = _user(hrh, "nina.nurse", UserType.STAFF, first_name="Nina", last_name="Nurse")
+    jones = _user(hrh, "pat.jones", UserType.USER, first_name="Pat", last_name="Jones")
+    tester = _user(hrh, "test.patient", UserType.USER, is_test=True, first_name="Test")
+
+    template = create_demo_template(hrh)
+    queue = create_demo_work_queue(hrh)
+    first = services.assign_plan(
+        actor=actor,
+        template=template,
+        user=jones,
+        role_assignments={"Nurse": nurse},
+        title="Pat Jones, ER follow-up",
+        start_date=timezone.now(),
+    )
+    services.assign_plan(
+        actor=actor,
+        template=template,
+        user=tester,
+        role_assignments={"Nurse": nurse},
+        title="Test patient",
+    )
+    intake = first.form_assignments.get(definition__form__name="intake")
+    services.submit_form(
+        actor=actor, assignment=intake, data={"age": 54, "symptoms": ["pain"], "notes": "Knee"}
+    )
+    item = services.create_work_queue_item(
+        actor=actor,
+        queue=queue,
+        plan=first,
+        title="Pat Jones: knee X-ray",
+        service_location=queue.service_locations.get(name="Window 1"),
+    )
+    services.change_work_queue_item_status(actor=actor, item=item, status="in_service")
+    return True
