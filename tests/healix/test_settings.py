@@ -1,0 +1,76 @@
+"""Settings come from the environment; production refuses to start without what it needs."""
+
+import os
+import subprocess
+import sys
+
+from healix.settings import BASE_DIR
+
+LOAD_SETTINGS = "import django; django.setup(); print('started')"
+
+
+def start_django(**environment: str) -> subprocess.CompletedProcess:
+    env = {"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "healix.settings", **environment}
+    return subprocess.run(
+        [sys.executable, "-c", LOAD_SETTINGS],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_production_without_required_variables_names_them():
+    # Given DEBUG off and nothing else set
+    result = start_django()
+    # Then start-up fails with one clear message naming every missing variable
+    assert result.returncode != 0
+    assert (
+        "Missing required environment variable(s) with DEBUG off: "
+        "SECRET_KEY, DATABASE_URL, NATS_URL, ALLOWED_HOSTS" in result.stderr
+    )
+
+
+def test_production_with_everything_set_starts():
+    result = start_django(
+        SECRET_KEY="a-real-secret",
+        DATABASE_URL="postgres://healix:pw@db.internal:5432/healix",
+        NATS_URL="nats://nats.internal:4222",
+        ALLOWED_HOSTS="healix.example.org",
+        HEALIX_BRANCH="production",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "started"
+
+
+def test_development_still_needs_a_database():
+    result = start_django(DEBUG="true")
+    assert result.returncode != 0
+    assert "DATABASE_URL is not set" in result.stderr
+
+
+def test_values_are_read_from_the_environment():
+    # Given a development environment naming a branch and a broker
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from django.conf import settings as s;"
+            "print(s.HEALIX_BRANCH, s.CELERY_BROKER_URL, s.DATABASES['default']['HOST'], s.DEBUG)",
+        ],
+        cwd=BASE_DIR,
+        env={
+            "PATH": os.environ["PATH"],
+            "DJANGO_SETTINGS_MODULE": "healix.settings",
+            "DEBUG": "true",
+            "DATABASE_URL": "postgres://u:p@db.example:5432/healix",
+            "HEALIX_BRANCH": "staging",
+            "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    # Then settings carry exactly those values
+    assert result.stdout.split() == ["staging", "redis://127.0.0.1:6379/0", "db.example", "True"]
