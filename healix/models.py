@@ -12,7 +12,7 @@ __all__ = ["Organization", "OrganizationOwned", "User", "UserType"]
 # An orgId is a token of NATS subjects (healix.<orgId>.<type>), so it may hold neither dots,
 # wildcards nor whitespace; lower-case letters, digits and dashes keep it readable in URLs too.
 org_id_validator = RegexValidator(
-    r"^[a-z0-9][a-z0-9-]{0,39}$",
+    r"^[a-z0-9][a-z0-9-]{0,39}\Z",
     "Use 1 to 40 lower-case letters, digits or dashes, starting with a letter or digit.",
 )
 

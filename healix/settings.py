@@ -134,7 +134,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Template import refuses documents bigger than this: a template is a few hundred KiB at most,
 # so anything larger is a mistake (or an attack) rather than a template.
-HEALIX_TEMPLATE_IMPORT_MAX_BYTES = env.int("HEALIX_TEMPLATE_IMPORT_MAX_BYTES", default=5 * 1024 * 1024)
+HEALIX_TEMPLATE_IMPORT_MAX_BYTES = env.int(
+    "HEALIX_TEMPLATE_IMPORT_MAX_BYTES", default=5 * 1024 * 1024
+)
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)

@@ -26,7 +26,8 @@ __all__ = [
 # Names that rules and expressions read as dotted paths (submission.<form>.<field>), so they
 # must be identifiers: no spaces, no dots.
 identifier_validator = RegexValidator(
-    r"^[A-Za-z_][A-Za-z0-9_-]{0,99}$",
+    # \Z, not $: Python's $ also matches before a trailing newline, which PostgreSQL refuses.
+    r"^[A-Za-z_][A-Za-z0-9_-]{0,99}\Z",
     "Use letters, digits, '_' or '-', starting with a letter or '_' (no spaces or dots).",
 )
 IDENTIFIER_REGEX = r"^[A-Za-z_][A-Za-z0-9_-]{0,99}$"
@@ -237,6 +238,9 @@ class TypedField(models.Model):
     class Meta:
         abstract = True
 
+    def __str__(self) -> str:
+        return f"{self.name} ({self.field_type})"
+
     def clean(self) -> None:
         super().clean()
         if self.field_type in CHOICE_TYPES and not self.choices:
@@ -245,9 +249,6 @@ class TypedField(models.Model):
             raise ValidationError({"choices": "Only choice fields have values to choose from."})
         if len(set(self.choices)) != len(self.choices):
             raise ValidationError({"choices": "Each value may appear only once."})
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.field_type})"
 
 
 def typed_field_constraints(prefix: str) -> list[models.BaseConstraint]:
