@@ -1,0 +1,1 @@
+"""Test support shipped with the project: pytest plugins and helpers."""

@@ -1,0 +1,153 @@
+"""`make run` from nothing: the launcher starts its own servers, serves the admin, stops cleanly."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+
+from healix import devservers
+from healix.devservers import BASE_DIR, free_port
+
+# A fresh var/ means initdb plus every migration; 120 s leaves room for a slow CI machine.
+STARTUP_TIMEOUT = 120
+# Honcho gives processes 5 s before SIGKILL; the servers stop in about a second more.
+SHUTDOWN_TIMEOUT = 30
+DEMO_TEMPLATE = "sAI-ERComp"
+
+
+@dataclass
+class Launcher:
+    process: subprocess.Popen[bytes]
+    var_dir: Path
+    log: Path
+    base_url: str
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def processes_using(var_dir: Path) -> list[psutil.Process]:
+    """Processes the launcher left: servers name `var_dir` on their command line, and every
+    process it started (gunicorn, ...) inherited HEALIX_VAR_DIR."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        try:
+            inherited = process.environ().get("HEALIX_VAR_DIR") == str(var_dir)
+        except psutil.Error:  # gone, a zombie, or not ours to read
+            inherited = False
+        if inherited or any(str(var_dir) in part for part in process.info["cmdline"] or []):
+            found.append(process)
+    return found
+
+
+@pytest.fixture
+def launcher() -> Iterator[Launcher]:
+    # Under var/ rather than pytest's tmp_path: under root PostgreSQL runs as another user, and
+    # every pytest run re-chmods /tmp/pytest-of-<user> to 0700, locking it out mid-test.
+    devservers.var_dir().mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="test-launcher-", dir=devservers.var_dir()))
+    var_dir = scratch / "var"
+    log = scratch / "launcher.log"
+    port = free_port()
+    # No DATABASE_URL / NATS_URL: the launcher must start its own, as on a fresh machine.
+    dropped = {"DATABASE_URL", "NATS_URL", "DEBUG", "SECRET_KEY", "HEALIX_ADMIN_PASSWORD"}
+    env = {key: value for key, value in os.environ.items() if key not in dropped}
+    env.update(HEALIX_VAR_DIR=str(var_dir), PORT=str(port))
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "healix.launcher"],
+            cwd=BASE_DIR,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # our SIGINT reaches the launcher alone, like a Ctrl-C
+        )
+    yield Launcher(process, var_dir, log, f"http://127.0.0.1:{port}")
+    # Whatever the test did, leave no process behind: a clean stop first, then SIGKILL.
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(SHUTDOWN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+    for leftover in processes_using(var_dir):
+        leftover.kill()
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+def wait_until_serving(launcher: Launcher) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        assert launcher.process.poll() is None, f"launcher exited:\n{launcher.output()}"
+        try:
+            if requests.get(f"{launcher.base_url}/admin/login/", timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"no /admin/login/ after {STARTUP_TIMEOUT}s:\n{launcher.output()}")
+
+
+def wait_for_output(launcher: Launcher, text: str, timeout: float = 10) -> None:
+    """The banner follows the first 200 by up to one probe interval of the launcher."""
+    deadline = time.monotonic() + timeout
+    while text not in launcher.output():
+        assert time.monotonic() < deadline, f"{text!r} never printed:\n{launcher.output()}"
+        time.sleep(0.2)
+
+
+def log_in(base_url: str, password: str) -> requests.Session:
+    session = requests.Session()
+    login_url = f"{base_url}/admin/login/"
+    session.get(login_url, timeout=10).raise_for_status()
+    response = session.post(
+        login_url,
+        data={
+            "username": "admin",
+            "password": password,
+            "csrfmiddlewaretoken": session.cookies["csrftoken"],
+            "next": "/admin/",
+        },
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    assert "sessionid" in session.cookies, "login refused"
+    return session
+
+
+@pytest.mark.e2e
+def test_launcher_serves_the_template_editor_and_stops_cleanly(launcher: Launcher) -> None:
+    # given the launcher started on an empty var/ directory, without any server named
+    wait_until_serving(launcher)
+    password = (launcher.var_dir / "admin_password").read_text().strip()
+    wait_for_output(launcher, f"password: {password}")
+
+    # when the admin logs in with the printed credentials and opens the template editor
+    session = log_in(launcher.base_url, password)
+    editor = session.get(f"{launcher.base_url}/admin/templates/plantemplate/", timeout=10)
+
+    # then the editor answers and lists the demo template
+    assert editor.status_code == 200, launcher.output()
+    assert DEMO_TEMPLATE in editor.text, launcher.output()
+
+    # when it receives a Ctrl-C
+    launcher.process.send_signal(signal.SIGINT)
+
+    # then it exits 0 in time and leaves no process behind (servers, gunicorn)
+    try:
+        returncode = launcher.process.wait(SHUTDOWN_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"still running {SHUTDOWN_TIMEOUT}s after SIGINT:\n{launcher.output()}")
+    assert returncode == 0, launcher.output()
+    assert processes_using(launcher.var_dir) == [], launcher.output()
