@@ -22,7 +22,7 @@ class Organization(models.Model):
         max_length=40,
         unique=True,
         validators=[org_id_validator],
-        verbose_name="orgId",
+        verbose_name="org id",
         help_text="Short identifier used in bus subjects, for example hrh.",
     )
     name = models.CharField(
@@ -122,7 +122,7 @@ class User(AbstractUser):
         primary_key=True,
         default=uuid.uuid4,
         editable=False,
-        verbose_name="userId",
+        verbose_name="user id",
     )
     organization = models.ForeignKey(
         Organization,

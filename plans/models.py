@@ -40,7 +40,7 @@ class Plan(OrganizationOwned):
         primary_key=True,
         default=uuid.uuid4,
         editable=False,
-        verbose_name="planId",
+        verbose_name="plan id",
     )
     template = models.ForeignKey(
         PlanTemplate,
@@ -66,15 +66,15 @@ class Plan(OrganizationOwned):
     risk_status = models.CharField(
         max_length=100,
         blank=True,
-        verbose_name="riskStatus",
+        verbose_name="risk status",
     )
     start_date = models.DateTimeField(
-        verbose_name="startDate",
+        verbose_name="start date",
     )
     end_date = models.DateTimeField(
         null=True,
         blank=True,
-        verbose_name="endDate",
+        verbose_name="end date",
     )
     custom_fields = models.JSONField(
         default=dict,
@@ -161,7 +161,7 @@ class FormAssignment(OrganizationOwned):
         primary_key=True,
         default=uuid.uuid4,
         editable=False,
-        verbose_name="formAssignmentId",
+        verbose_name="form assignment id",
     )
     plan = models.ForeignKey(
         Plan,
@@ -255,7 +255,7 @@ class WorkQueueItem(OrganizationOwned):
         primary_key=True,
         default=uuid.uuid4,
         editable=False,
-        verbose_name="workQueueItemId",
+        verbose_name="work queue item id",
     )
     queue = models.ForeignKey(
         WorkQueue,
@@ -273,11 +273,11 @@ class WorkQueueItem(OrganizationOwned):
     )
     ticket_number = models.PositiveIntegerField(
         editable=False,
-        verbose_name="ticketNumber",
+        verbose_name="ticket number",
     )
     created_at = models.DateTimeField(
         auto_now_add=True,
-        verbose_name="createdAt",
+        verbose_name="created at",
     )
     priority = models.IntegerField(
         default=0,
@@ -289,12 +289,12 @@ class WorkQueueItem(OrganizationOwned):
         null=True,
         blank=True,
         related_name="+",
-        verbose_name="serviceLocation",
+        verbose_name="service location",
     )
     queue_position = models.PositiveIntegerField(
         null=True,
         blank=True,
-        verbose_name="queuePosition",
+        verbose_name="queue position",
     )
     status = models.ForeignKey(
         WorkQueueStatus,

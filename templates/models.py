@@ -55,7 +55,7 @@ class PlanTemplate(OrganizationOwned):
     name = models.CharField(
         max_length=100,
         validators=[identifier_validator],
-        verbose_name="templateName",
+        verbose_name="template name",
         help_text="The template's name as events carry it, for example sAI-ERComp.",
     )
     title = models.CharField(
@@ -116,7 +116,7 @@ class Role(TemplatePart):
     role_id = models.CharField(
         max_length=100,
         validators=[identifier_validator],
-        verbose_name="roleId",
+        verbose_name="role id",
         help_text="No spaces, for example Patient.",
     )
     name = models.CharField(
@@ -180,7 +180,7 @@ class Form(TemplatePart):
     name = models.CharField(
         max_length=100,
         validators=[identifier_validator],
-        verbose_name="formName",
+        verbose_name="form name",
         help_text="The form's name as events and rules refer to it.",
     )
     title = models.CharField(
@@ -397,7 +397,7 @@ class WorkQueue(OrganizationOwned):
     name = models.CharField(
         max_length=100,
         validators=[identifier_validator],
-        verbose_name="workQueueName",
+        verbose_name="work queue name",
     )
     description = models.TextField(
         blank=True,
