@@ -1,13 +1,21 @@
 """The tenancy core: organizations, users, and the base every tenant-owned model extends."""
 
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 
-__all__ = ["Organization", "OrganizationOwned", "User", "UserType"]
+__all__ = [
+    "Organization",
+    "OrganizationOwned",
+    "User",
+    "UserType",
+    "require_same_organization",
+]
 
 # An orgId is a token of NATS subjects (healix.<orgId>.<type>), so it may hold neither dots,
 # wildcards nor whitespace; lower-case letters, digits and dashes keep it readable in URLs too.
@@ -50,7 +58,7 @@ class OrganizationOwned(models.Model):
 
     `(organization, id)` is unique so that other tables can hold composite foreign keys
     `(organization_id, x_id) -> x(organization_id, id)`: PostgreSQL itself then refuses a
-    reference into another organization (see healix.db.SameOrganizationForeignKey).
+    reference into another organization (see healix.db.SameScopeForeignKey).
     """
 
     organization = models.ForeignKey(
@@ -74,25 +82,27 @@ class OrganizationOwned(models.Model):
 
     def clean(self) -> None:
         super().clean()
-        check_same_organization(self, self.same_organization_fields)
-
-
-def check_same_organization(instance: models.Model, field_names: tuple[str, ...]) -> None:
-    """Raise a ValidationError naming each field that points into another organization."""
-    errors = {}
-    org_id = getattr(instance, "organization_id", None)
-    for name in field_names:
-        related = getattr(instance, name, None)
-        if related is None or org_id is None:
-            continue
-        related_org_id = (
-            related.pk if isinstance(related, Organization) else related.organization_id
+        require_same_organization(
+            self.organization_id,
+            {name: getattr(self, name, None) for name in self.same_organization_fields},
         )
-        if related_org_id is not None and related_org_id != org_id:
+
+
+def require_same_organization(organization_id: int | None, related: Mapping[str, Any]) -> None:
+    """Raise a ValidationError naming each of `related` (field name -> row) that belongs to an
+    organization other than `organization_id`. Rows without an organization pass."""
+    if organization_id is None:
+        return
+    errors = {}
+    for name, row in related.items():
+        if row is None:
+            continue
+        row_organization_id = row.pk if isinstance(row, Organization) else row.organization_id
+        if row_organization_id is not None and row_organization_id != organization_id:
             errors[name] = ValidationError(
                 "%(value)s belongs to another organization.",
                 code="foreign_organization",
-                params={"value": related},
+                params={"value": row},
             )
     if errors:
         raise ValidationError(errors)

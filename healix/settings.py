@@ -19,7 +19,13 @@ env = environ.Env()
 DEBUG = env.bool("DEBUG", default=False)
 
 # Variables without which a production process must refuse to start.
-REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "DATABASE_URL", "NATS_URL", "ALLOWED_HOSTS")
+REQUIRED_IN_PRODUCTION = (
+    "SECRET_KEY",
+    "DATABASE_URL",
+    "NATS_URL",
+    "CELERY_BROKER_URL",
+    "ALLOWED_HOSTS",
+)
 if not DEBUG:
     missing = [name for name in REQUIRED_IN_PRODUCTION if not env.str(name, default="")]
     if missing:

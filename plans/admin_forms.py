@@ -58,8 +58,27 @@ class ServiceForm(forms.ModelForm):
         except ValidationError as error:
             add_service_errors(self, error)
 
+    # Fields a change form edits. Each carries the value the user saw in a hidden input, so
+    # `changed_data` compares against what was on screen, not against the row at POST time:
+    # otherwise saving a page would undo whatever a rule or another user changed meanwhile.
+    editable_fields: tuple[str, ...] = ()
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name in self.editable_fields:
+            if name in self.fields:
+                self.fields[name].show_hidden_initial = True
+
     def changed_values(self, names) -> dict[str, Any]:
         return {name: self.cleaned_data[name] for name in names if name in self.changed_data}
+
+    def seen_value(self, name: str) -> Any:
+        """The value of `name` as the page showed it (from its hidden initial input)."""
+        field = self.fields[name]
+        shown = field.hidden_widget().value_from_datadict(
+            self.data, self.files, self.add_initial_prefix(name)
+        )
+        return field.to_python(shown)
 
 
 class PlanAddForm(ServiceForm):
@@ -87,6 +106,8 @@ class PlanAddForm(ServiceForm):
 
 
 class PlanChangeForm(ServiceForm):
+    editable_fields = ("title", "status", "risk_status", "end_date", "custom_fields")
+
     class Meta:
         model = Plan
         fields = ("title", "status", "risk_status", "end_date", "custom_fields")
@@ -94,19 +115,24 @@ class PlanChangeForm(ServiceForm):
     def perform(self) -> Plan:
         changes = self.changed_values(("title", "status", "risk_status", "end_date"))
         if "custom_fields" in self.changed_data:
-            changes["custom_fields"] = merged_custom_fields(
-                self.instance.custom_fields, self.cleaned_data["custom_fields"]
+            changes["custom_fields"] = custom_field_edits(
+                self.seen_value("custom_fields"), self.cleaned_data["custom_fields"]
             )
         if changes:
             services.update_plan(actor=self.actor, plan=self.instance, **changes)
         return self.instance
 
 
-def merged_custom_fields(old: Mapping[str, Any], new: Any) -> Any:
-    """update_plan merges key by key, so a key removed in the editor is sent as None (clear)."""
+def custom_field_edits(seen: Any, new: Any) -> Any:
+    """Only the custom fields the user edited: update_plan merges key by key, so keys left
+    alone keep whatever value they have now, and a key removed in the editor is sent as None
+    (clear)."""
     if not isinstance(new, Mapping):
         return new  # the service explains what it wants
-    return {**dict.fromkeys(set(old) - set(new)), **new}
+    seen = seen if isinstance(seen, Mapping) else {}
+    edits = {name: value for name, value in new.items() if seen.get(name, object()) != value}
+    edits.update(dict.fromkeys(set(seen) - set(new)))
+    return edits
 
 
 class RoleAssignmentFormSet(ParentOrganizationFormSet):
@@ -181,6 +207,8 @@ class WorkQueueItemAddForm(ServiceForm):
 
 
 class WorkQueueItemChangeForm(ServiceForm):
+    editable_fields = ("status", "priority", "service_location", "queue_position")
+
     class Meta:
         model = WorkQueueItem
         fields = ("status", "priority", "service_location", "queue_position")

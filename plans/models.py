@@ -315,6 +315,11 @@ class WorkQueueItem(OrganizationOwned):
                 fields=["queue", "ticket_number"],
                 name="workqueueitem_ticket_unique_per_queue",
             ),
+            # Lets status changes hold (queue_id, item_id) -> item(queue_id, id).
+            models.UniqueConstraint(
+                fields=["queue", "id"],
+                name="workqueueitem_queue_id_unique",
+            ),
         )
 
     def __str__(self) -> str:
@@ -322,8 +327,17 @@ class WorkQueueItem(OrganizationOwned):
 
 
 class WorkQueueItemStatusChange(OrganizationOwned):
-    """Every status an item has left, so the old status is kept."""
+    """Every status an item has left, so the old status is kept.
 
+    `queue` repeats the item's queue so that PostgreSQL can keep both statuses inside it.
+    """
+
+    queue = models.ForeignKey(
+        WorkQueue,
+        on_delete=models.PROTECT,
+        editable=False,
+        related_name="+",
+    )
     item = models.ForeignKey(
         WorkQueueItem,
         on_delete=models.CASCADE,
@@ -333,7 +347,9 @@ class WorkQueueItemStatusChange(OrganizationOwned):
         WorkQueueStatus,
         on_delete=models.PROTECT,
         null=True,
+        blank=True,
         related_name="+",
+        help_text="Empty for the status an item was created in.",
     )
     new_status = models.ForeignKey(
         WorkQueueStatus,
@@ -347,10 +363,11 @@ class WorkQueueItemStatusChange(OrganizationOwned):
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
         null=True,
+        blank=True,
         related_name="+",
     )
 
-    same_organization_fields = ("item",)
+    same_organization_fields = ("queue", "item")
 
     class Meta:
         ordering = ["item", "changed_at"]

@@ -4,6 +4,10 @@ The admin, the API, the rules and the tests all call these. Each runs in one tra
 the acting user, and refuses with a django ValidationError whose message dict names the field at
 fault. Rows are locked (SELECT ... FOR UPDATE) where two writers could race, so an old value read
 here is the value that was really replaced.
+
+A CLOSED plan takes nothing new (roles, forms, submissions, work queue items), but its own
+attributes still change (so it can be reopened) and its existing work queue items can still be
+worked to the end.
 """
 
 from collections.abc import Mapping
@@ -15,7 +19,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from healix.models import Organization, User
+from healix.models import User, require_same_organization
 from plans.models import (
     FormAssignment,
     FormAssignmentStatus,
@@ -65,6 +69,8 @@ Changes = dict[str, tuple[Any, Any]]
 
 
 def _require_actor(actor: User, organization_id: int) -> None:
+    if not actor.is_active:
+        raise ValidationError("The acting user is inactive.")
     if actor.is_superuser:
         return
     if actor.organization_id != organization_id:
@@ -72,19 +78,7 @@ def _require_actor(actor: User, organization_id: int) -> None:
 
 
 def _require_same_organization(organization_id: int, **objects: Any) -> None:
-    errors = {
-        name: f"{obj} belongs to another organization."
-        for name, obj in objects.items()
-        if obj is not None and _organization_id_of(obj) != organization_id
-    }
-    if errors:
-        raise ValidationError(errors)
-
-
-def _organization_id_of(obj: Any) -> int | None:
-    if isinstance(obj, Organization):
-        return obj.pk
-    return obj.organization_id
+    require_same_organization(organization_id, objects)
 
 
 def _require_open(plan: Plan) -> None:
@@ -323,9 +317,11 @@ def submit_form(
 
 def _resolve_status(queue: WorkQueue, status: WorkQueueStatus | str) -> WorkQueueStatus:
     if isinstance(status, WorkQueueStatus):
-        if status.queue_id == queue.pk:
-            return status
-        status = status.status_id
+        if status.queue_id != queue.pk:
+            raise ValidationError(
+                {"status": f"{status} is a status of another work queue, not of {queue}."}
+            )
+        return status
     found = queue.statuses.filter(status_id=status).first()
     if found is None:
         allowed = ", ".join(queue.statuses.values_list("status_id", flat=True))
@@ -386,7 +382,7 @@ def create_work_queue_item(
     # Locking the queue serialises ticket numbering per queue; the unique constraint backs it.
     WorkQueue.objects.select_for_update().filter(pk=queue.pk).get()
     last = queue.items.aggregate(last=Max("ticket_number"))["last"] or 0
-    item = WorkQueueItem.objects.create(
+    item = WorkQueueItem(
         organization_id=plan.organization_id,
         queue=queue,
         plan=plan,
@@ -397,8 +393,11 @@ def create_work_queue_item(
         queue_position=queue_position,
         status=status,
     )
+    item.full_clean()  # lengths and integer ranges, so out-of-range input is no server error
+    item.save()
     WorkQueueItemStatusChange.objects.create(
         organization_id=item.organization_id,
+        queue=queue,
         item=item,
         old_status=None,
         new_status=status,
@@ -422,6 +421,7 @@ def change_work_queue_item_status(
         return None
     change = WorkQueueItemStatusChange.objects.create(
         organization_id=item.organization_id,
+        queue_id=item.queue_id,
         item=item,
         old_status_id=item.status_id,
         new_status=new_status,
@@ -461,5 +461,6 @@ def update_work_queue_item(
             changes[name] = (getattr(item, name), value)
             setattr(item, name, value)
     if changes:
+        item.full_clean()
         item.save(update_fields=[*changes, "updated_at"])
     return changes

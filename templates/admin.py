@@ -6,9 +6,14 @@ Django cannot nest inlines, so a template's forms are listed inline with a link
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db.models import Count
 
-from healix.admin import OrganizationScopedAdmin, OrganizationScopedInline
+from healix.admin import (
+    OrganizationScopedAdmin,
+    OrganizationScopedInline,
+    ParentOrganizationFormSet,
+)
 from healix.models import UserType
 from templates.admin_transfer import TemplateTransferAdminMixin
 from templates.models import (
@@ -41,9 +46,26 @@ class RoleForm(forms.ModelForm):
         fields = ("role_id", "name", "description", "assignable_user_types", "is_primary")
 
 
+class RoleFormSet(ParentOrganizationFormSet):
+    def clean(self) -> None:
+        super().clean()
+        # The "one primary role" constraint is conditional, which formsets don't check across
+        # rows; without this, two new rows ticked primary would fail in the database.
+        primaries = [
+            form
+            for form in self.forms
+            if getattr(form, "cleaned_data", None)
+            and not self._should_delete_form(form)
+            and form.cleaned_data.get("is_primary")
+        ]
+        if len(primaries) > 1:
+            raise ValidationError("A template has at most one primary role.")
+
+
 class RoleInline(OrganizationScopedInline):
     model = Role
     form = RoleForm
+    formset = RoleFormSet
     fields = ("role_id", "name", "description", "assignable_user_types", "is_primary")
     formfield_overrides = {
         Role._meta.get_field("description").__class__: {"widget": forms.Textarea(attrs={"rows": 2})}

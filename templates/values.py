@@ -6,6 +6,8 @@ datetime is RFC 3339 with an offset. The functions here are pure: they return er
 never touch the database.
 """
 
+import math
+import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -25,30 +27,45 @@ class TypedFieldLike(Protocol):
 MISSING = object()
 
 
+# The shapes of RFC 3339: fromisoformat alone also takes ISO week dates, basic format and a
+# space for the "T", which partners' systems would not read back.
+DATE_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
+DATETIME_SHAPE = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})\Z"
+)
+
+
 def _is_number(value: Any) -> bool:
-    # bool is a subclass of int in Python, but true is not a number in JSON.
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    # bool is a subclass of int in Python, but true is not a number in JSON; NaN and the
+    # infinities are floats that JSON (and PostgreSQL's jsonb) cannot hold.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return math.isfinite(value)
 
 
-def _parse_date(value: str) -> bool:
+def _is_date(value: str) -> bool:
+    if not DATE_SHAPE.match(value):
+        return False
     try:
         date.fromisoformat(value)
     except ValueError:
         return False
-    return len(value) == 10
+    return True
 
 
-def _parse_datetime(value: str) -> bool:
+def _is_datetime(value: str) -> bool:
+    if not DATETIME_SHAPE.match(value):
+        return False
     try:
-        parsed = datetime.fromisoformat(value)
+        datetime.fromisoformat(value.upper())
     except ValueError:
         return False
-    return parsed.tzinfo is not None
+    return True
 
 
 def check_value(field: TypedFieldLike, value: Any) -> str | None:
     """The error message for `value` in `field`, or None when it fits. None is "no value"."""
-    if value is None or value is MISSING or value == "":
+    if value is None or value is MISSING or value == "" or value == []:
         return "This field is required." if field.required else None
     field_type = field.field_type
     if field_type == FieldType.TEXT:
@@ -71,11 +88,11 @@ def check_value(field: TypedFieldLike, value: Any) -> str | None:
             return "Each value may appear only once."
         return None
     if field_type == FieldType.DATE:
-        if isinstance(value, str) and _parse_date(value):
+        if isinstance(value, str) and _is_date(value):
             return None
         return "Expected a date as YYYY-MM-DD."
     if field_type == FieldType.DATETIME:
-        if isinstance(value, str) and _parse_datetime(value):
+        if isinstance(value, str) and _is_datetime(value):
             return None
         return "Expected a date and time in RFC 3339 with an offset, e.g. 2026-01-31T09:30:00Z."
     return f"Unknown field type {field_type}."

@@ -27,3 +27,20 @@ def test_load_demo_builds_the_demo_once():
         1,
     )
     assert [s.status_id for s in item.queue.statuses.all()] == ["waiting", "in_service", "done"]
+
+
+def test_ensure_admin_never_promotes_an_organizations_user(monkeypatch, org):
+    # Given an hrh user who happens to be called admin
+    from django.core.management.base import CommandError
+
+    from healix.models import User
+    from tests.fixtures.domain import make_user
+
+    make_user(org, "admin")
+    monkeypatch.setenv("HEALIX_ADMIN_PASSWORD", "a-long-generated-password")
+    # When make run ensures its admin login
+    with pytest.raises(CommandError) as excinfo:
+        call_command("ensure_admin")
+    # Then it refuses, and the user stays an ordinary hrh user
+    assert "belongs to organization hrh" in str(excinfo.value)
+    assert not User.objects.get(username="admin").is_superuser

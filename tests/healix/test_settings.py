@@ -28,7 +28,7 @@ def test_production_without_required_variables_names_them():
     assert result.returncode != 0
     assert (
         "Missing required environment variable(s) with DEBUG off: "
-        "SECRET_KEY, DATABASE_URL, NATS_URL, ALLOWED_HOSTS" in result.stderr
+        "SECRET_KEY, DATABASE_URL, NATS_URL, CELERY_BROKER_URL, ALLOWED_HOSTS" in result.stderr
     )
 
 
@@ -37,6 +37,7 @@ def test_production_with_everything_set_starts():
         SECRET_KEY="a-real-secret",
         DATABASE_URL="postgres://healix:pw@db.internal:5432/healix",
         NATS_URL="nats://nats.internal:4222",
+        CELERY_BROKER_URL="redis://redis.internal:6379/0",
         ALLOWED_HOSTS="healix.example.org",
         HEALIX_BRANCH="production",
     )

@@ -41,6 +41,15 @@ ACTOR_FIELDS = {"created_by", "assigned_by", "submitted_by", "changed_by"}
 
 def tenant_foreign_keys() -> list[tuple[type[models.Model], str]]:
     """(model, field) for every foreign key from a tenant row to another tenant row or user."""
+    return [
+        (model, name) for model, name, scope in scoped_foreign_keys() if scope == "organization"
+    ]
+
+
+def scoped_foreign_keys() -> list[tuple[type[models.Model], str, str]]:
+    """(model, field, scope) for every foreign key from a tenant row to a row that belongs to
+    an organization: directly (scope "organization"), or through a required parent such as a
+    work queue status's queue (scope "queue", which the referencing row must carry too)."""
     found = []
     for model in apps.get_models():
         if not issubclass(model, OrganizationOwned):
@@ -50,7 +59,17 @@ def tenant_foreign_keys() -> list[tuple[type[models.Model], str]]:
                 continue
             target = field.related_model
             if issubclass(target, OrganizationOwned) or target is User:
-                found.append((model, field.name))
+                found.append((model, field.name, "organization"))
+                continue
+            parents = [
+                parent.name
+                for parent in target._meta.concrete_fields
+                if parent.is_relation
+                and not parent.null
+                and issubclass(parent.related_model, OrganizationOwned)
+            ]
+            assert parents, f"{model.__name__}.{field.name} points at a row of no organization"
+            found.append((model, field.name, parents[0]))
     return found
 
 
@@ -82,6 +101,21 @@ def build_world(organization: Organization) -> dict[type[models.Model], models.M
     }
 
 
+def test_every_scoped_reference_has_its_composite_key():
+    # Given every foreign key between rows that belong to an organization
+    missing = []
+    for model, field_name, scope in scoped_foreign_keys():
+        field = model._meta.get_field(field_name)
+        scope_column = model._meta.get_field(scope).column
+        name = constraint_name(model._meta.db_table, field.column, scope_column)
+        with connection.cursor() as cursor:
+            constraints = connection.introspection.get_constraints(cursor, model._meta.db_table)
+        # Then each has a composite key (scope, field) in PostgreSQL
+        if name not in constraints or not constraints[name]["foreign_key"]:
+            missing.append(f"{model.__name__}.{field_name} (scope {scope})")
+    assert missing == []
+
+
 def test_the_generic_check_covers_every_tenant_reference():
     # The list below is what the migrations protect; a new foreign key must join it.
     names = sorted(f"{model.__name__}.{field}" for model, field in tenant_foreign_keys())
@@ -104,6 +138,7 @@ def test_the_generic_check_covers_every_tenant_reference():
         "WorkQueueItem.plan",
         "WorkQueueItem.queue",
         "WorkQueueItemStatusChange.item",
+        "WorkQueueItemStatusChange.queue",
     ]
 
 
@@ -161,6 +196,13 @@ def test_an_item_status_must_be_of_its_own_queue(org):
         WorkQueueItem.objects.filter(pk=item.pk).update(
             service_location=lab.service_locations.first()
         )
+    # And a status change of the item cannot name the lab queue's statuses either
+    change = item.status_changes.last()
+    for field_name in ("old_status", "new_status"):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            WorkQueueItemStatusChange.objects.filter(pk=change.pk).update(
+                **{field_name: lab.statuses.first()}
+            )
 
 
 def test_a_form_assignment_definition_stays_inside_its_template(org):

@@ -200,3 +200,50 @@ def management_forms(response) -> dict:
                 if value is not None:
                     data[form.add_prefix(name)] = value
     return data
+
+
+def page_data(response) -> dict:
+    """What the browser posts back for an untouched change page: each field's value and the
+    hidden "initial-" copy of what the page showed."""
+    form = response.context["adminform"].form
+    data = {}
+    for name, field in form.fields.items():
+        value = form[name].value()
+        value = "" if value is None else value
+        data[name] = value
+        if field.show_hidden_initial:
+            data[form.add_initial_prefix(name)] = value
+    return {**data, **management_forms(response)}
+
+
+def test_a_stale_item_page_does_not_undo_a_status_change_made_meanwhile(hrh_client, item, actor):
+    # Given the administrator opened the item page while the item was waiting
+    url = reverse("admin:plans_workqueueitem_change", args=[item.pk])
+    data = page_data(hrh_client.get(url))
+    # And meanwhile someone else (a rule, another user) moved the item to in_service
+    services.change_work_queue_item_status(actor=actor, item=item, status="in_service")
+    # When the administrator saves the page having changed only the priority
+    data["priority"] = 4
+    response = hrh_client.post(url, data)
+    # Then the priority changed and the status change made meanwhile stands
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    item.refresh_from_db()
+    assert (item.status.status_id, item.priority) == ("in_service", 4)
+    assert item.status_changes.count() == 2
+
+
+def test_a_stale_plan_page_keeps_custom_fields_set_meanwhile(hrh_client, plan, actor):
+    # Given the plan page opened with triage=green
+    services.update_plan(actor=actor, plan=plan, custom_fields={"triage": "green"})
+    url = reverse("admin:plans_plan_change", args=[plan.pk])
+    data = page_data(hrh_client.get(url))
+    # And meanwhile a score was set elsewhere
+    services.update_plan(actor=actor, plan=plan, custom_fields={"score": 7})
+    # When the administrator renames the plan and removes triage in the editor
+    data["title"] = "Renamed"
+    data["custom_fields"] = "{}"
+    response = hrh_client.post(url, data)
+    # Then triage is cleared, the title changed, and the score set meanwhile is kept
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    plan.refresh_from_db()
+    assert (plan.title, plan.custom_fields) == ("Renamed", {"score": 7})

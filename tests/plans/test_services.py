@@ -1,9 +1,11 @@
 """plans/services.py: every service's happy path, and each refusal with its message."""
 
+import threading
 from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils import timezone
 
 from plans import services
@@ -14,7 +16,8 @@ from plans.models import (
     PlanStatus,
     WorkQueueItemStatusChange,
 )
-from tests.fixtures.domain import make_user, make_work_queue
+from templates.models import WorkQueue
+from tests.fixtures.domain import make_template, make_user, make_work_queue
 
 pytestmark = pytest.mark.django_db
 
@@ -327,11 +330,14 @@ def test_change_status_keeps_the_old_one(actor, plan, work_queue):
 
 def test_change_status_refuses_status_of_another_queue(actor, plan, work_queue, org):
     item = services.create_work_queue_item(actor=actor, queue=work_queue, plan=plan, title="T")
-    lab = make_work_queue(org, name="lab")
-    lab_status = lab.statuses.get(status_id="done")
-    # A status object of another queue is resolved by id within the item's own queue
-    change = services.change_work_queue_item_status(actor=actor, item=item, status=lab_status)
-    assert change.new_status.queue == work_queue
+    # A status object of another queue (even one with the same id) is refused, not swapped
+    lab_done = make_work_queue(org, name="lab").statuses.get(status_id="done")
+    with pytest.raises(ValidationError) as excinfo:
+        services.change_work_queue_item_status(actor=actor, item=item, status=lab_done)
+    assert messages_of(excinfo) == {
+        "status": ["done is a status of another work queue, not of triage."]
+    }
+    # And so is a status id the queue does not have
     with pytest.raises(ValidationError) as excinfo:
         services.change_work_queue_item_status(actor=actor, item=item, status="closed")
     assert messages_of(excinfo) == {
@@ -339,6 +345,8 @@ def test_change_status_refuses_status_of_another_queue(actor, plan, work_queue, 
             "closed is not a status of work queue triage. Allowed: waiting, in_service, done."
         ]
     }
+    item.refresh_from_db()
+    assert item.status.status_id == "waiting"
 
 
 def test_update_work_queue_item(actor, plan, work_queue):
@@ -362,3 +370,142 @@ def test_update_work_queue_item_refuses_foreign_location(actor, plan, work_queue
             actor=actor, item=item, service_location=other_work_queue.service_locations.first()
         )
     assert "service_location" in messages_of(excinfo)
+
+
+# --- refusals, each with its message -------------------------------------------------------
+
+FOREIGN_ACTOR = ["The acting user does not belong to this organization."]
+
+
+def test_every_service_refuses_an_actor_of_another_organization(other_actor, plan, work_queue):
+    item = services.create_work_queue_item(
+        actor=plan.created_by, queue=work_queue, plan=plan, title="T"
+    )
+    calls = [
+        lambda: services.update_plan(actor=other_actor, plan=plan, risk_status="high"),
+        lambda: services.submit_form(
+            actor=other_actor, assignment=intake_of(plan), data={"age": 1}
+        ),
+        lambda: services.create_work_queue_item(
+            actor=other_actor, queue=work_queue, plan=plan, title="T"
+        ),
+        lambda: services.change_work_queue_item_status(actor=other_actor, item=item, status="done"),
+        lambda: services.update_work_queue_item(actor=other_actor, item=item, priority=1),
+    ]
+    for call in calls:
+        with pytest.raises(ValidationError) as excinfo:
+            call()
+        assert excinfo.value.messages == FOREIGN_ACTOR
+
+
+def test_an_inactive_actor_is_refused(actor, plan):
+    actor.is_active = False
+    actor.save()
+    with pytest.raises(ValidationError) as excinfo:
+        services.update_plan(actor=actor, plan=plan, risk_status="high")
+    assert excinfo.value.messages == ["The acting user is inactive."]
+
+
+def test_update_plan_refuses_an_end_before_the_start(actor, plan):
+    with pytest.raises(ValidationError) as excinfo:
+        services.update_plan(actor=actor, plan=plan, end_date=plan.start_date - timedelta(hours=1))
+    assert excinfo.value.messages == ["endDate cannot be before startDate."]
+
+
+def test_assign_role_refusals(actor, plan, template, patient, other_patient):
+    nurse_role = template.roles.get(role_id="Nurse")
+    with pytest.raises(ValidationError) as excinfo:
+        services.assign_role(actor=actor, plan=plan, role=nurse_role, user=patient)
+    assert messages_of(excinfo) == {"user": ["Role Nurse may be held by STAFF users, not USER."]}
+    with pytest.raises(ValidationError) as excinfo:
+        services.assign_role(actor=actor, plan=plan, role=nurse_role, user=other_patient)
+    assert messages_of(excinfo) == {"user": ["other-patient belongs to another organization."]}
+    services.update_plan(actor=actor, plan=plan, status=PlanStatus.CLOSED)
+    with pytest.raises(ValidationError) as excinfo:
+        services.assign_role(actor=actor, plan=plan, role=nurse_role, user=plan.user)
+    assert messages_of(excinfo) == {"plan": [f"Plan {plan.pk} is CLOSED; only open plans change."]}
+
+
+def test_assign_form_refuses_a_definition_of_another_template(actor, plan, org):
+    second = make_template(org, name="second")
+    definition = second.form_assignment_definitions.get(form__name="appointment")
+    with pytest.raises(ValidationError) as excinfo:
+        services.assign_form(actor=actor, plan=plan, definition=definition)
+    assert messages_of(excinfo) == {
+        "definition": ["appointment → Patient is not a form assignment of template sAI-ERComp."]
+    }
+
+
+def test_submit_form_refuses_closed_plan_and_non_object_data(actor, plan):
+    with pytest.raises(ValidationError) as excinfo:
+        services.submit_form(actor=actor, assignment=intake_of(plan), data=["age", 3])
+    assert excinfo.value.messages == ["Form data must be an object of field values."]
+    services.update_plan(actor=actor, plan=plan, status=PlanStatus.CLOSED)
+    with pytest.raises(ValidationError) as excinfo:
+        services.submit_form(actor=actor, assignment=intake_of(plan), data={"age": 3})
+    assert messages_of(excinfo) == {"plan": [f"Plan {plan.pk} is CLOSED; only open plans change."]}
+
+
+def test_create_work_queue_item_refuses_closed_plan_and_empty_queue(actor, plan, org, work_queue):
+    empty = WorkQueue.objects.create(organization=org, name="empty")
+    with pytest.raises(ValidationError) as excinfo:
+        services.create_work_queue_item(actor=actor, queue=empty, plan=plan, title="T")
+    assert messages_of(excinfo) == {"queue": ["Work queue empty has no statuses yet."]}
+    services.update_plan(actor=actor, plan=plan, status=PlanStatus.CLOSED)
+    with pytest.raises(ValidationError) as excinfo:
+        services.create_work_queue_item(actor=actor, queue=work_queue, plan=plan, title="T")
+    assert messages_of(excinfo) == {"plan": [f"Plan {plan.pk} is CLOSED; only open plans change."]}
+
+
+def test_out_of_range_numbers_are_validation_errors(actor, plan, work_queue):
+    # PostgreSQL's integer is 32 bits; beyond it must be a field error, not a server error
+    with pytest.raises(ValidationError) as excinfo:
+        services.create_work_queue_item(
+            actor=actor, queue=work_queue, plan=plan, title="T", priority=99_999_999_999
+        )
+    assert messages_of(excinfo) == {
+        "priority": ["Ensure this value is less than or equal to 2147483647."]
+    }
+    item = services.create_work_queue_item(actor=actor, queue=work_queue, plan=plan, title="T")
+    with pytest.raises(ValidationError) as excinfo:
+        services.update_work_queue_item(actor=actor, item=item, queue_position=3_000_000_000)
+    assert messages_of(excinfo) == {
+        "queue_position": ["Ensure this value is less than or equal to 2147483647."]
+    }
+    with pytest.raises(ValidationError) as excinfo:
+        services.update_work_queue_item(actor=actor, item=item, priority=True)
+    assert messages_of(excinfo) == {"priority": ["Give a whole number."]}
+
+
+def test_a_closed_plans_items_can_still_be_worked(actor, plan, work_queue):
+    item = services.create_work_queue_item(actor=actor, queue=work_queue, plan=plan, title="T")
+    services.update_plan(actor=actor, plan=plan, status=PlanStatus.CLOSED)
+    change = services.change_work_queue_item_status(actor=actor, item=item, status="done")
+    assert change.new_status.status_id == "done"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ticket_numbers_stay_unique_under_concurrent_creation(actor, plan, work_queue):
+    # Given two threads, each with its own database connection, adding items to one queue
+    errors = []
+
+    def add_items() -> None:
+        try:
+            for number in range(10):
+                services.create_work_queue_item(
+                    actor=actor, queue=work_queue, plan=plan, title=f"Item {number}"
+                )
+        except Exception as error:  # the assertion below reports it
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=add_items) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Then every item got its own ticket, numbered 1 to 20 without gaps
+    assert errors == []
+    tickets = sorted(work_queue.items.values_list("ticket_number", flat=True))
+    assert tickets == list(range(1, 21))

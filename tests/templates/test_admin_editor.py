@@ -112,3 +112,30 @@ def test_template_page_links_to_each_forms_field_editor(client, superuser, templ
     inline = fields_page.context["inline_admin_formsets"][0].formset
     positions = [f.instance.position for f in inline.initial_forms]
     assert positions == sorted(positions)
+
+
+def test_two_primary_roles_in_one_save_are_a_form_error(client, hrh_administrator):
+    # Given the add-template page, with two new roles both ticked primary
+    client.force_login(hrh_administrator)
+    url = reverse("admin:templates_plantemplate_add")
+    page = client.get(url)
+    data = {"name": "two-primaries", "title": "", "description": ""}
+    for inline in page.context["inline_admin_formsets"]:
+        prefix = inline.formset.prefix
+        data[f"{prefix}-TOTAL_FORMS"] = "2" if prefix == "roles" else "0"
+        data[f"{prefix}-INITIAL_FORMS"] = "0"
+    for index, role_id in enumerate(["Patient", "Guardian"]):
+        data[f"roles-{index}-role_id"] = role_id
+        data[f"roles-{index}-name"] = role_id
+        data[f"roles-{index}-is_primary"] = "on"
+    # When it is saved
+    response = client.post(url, data)
+    # Then the page shows the error (no server error) and nothing is saved
+    assert response.status_code == 200
+    roles_formset = next(
+        inline.formset
+        for inline in response.context["inline_admin_formsets"]
+        if inline.formset.prefix == "roles"
+    )
+    assert roles_formset.non_form_errors() == ["A template has at most one primary role."]
+    assert not PlanTemplate.objects.filter(name="two-primaries").exists()

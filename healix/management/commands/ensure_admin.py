@@ -23,6 +23,13 @@ class Command(BaseCommand):
             username=username,
             defaults={"is_staff": True, "is_superuser": True, "user_type": UserType.ADMIN},
         )
+        if user.organization_id is not None:
+            # An organization's own user who happens to be called "admin" must never become a
+            # platform superuser by way of `make run`.
+            raise CommandError(
+                f"User {username} belongs to organization {user.organization}; "
+                "choose another --username for the platform superuser."
+            )
         if not created and user.check_password(password) and user.is_superuser:
             return
         user.is_staff = user.is_superuser = user.is_active = True
