@@ -81,6 +81,10 @@ class ServiceBackedAdmin(OrganizationScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # no service deletes run-time rows
 
+    def get_inlines(self, request, obj):
+        # Inlines show what a service made; on the add page there is nothing yet.
+        return self.inlines if obj is not None else ()
+
 
 class ReadOnlyInline(OrganizationScopedInline):
     can_delete = False
@@ -171,9 +175,6 @@ class PlanAdmin(ServiceBackedAdmin):
         "created_by",
     )
 
-    def get_inlines(self, request, obj):
-        return self.inlines if obj is not None else ()
-
 
 class StatusChangeInline(ReadOnlyInline):
     model = WorkQueueItemStatusChange
@@ -220,9 +221,6 @@ class WorkQueueItemAdmin(ServiceBackedAdmin):
         "organization",
         "updated_at",
     )
-
-    def get_inlines(self, request, obj):
-        return self.inlines if obj is not None else ()
 
 
 @admin.register(FormSubmission)

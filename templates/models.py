@@ -25,12 +25,14 @@ __all__ = [
 
 # Names that rules and expressions read as dotted paths (submission.<form>.<field>), so they
 # must be identifiers: no spaces, no dots.
+IDENTIFIER_PATTERN = r"[A-Za-z_][A-Za-z0-9_-]{0,99}"
+# For PostgreSQL's check constraints, where $ means the end of the string.
+IDENTIFIER_REGEX = rf"^{IDENTIFIER_PATTERN}$"
 identifier_validator = RegexValidator(
     # \Z, not $: Python's $ also matches before a trailing newline, which PostgreSQL refuses.
-    r"^[A-Za-z_][A-Za-z0-9_-]{0,99}\Z",
+    rf"^{IDENTIFIER_PATTERN}\Z",
     "Use letters, digits, '_' or '-', starting with a letter or '_' (no spaces or dots).",
 )
-IDENTIFIER_REGEX = r"^[A-Za-z_][A-Za-z0-9_-]{0,99}$"
 
 
 class FieldType(models.TextChoices):

@@ -10,7 +10,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, models
 
 from healix.models import Organization
-from templates.models import IDENTIFIER_REGEX, PlanTemplate, identifier_validator
+from templates.models import IDENTIFIER_PATTERN, PlanTemplate, identifier_validator
 
 __all__ = [
     "IDENTIFIER_SCHEMA",
@@ -72,7 +72,7 @@ def problems_from_validation_error(
 
 # The models' regex, matched against the whole string: Python's `$` also matches before a
 # trailing newline, which PostgreSQL's check constraint would then refuse.
-_IDENTIFIER = re.compile(IDENTIFIER_REGEX.removeprefix("^").removesuffix("$"))
+_IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
 
 IDENTIFIER_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 100}
 # Model field name -> document key, to place a model's ValidationError at the right pointer.
