@@ -1,56 +1,29 @@
-"""Plan templates as content managers define them, and the work queues staff work through."""
-
-from datetime import timedelta
+"""Plan templates as content managers define them: roles, forms, form assignments and
+custom fields."""
 
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
 from django.db import models
 
 from healix.models import OrganizationOwned, UserType
+from templates.models.base import (
+    IDENTIFIER_REGEX,
+    TypedField,
+    identifier_validator,
+    owned_constraints,
+    typed_field_constraints,
+)
 
 __all__ = [
     "AssignMode",
     "CustomField",
-    "FieldType",
     "Form",
     "FormAssignmentDefinition",
     "FormField",
     "PlanTemplate",
     "Role",
-    "ServiceLocation",
-    "WorkQueue",
-    "WorkQueueStatus",
+    "TemplatePart",
 ]
-
-# Names that rules and expressions read as dotted paths (submission.<form>.<field>), so they
-# must be identifiers: no spaces, no dots.
-IDENTIFIER_PATTERN = r"[A-Za-z_][A-Za-z0-9_-]{0,99}"
-# For PostgreSQL's check constraints, where $ means the end of the string.
-IDENTIFIER_REGEX = rf"^{IDENTIFIER_PATTERN}$"
-identifier_validator = RegexValidator(
-    # \Z, not $: Python's $ also matches before a trailing newline, which PostgreSQL refuses.
-    rf"^{IDENTIFIER_PATTERN}\Z",
-    "Use letters, digits, '_' or '-', starting with a letter or '_' (no spaces or dots).",
-)
-
-
-class FieldType(models.TextChoices):
-    TEXT = "text", "Text"
-    NUMBER = "number", "Number"
-    BOOLEAN = "boolean", "Boolean"
-    CHOICE = "choice", "Choice (one of)"
-    CHOICES = "choices", "Choices (any of)"
-    DATE = "date", "Date"
-    DATETIME = "datetime", "Date and time"
-
-
-CHOICE_TYPES = (FieldType.CHOICE, FieldType.CHOICES)
-
-
-def owned_constraints(*extra: models.BaseConstraint) -> list[models.BaseConstraint]:
-    """The base tenancy constraint plus a model's own."""
-    return [*OrganizationOwned.Meta.constraints, *extra]
 
 
 class PlanTemplate(OrganizationOwned):
@@ -211,68 +184,6 @@ class Form(TemplatePart):
         return self.name
 
 
-class TypedField(models.Model):
-    """A named, typed value: a form's field or a template's custom field."""
-
-    name = models.CharField(
-        max_length=100,
-        validators=[identifier_validator],
-    )
-    label = models.CharField(
-        max_length=200,
-        blank=True,
-    )
-    field_type = models.CharField(
-        max_length=10,
-        choices=FieldType.choices,
-        verbose_name="type",
-    )
-    required = models.BooleanField(
-        default=False,
-    )
-    choices = ArrayField(
-        models.CharField(max_length=100),
-        default=list,
-        blank=True,
-        help_text="The allowed values of a choice or choices field.",
-    )
-
-    class Meta:
-        abstract = True
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.field_type})"
-
-    def clean(self) -> None:
-        super().clean()
-        if self.field_type in CHOICE_TYPES and not self.choices:
-            raise ValidationError({"choices": "A choice field needs at least one value."})
-        if self.field_type not in CHOICE_TYPES and self.choices:
-            raise ValidationError({"choices": "Only choice fields have values to choose from."})
-        if len(set(self.choices)) != len(self.choices):
-            raise ValidationError({"choices": "Each value may appear only once."})
-
-
-def typed_field_constraints(prefix: str) -> list[models.BaseConstraint]:
-    return [
-        models.CheckConstraint(
-            condition=models.Q(field_type__in=FieldType.values),
-            name=f"{prefix}_type_known",
-        ),
-        models.CheckConstraint(
-            condition=models.Q(name__regex=IDENTIFIER_REGEX),
-            name=f"{prefix}_name_is_identifier",
-        ),
-        models.CheckConstraint(
-            condition=(
-                models.Q(field_type__in=CHOICE_TYPES, choices__len__gt=0)
-                | (~models.Q(field_type__in=CHOICE_TYPES) & models.Q(choices__len=0))
-            ),
-            name=f"{prefix}_choices_only_for_choice_types",
-        ),
-    ]
-
-
 class FormField(TypedField):
     form = models.ForeignKey(
         Form,
@@ -393,117 +304,3 @@ class FormAssignmentDefinition(TemplatePart):
                 )
         if errors:
             raise ValidationError(errors)
-
-
-class WorkQueue(OrganizationOwned):
-    name = models.CharField(
-        max_length=100,
-        validators=[identifier_validator],
-        verbose_name="work queue name",
-    )
-    description = models.TextField(
-        blank=True,
-    )
-
-    class Meta:
-        ordering = ["organization", "name"]
-        constraints = owned_constraints(
-            models.UniqueConstraint(
-                fields=["organization", "name"],
-                name="workqueue_name_unique_per_organization",
-            ),
-        )
-
-    def __str__(self) -> str:
-        return self.name
-
-    def first_status(self) -> "WorkQueueStatus | None":
-        return self.statuses.order_by("step_number").first()
-
-
-class WorkQueueStatus(models.Model):
-    queue = models.ForeignKey(
-        WorkQueue,
-        on_delete=models.CASCADE,
-        related_name="statuses",
-    )
-    status_id = models.CharField(
-        max_length=100,
-        validators=[identifier_validator],
-        verbose_name="status id",
-    )
-    label = models.CharField(
-        max_length=200,
-    )
-    change_to_label = models.CharField(
-        max_length=200,
-        blank=True,
-        verbose_name="“change to” label",
-        help_text="The button text staff see, for example “Start service”.",
-    )
-    description = models.TextField(
-        blank=True,
-    )
-    step_number = models.PositiveIntegerField(
-        help_text="Order of the status in the queue's workflow; the lowest is the first.",
-    )
-    auto_close_after = models.DurationField(
-        null=True,
-        blank=True,
-        help_text="Close items left in this status without activity for this long (optional).",
-    )
-
-    class Meta:
-        ordering = ["queue", "step_number"]
-        verbose_name_plural = "work queue statuses"
-        constraints = [
-            models.UniqueConstraint(
-                fields=["queue", "status_id"],
-                name="workqueuestatus_id_unique_per_queue",
-            ),
-            models.UniqueConstraint(
-                fields=["queue", "step_number"],
-                name="workqueuestatus_step_unique_per_queue",
-            ),
-            # Lets items hold (queue_id, status_id) -> status(queue_id, id).
-            models.UniqueConstraint(
-                fields=["queue", "id"],
-                name="workqueuestatus_queue_id_unique",
-            ),
-            models.CheckConstraint(
-                condition=models.Q(auto_close_after__isnull=True)
-                | models.Q(auto_close_after__gt=timedelta(0)),
-                name="workqueuestatus_auto_close_positive",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return self.status_id
-
-
-class ServiceLocation(models.Model):
-    queue = models.ForeignKey(
-        WorkQueue,
-        on_delete=models.CASCADE,
-        related_name="service_locations",
-    )
-    name = models.CharField(
-        max_length=100,
-        help_text="For example Window 1.",
-    )
-
-    class Meta:
-        ordering = ["queue", "name"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["queue", "name"],
-                name="servicelocation_name_unique_per_queue",
-            ),
-            models.UniqueConstraint(
-                fields=["queue", "id"],
-                name="servicelocation_queue_id_unique",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return self.name
