@@ -221,3 +221,56 @@ def empty_inlines(*prefixes: str) -> dict:
     for prefix in prefixes:
         data.update({f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"})
     return data
+
+
+def test_item_add_form_offers_only_own_queues_plans_statuses_and_locations(
+    both_organizations, hrh_client, org
+):
+    # When hrh's administrator opens the add-item page
+    fields = hrh_client.get(reverse("admin:plans_workqueueitem_add")).context["adminform"].form
+    # Then every choice of every foreign key belongs to hrh
+    assert {queue.organization_id for queue in fields.fields["queue"].queryset} == {org.pk}
+    assert {plan.organization_id for plan in fields.fields["plan"].queryset} == {org.pk}
+    for name in ("status", "service_location"):
+        rows = list(fields.fields[name].queryset)
+        assert rows and {row.queue.organization_id for row in rows} == {org.pk}
+
+
+def test_role_assignment_inline_offers_only_own_users(
+    both_organizations, hrh_client, plan, org, other_patient
+):
+    response = hrh_client.get(change_url(plan))
+    formset = next(
+        inline.formset
+        for inline in response.context["inline_admin_formsets"]
+        if inline.formset.prefix == "role_assignments"
+    )
+    users = set(formset.forms[0].fields["user"].queryset)
+    assert users and {user.organization_id for user in users} == {org.pk}
+    assert other_patient not in users
+
+
+def test_form_add_page_offers_only_own_templates(both_organizations, hrh_client, org):
+    # (On an existing form the template is read-only: a form never moves between templates.)
+    response = hrh_client.get(reverse("admin:templates_form_add"))
+    templates = list(response.context["adminform"].form.fields["template"].queryset)
+    assert templates and {t.organization_id for t in templates} == {org.pk}
+
+
+@pytest.mark.parametrize(
+    ("url_name", "status"),
+    [
+        ("admin:templates_plantemplate_changelist", 200),
+        ("admin:templates_workqueue_changelist", 200),
+        ("admin:templates_plantemplate_add", 200),
+        ("admin:plans_plan_changelist", 403),
+        ("admin:plans_workqueueitem_changelist", 403),
+        ("admin:healix_user_changelist", 403),
+        ("admin:healix_organization_changelist", 403),
+    ],
+)
+def test_content_managers_edit_templates_and_queues_only(
+    both_organizations, client, hrh_content_manager, url_name, status
+):
+    client.force_login(hrh_content_manager)
+    assert client.get(reverse(url_name)).status_code == status
