@@ -2,5 +2,6 @@
 
 pytest_plugins = [
     "tests.fixtures.domain",
+    "tests.fixtures.events",
     "tests.fixtures.nats",
 ]

@@ -131,6 +131,7 @@ def main() -> int:
         try:
             start_servers(var, stack)
             manage("migrate", "--no-input")
+            manage("setup_streams")
             manage("load_demo")
             password = os.environ.get("HEALIX_ADMIN_PASSWORD") or persistent_secret(
                 var / "admin_password"

@@ -72,6 +72,25 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # The name of this running Healix instance, stamped on every outgoing event.
 HEALIX_BRANCH = env.str("HEALIX_BRANCH", default="master")
 
+# Outgoing events (events/): the JetStream stream and the relay that fills it.
+# The stream's name; subjects healix.*.* (exactly three tokens, so inbound ones never match).
+HEALIX_EVENTS_STREAM = env.str("HEALIX_EVENTS_STREAM", default="HEALIX_EVENTS")
+# How long the stream keeps events for late consumers (webhook fan-out, partners): a week.
+HEALIX_EVENTS_MAX_AGE_SECONDS = env.int("HEALIX_EVENTS_MAX_AGE_SECONDS", default=7 * 24 * 3600)
+# JetStream drops a re-publish of an eventId within this window: a relay that dies between
+# the acks and the mark has its batch re-published by the next relay, within minutes at most.
+HEALIX_EVENTS_DUPLICATE_WINDOW_SECONDS = env.int(
+    "HEALIX_EVENTS_DUPLICATE_WINDOW_SECONDS", default=10 * 60
+)
+# Copies of the stream in a NATS cluster; 1 on a single server, 3 in production clusters.
+HEALIX_EVENTS_REPLICAS = env.int("HEALIX_EVENTS_REPLICAS", default=1)
+# Rows one relay claims and publishes at once: big enough to pipeline acks, small enough that
+# a batch is published in well under a second.
+HEALIX_EVENTS_RELAY_BATCH = env.int("HEALIX_EVENTS_RELAY_BATCH", default=500)
+# Seconds between sweeps when no commit woke the relay (a lost NOTIFY; a standby relay checks
+# whether the active one is gone at least this often).
+HEALIX_EVENTS_RELAY_SWEEP_SECONDS = env.float("HEALIX_EVENTS_RELAY_SWEEP_SECONDS", default=5.0)
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -83,10 +102,13 @@ INSTALLED_APPS = [
     "healix",
     "templates",
     "plans",
+    "events",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # First, so everything a request causes (its events included) carries its trace id.
+    "events.tracing.TraceIdMiddleware",
     # Serves the admin's static files from gunicorn, so the Procfile needs no separate server.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -2,7 +2,15 @@ from django.contrib import admin
 from django.urls import path
 from django.views.generic import RedirectView
 
+from events.views import asyncapi_view, event_schema_view
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
+    path(
+        "api/v1/schemas/events/<str:event_type>.json",
+        event_schema_view,
+        name="event-schema",
+    ),
+    path("api/v1/asyncapi.json", asyncapi_view, name="asyncapi"),
 ]

@@ -19,6 +19,8 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+import events
+from events import EventType
 from healix.models import User, require_same_organization
 from plans.models import (
     FormAssignment,
@@ -176,6 +178,7 @@ def assign_plan(
         holder = holders.get(definition.role.role_id)
         if holder is not None:
             _create_form_assignment(plan, definition, holder, actor, prefill={})
+    events.emit(EventType.PLAN_CREATED, actor=actor, plan=plan, role_assignments=holders)
     return plan
 
 
@@ -213,6 +216,7 @@ def update_plan(
     if changes:
         plan.full_clean()
         plan.save()
+        events.emit(EventType.PLAN_UPDATED, actor=actor, plan=plan, changes=changes)
     return changes
 
 
@@ -309,6 +313,7 @@ def submit_form(
     )
     assignment.status = FormAssignmentStatus.SUBMITTED
     assignment.save(update_fields=["status"])
+    events.emit(EventType.FORM_SUBMITTED, actor=actor, submission=submission)
     return submission
 
 
@@ -429,6 +434,7 @@ def change_work_queue_item_status(
     )
     item.status = new_status
     item.save(update_fields=["status", "updated_at"])
+    events.emit(EventType.WORK_QUEUE_ITEM_STATUS_UPDATED, actor=actor, item=item, change=change)
     return change
 
 

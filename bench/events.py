@@ -1,0 +1,336 @@
+"""Benchmark of outgoing events: the relay's publish rate, its ceiling, and commit latency.
+
+    .venv/bin/python bench/events.py [--events 10000] [--rate 500] [--seconds 10]
+
+Starts an embedded PostgreSQL and nats-server (healix/devservers.py) unless DATABASE_URL /
+NATS_URL name servers. Then, in one run:
+
+1. emit: --events events through plans.services (update_plan on rotating plans), relay off;
+2. relay: one relay drains them: events/s from the first claim to the last mark;
+3. ceiling: the same messages (fresh ids, so JetStream stores them) published by the same
+   client code (Relay.publish: same connection options, same batch size, async publishes
+   then their acks) without the database;
+4. latency: emitter processes emit at --rate events/s for --seconds, through the services and
+   then through bare emit() calls, while `manage.py relay_events` runs; a JetStream subscriber
+   (this process) times each event from the moment its transaction committed.
+
+Targets (issue 3): relay >= 50 % of the ceiling and >= 5,000 events/s; p99 < 50 ms at 500/s.
+"""
+
+import argparse
+import asyncio
+import io
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from contextlib import ExitStack
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from healix import devservers
+
+# Plans the emitters rotate over: enough that per-plan locks rarely meet.
+PLANS = 64
+# Emitter processes in the latency phase: one process's service calls cannot keep 500/s.
+EMITTERS = 3
+
+
+def start_servers(stack: ExitStack) -> None:
+    os.environ.setdefault("DEBUG", "true")
+    if "DATABASE_URL" not in os.environ:
+        var = devservers.var_dir()
+        var.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix="bench-", dir=var))
+        stack.callback(shutil.rmtree, scratch, True)
+        postgres = devservers.start_postgres(scratch / "pgdata", database="healix_bench")
+        stack.callback(postgres.stop)
+        os.environ["DATABASE_URL"] = postgres.url("healix_bench")
+    if "NATS_URL" not in os.environ:
+        scratch = Path(tempfile.mkdtemp(prefix="bench-nats-", dir=devservers.var_dir()))
+        stack.callback(shutil.rmtree, scratch, True)
+        nats_server = devservers.start_nats(scratch)
+        stack.callback(nats_server.stop)
+        os.environ["NATS_URL"] = nats_server.url
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def main() -> int:
+    if sys.argv[1:2] == ["--emitter"]:  # a child of latency_run(), servers set by the parent
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healix.settings")
+        import django
+
+        django.setup()
+        how, slug, rate, seconds, index, start, out = sys.argv[2:]
+        emitter_main(how, slug, float(rate), float(seconds), int(index), float(start), out)
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=10_000)
+    parser.add_argument("--rate", type=float, default=500.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    with ExitStack() as stack:
+        start_servers(stack)
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healix.settings")
+        import django
+
+        django.setup()
+        return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from events.models import OutboxEvent
+
+    call_command("migrate", verbosity=0)
+    call_command("setup_streams", stdout=io.StringIO())
+    actor, plans = make_plans()
+    OutboxEvent.objects.filter(organization=actor.organization).update(
+        published_at=django_now()  # the set-up's planCreated events are not part of the run
+    )
+    print(f"PostgreSQL {os.environ['DATABASE_URL']}\nNATS {settings.NATS_URL}")
+    print(f"batch {settings.HEALIX_EVENTS_RELAY_BATCH}, {os.cpu_count()} CPUs\n")
+
+    started = time.perf_counter()
+    emit(actor, plans, args.events)
+    emit_seconds = time.perf_counter() - started
+    print(f"emit     {args.events} events via services in {emit_seconds:.1f}s "
+          f"({args.events / emit_seconds:,.0f} events/s, one thread)")  # fmt: skip
+
+    relay_rate, ceiling_rate = asyncio.run(relay_and_ceiling(args.events))
+    share = relay_rate / ceiling_rate
+    print(f"relay    {relay_rate:,.0f} events/s (outbox -> JetStream, acked and marked)")
+    print(f"ceiling  {ceiling_rate:,.0f} events/s (same client, same messages, no database)")
+    print(f"         relay = {share:.0%} of the ceiling")
+
+    p99s = []
+    for how in ("services", "emit"):
+        latencies, achieved = latency_run(actor, plans, args.rate, args.seconds, how)
+        p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
+        p99s.append(p99)
+        print(
+            f"latency  via {how:8}: {len(latencies)} events at {achieved:,.0f}/s "
+            f"(asked {args.rate:.0f}/s), commit -> JetStream subscriber p50 {p50 * 1000:.1f} ms, "
+            f"p99 {p99 * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms"
+        )
+    ok = relay_rate >= 5000 and share >= 0.5 and max(p99s) < 0.050
+    print("\ntargets " + ("met" if ok else "NOT met"))
+    return 0
+
+
+def django_now():
+    from django.utils import timezone
+
+    return timezone.now()
+
+
+def make_plans():
+    from healix.demo import create_demo_template
+    from healix.models import Organization, User, UserType
+    from plans import services
+
+    slug = f"bench-{uuid.uuid4().hex[:8]}"
+    org = Organization.objects.create(slug=slug, name="Benchmark")
+    actor = User.objects.create(
+        username=f"{slug}-admin", organization=org, user_type=UserType.ADMIN
+    )
+    patient = User.objects.create(username=f"{slug}-patient", organization=org)
+    template = create_demo_template(org)
+    plans = [
+        services.assign_plan(actor=actor, template=template, user=patient) for _ in range(PLANS)
+    ]
+    return actor, plans
+
+
+def emit(actor, plans, count: int, offset: int = 0) -> None:
+    from plans import services
+
+    for n in range(offset, offset + count):
+        services.update_plan(actor=actor, plan=plans[n % len(plans)], risk_status=f"r{n}")
+
+
+async def relay_and_ceiling(count: int) -> tuple[float, float]:
+    from events.models import OutboxEvent
+    from events.relay import ClaimedEvent, Relay, RelayConfig
+
+    relay = Relay(RelayConfig.from_settings())
+    try:
+        await relay._nats()  # connected before the clock starts, as a running relay is
+        started = time.perf_counter()
+        published = await relay.drain()
+        relay_seconds = time.perf_counter() - started
+        assert published == count, f"relay published {published} of {count}"
+    finally:
+        await relay.close()
+
+    # The same messages with fresh ids (JetStream would drop the old ones as duplicates).
+    rows = await asyncio.to_thread(
+        lambda: list(
+            OutboxEvent.objects.order_by("-id").values_list("subject", "trace_id", "payload")[
+                :count
+            ]
+        )
+    )
+    events = [
+        ClaimedEvent(n, subject, uuid.uuid4(), trace_id, payload)
+        for n, (subject, trace_id, payload) in enumerate(reversed(rows))
+    ]
+    ceiling = Relay(RelayConfig.from_settings())
+    try:
+        await ceiling._nats()
+        batch = ceiling.config.batch_size
+        started = time.perf_counter()
+        for first in range(0, len(events), batch):
+            _acked, error = await ceiling.publish(events[first : first + batch])
+            assert error is None, error
+        ceiling_seconds = time.perf_counter() - started
+    finally:
+        await ceiling.close()
+    return count / relay_seconds, count / ceiling_seconds
+
+
+def latency_run(actor, plans, rate: float, seconds: float, how: str) -> tuple[list[float], float]:
+    """Emit at `rate` for `seconds` with `manage.py relay_events` running: commit -> subscriber
+    latencies, and the rate the emitters achieved.
+
+    Each part is a process of its own, as in production, so that no part waits for another's
+    Python lock: the relay; EMITTERS emitter processes (this script with --emitter), which
+    write each event's id and commit time; and this process, which only subscribes. Times are
+    CLOCK_MONOTONIC, which all processes of the machine share.
+
+    `how`: "services" calls update_plan (all its checks); "emit" writes the same event with
+    events.emit() in a transaction of its own (what each service adds to its transaction), for
+    rates the services cannot reach on this machine.
+    """
+    import json
+    import signal
+    import subprocess
+
+    import nats
+    from django.conf import settings
+
+    received: dict[str, float] = {}
+    state: dict = {}
+    ready = threading.Event()
+
+    async def subscribe() -> None:
+        state["loop"], state["stop"] = asyncio.get_running_loop(), asyncio.Event()
+        nc = await nats.connect(settings.NATS_URL)
+
+        async def on_message(msg) -> None:
+            received[json.loads(msg.data)["eventId"]] = time.monotonic()
+
+        subject = f"healix.{actor.organization.slug}.planUpdated"
+        await nc.jetstream().subscribe(
+            subject, cb=on_message, ordered_consumer=True, deliver_policy="new"
+        )
+        ready.set()
+        await state["stop"].wait()
+        await nc.close()
+
+    subscriber = threading.Thread(target=asyncio.run, args=(subscribe(),))
+    subscriber.start()
+    ready.wait()
+    manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
+    relay = subprocess.Popen([*manage, "relay_events"], stdout=subprocess.PIPE, text=True)
+    relay.stdout.readline()  # "relay ... started"
+    time.sleep(1.0)  # it has swept once and listens
+
+    scratch = Path(tempfile.mkdtemp(prefix="bench-latency-"))
+    start = time.monotonic() + 2.0  # every emitter process is up by then
+    emitters = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--emitter",
+                how,
+                actor.organization.slug,
+                str(rate),
+                str(seconds),
+                str(index),
+                str(start),
+                str(scratch / f"{index}.txt"),
+            ]
+        )
+        for index in range(EMITTERS)
+    ]
+    for emitter in emitters:
+        assert emitter.wait() == 0, "an emitter failed"
+    committed: dict[str, float] = {}
+    for index in range(EMITTERS):
+        for line in (scratch / f"{index}.txt").read_text().splitlines():
+            event_id, at = line.split()
+            committed[event_id] = float(at)
+    shutil.rmtree(scratch, ignore_errors=True)
+    achieved = len(committed) / (max(committed.values()) - start)
+    deadline = time.monotonic() + 30
+    while len(received.keys() & committed.keys()) < len(committed) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    relay.send_signal(signal.SIGTERM)
+    relay.communicate(timeout=30)
+    state["loop"].call_soon_threadsafe(state["stop"].set)
+    subscriber.join()
+    missing = len(committed) - len(received.keys() & committed.keys())
+    if missing:
+        print(f"         ({missing} events not received within 30 s)")
+    latencies = [
+        at - committed[event_id] for event_id, at in received.items() if event_id in committed
+    ]
+    return latencies, achieved
+
+
+def emitter_main(
+    how: str, slug: str, rate: float, seconds: float, index: int, start: float, out: str
+) -> None:
+    """One emitter process: every EMITTERS-th event of the schedule; writes id and commit time."""
+    from django.db import transaction
+
+    import events
+    from events import EventType, outbox
+    from healix.models import User
+    from plans import services
+    from plans.models import Plan
+
+    actor = User.objects.get(username=f"{slug}-admin")
+    plans = list(Plan.objects.filter(organization__slug=slug).order_by("pk"))
+    emitted = {}
+    encode = outbox.encode_envelope
+
+    def recording_encode(envelope):
+        emitted["event_id"] = envelope["eventId"]
+        return encode(envelope)
+
+    outbox.encode_envelope = recording_encode
+    lines = []
+    for n in range(index, int(rate * seconds), EMITTERS):
+        delay = start + n / rate - time.monotonic()  # open loop: lateness does not add up
+        if delay > 0:
+            time.sleep(delay)
+        plan = plans[n % len(plans)]
+        if how == "services":
+            services.update_plan(actor=actor, plan=plan, risk_status=f"{how}{n}")
+        else:
+            with transaction.atomic():
+                events.emit(
+                    EventType.PLAN_UPDATED,
+                    actor=actor,
+                    plan=plan,
+                    changes={"risk_status": ("", f"{how}{n}")},
+                )
+        lines.append(f"{emitted['event_id']} {time.monotonic()}")
+    Path(out).write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

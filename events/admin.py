@@ -1,0 +1,116 @@
+"""The event log in the admin: read-only, one organization's events, filtered by type, plan,
+trace id and whether they were published."""
+
+import json
+
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from events.models import OutboxEvent
+from healix.admin import OrganizationScopedAdmin
+
+__all__ = ["OutboxEventAdmin"]
+
+
+class InputFilter(admin.SimpleListFilter):
+    """A text box filter on one exact column (ids are too many to list as choices)."""
+
+    template = "admin/events/input_filter.html"
+    field_name = ""
+
+    def lookups(self, request, model_admin):
+        return [("", "")]  # Django shows a filter only when it has choices
+
+    def queryset(self, request, queryset):
+        value = (self.value() or "").strip()
+        if not value:
+            return queryset
+        try:
+            return queryset.filter(**{self.field_name: value})
+        except (ValidationError, ValueError):  # not a UUID, say: nothing matches
+            return queryset.none()
+
+    def choices(self, changelist):
+        # The template needs the other query parameters to keep them in its form.
+        others = [
+            (key, value)
+            for key, values in changelist.get_filters_params().items()
+            if key != self.parameter_name
+            for value in (values if isinstance(values, list) else [values])
+        ]
+        yield {"value": self.value() or "", "others": others}
+
+
+class PlanIdFilter(InputFilter):
+    title = "planId"
+    parameter_name = "plan_id"
+    field_name = "plan_id"
+
+
+class TraceIdFilter(InputFilter):
+    title = "traceId"
+    parameter_name = "trace_id"
+    field_name = "trace_id"
+
+
+class PublishedFilter(admin.SimpleListFilter):
+    title = "published"
+    parameter_name = "published"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Published"), ("no", "Waiting")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(published_at__isnull=self.value() == "no")
+        return queryset
+
+
+@admin.register(OutboxEvent)
+class OutboxEventAdmin(OrganizationScopedAdmin):
+    list_display = (
+        "id",
+        "occurred_at",
+        "event_type",
+        "plan_id",
+        "trace_id",
+        "published_at",
+        "attempts",
+        "organization",
+    )
+    list_filter = ("event_type", PublishedFilter, PlanIdFilter, TraceIdFilter, "organization")
+    search_fields = ("=event_id", "=plan_id", "=trace_id")
+    date_hierarchy = "occurred_at"
+    ordering = ("-id",)
+    show_full_result_count = False  # counting a big log on every page is slow
+    fields = (
+        "id",
+        "event_id",
+        "event_type",
+        "subject",
+        "organization",
+        "plan_id",
+        "trace_id",
+        "occurred_at",
+        "published_at",
+        "attempts",
+        "last_error",
+        "envelope",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="envelope")
+    def envelope(self, obj: OutboxEvent) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(json.loads(obj.payload), indent=2))
+
+    # The log records what happened: nobody adds, edits or deletes an event here.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

@@ -1,0 +1,98 @@
+"""The outbox, which is also the event log: every emitted event, published or not."""
+
+from django.db import models
+
+from events.types import EventType
+from healix.models import Organization, OrganizationOwned
+
+__all__ = ["OutboxEvent"]
+
+
+class OutboxEvent(OrganizationOwned):
+    """One system event, written in the transaction that caused it.
+
+    `id` comes from a sequence, so it orders the events; `emit()` makes the ids of one plan
+    follow the commit order (see events/outbox.py). The relay publishes rows in id order and
+    sets `published_at` once JetStream acknowledged them (see events/relay.py).
+    """
+
+    id = models.BigAutoField(
+        primary_key=True,
+        verbose_name="sequence",
+    )
+    # No index of its own: the unique (organization, id) index serves lookups by organization,
+    # and every index is written again when the relay marks a row published.
+    organization = models.ForeignKey(
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+    )
+    event_id = models.UUIDField(
+        unique=True,
+        editable=False,
+        verbose_name="eventId",
+    )
+    event_type = models.CharField(
+        max_length=40,
+        choices=EventType.choices,
+        verbose_name="type",
+    )
+    subject = models.CharField(
+        max_length=200,
+        help_text="The NATS subject, also the envelope's messageType.",
+    )
+    # No foreign key: the log keeps an event even if its plan is gone, and the insert takes no
+    # lock on the plan row beyond the one emit() takes on purpose.
+    plan_id = models.UUIDField(
+        verbose_name="planId",
+    )
+    trace_id = models.CharField(
+        max_length=64,
+        verbose_name="traceId",
+    )
+    payload = models.TextField(
+        help_text="The envelope exactly as published (JSON).",
+    )
+    occurred_at = models.DateTimeField(
+        verbose_name="occurredAt",
+    )
+    published_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When JetStream acknowledged the event; empty while it waits.",
+    )
+    attempts = models.PositiveIntegerField(
+        default=0,
+        help_text="Publish attempts so far.",
+    )
+    last_error = models.TextField(
+        blank=True,
+        help_text="Why the last attempt failed, if it did.",
+    )
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "event"
+        constraints = [
+            *OrganizationOwned.Meta.constraints,
+            models.CheckConstraint(
+                condition=models.Q(event_type__in=EventType.values),
+                name="outboxevent_type_known",
+            ),
+        ]
+        # Few indexes: the relay rewrites every one of them when it marks a row published.
+        indexes = [
+            # The relay's queue: only unpublished rows, in sequence order.
+            models.Index(
+                fields=["id"],
+                condition=models.Q(published_at__isnull=True),
+                name="outbox_unpublished",
+            ),
+            # The admin's filters (exact matches; no LIKE index needed).
+            models.Index(fields=["plan_id"], name="outbox_plan"),
+            models.Index(fields=["trace_id"], name="outbox_trace"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} {self.event_id}"

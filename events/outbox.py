@@ -1,0 +1,133 @@
+"""`emit()`: write a system event to the outbox inside the caller's transaction.
+
+Nothing is sent here. The row commits or rolls back with the change that caused it, and the
+database wakes the relay at commit: a statement trigger on the outbox runs `pg_notify`, which
+PostgreSQL delivers only when (and if) the transaction commits (migration 0002).
+
+Order: emit() locks the plan row (FOR NO KEY UPDATE, the lock the services already hold in
+most cases) before taking the next sequence value, so two transactions emitting for the same
+plan do it one after the other, and their ids follow their commit order. The relay publishes
+in id order per plan.
+"""
+
+import json
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.utils import timezone
+
+from events import envelopes
+from events.envelopes import PlanFacts
+from events.models import OutboxEvent
+from events.tracing import current_trace_id, new_trace_id
+from events.types import EventType, subject_for
+from healix.models import User
+from plans.models import FormSubmission, Plan, WorkQueueItem, WorkQueueItemStatusChange
+
+__all__ = ["NOTIFY_CHANNEL", "emit", "encode_envelope"]
+
+# The PostgreSQL channel the outbox trigger notifies and the relay listens on.
+NOTIFY_CHANNEL = "healix_outbox"
+
+Info = tuple[Any, dict[str, Any]]  # (plan id, the type's own info fields)
+
+
+def encode_envelope(envelope: Mapping[str, Any]) -> str:
+    """The exact text stored and published: compact JSON, keys in the seed's order."""
+    return json.dumps(envelope, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
+
+
+def _plan_created(*, plan: Plan, role_assignments: Mapping[str, User]) -> Info:
+    return plan.pk, envelopes.plan_created_info(
+        template_name=plan.template.name,
+        user_id=str(plan.user_id),
+        role_assignments={role_id: str(user.pk) for role_id, user in role_assignments.items()},
+    )
+
+
+def _plan_updated(*, plan: Plan, changes: Mapping[str, tuple[Any, Any]]) -> Info:
+    return plan.pk, envelopes.changes_info(changes)
+
+
+def _form_submitted(*, submission: FormSubmission) -> Info:
+    assignment = submission.assignment
+    return assignment.plan_id, envelopes.form_submitted_info(
+        form_name=assignment.definition.form.name,
+        form_assignment_id=str(assignment.pk),
+        data=submission.data,
+    )
+
+
+def _work_queue_item_status_updated(
+    *, item: WorkQueueItem, change: WorkQueueItemStatusChange
+) -> Info:
+    location = item.service_location
+    return item.plan_id, envelopes.work_queue_item_status_updated_info(
+        work_queue_name=item.queue.name,
+        work_queue_item_id=str(item.pk),
+        status=change.new_status.status_id,
+        old_status=change.old_status.status_id,
+        priority=item.priority,
+        service_location=location.name if location is not None else None,
+    )
+
+
+# Each type's builder: the service's objects in, the plan id and the info fields out.
+BUILDERS: dict[EventType, Callable[..., Info]] = {
+    EventType.PLAN_CREATED: _plan_created,
+    EventType.PLAN_UPDATED: _plan_updated,
+    EventType.FORM_SUBMITTED: _form_submitted,
+    EventType.WORK_QUEUE_ITEM_STATUS_UPDATED: _work_queue_item_status_updated,
+}
+
+
+def _lock_plan_facts(plan_id: Any) -> tuple[int, PlanFacts]:
+    """Lock the plan row (orders this plan's events, see above) and read its organization and
+    what every envelope says about it, in one query. Raises outside a transaction: emit()
+    must run in the caller's."""
+    organization_id, slug, is_test = (
+        Plan.objects.select_for_update(no_key=True, of=("self",))
+        .filter(pk=plan_id)
+        .values_list("organization_id", "organization__slug", "user__is_test")
+        .get()
+    )
+    return organization_id, PlanFacts(plan_id=str(plan_id), org_id=slug, is_test=is_test)
+
+
+def emit(event_type: EventType, *, actor: User, **sources: Any) -> OutboxEvent | None:
+    """Write one event to the outbox; call it inside the service's transaction.
+
+    `sources` are the service's objects the type's builder reads (see BUILDERS). Returns the
+    row, or None when there is nothing partners would see (a planUpdated with no visible change).
+    """
+    event_type = EventType(event_type)
+    plan_id, info = BUILDERS[event_type](**sources)
+    if event_type == EventType.PLAN_UPDATED and not info["changes"]:
+        return None
+    organization_id, facts = _lock_plan_facts(plan_id)
+    event_id = uuid.uuid4()
+    trace_id = current_trace_id() or new_trace_id()
+    occurred_at = timezone.now()
+    envelope = envelopes.envelope(
+        event_type,
+        facts=facts,
+        requested_by=str(actor.pk),
+        trace_id=trace_id,
+        branch=settings.HEALIX_BRANCH,
+        event_id=str(event_id),
+        occurred_at=occurred_at,
+        info=info,
+    )
+    return OutboxEvent.objects.create(
+        organization_id=organization_id,
+        event_id=event_id,
+        event_type=event_type,
+        subject=subject_for(facts.org_id, event_type),
+        plan_id=plan_id,
+        trace_id=trace_id,
+        payload=encode_envelope(envelope),
+        occurred_at=occurred_at,
+    )
