@@ -82,7 +82,6 @@ class OutboxEventAdmin(OrganizationScopedAdmin):
     )
     list_filter = ("event_type", PublishedFilter, PlanIdFilter, TraceIdFilter, "organization")
     search_fields = ("=event_id", "=plan_id", "=trace_id")
-    date_hierarchy = "occurred_at"
     ordering = ("-id",)
     show_full_result_count = False  # counting a big log on every page is slow
     fields = (

@@ -99,8 +99,13 @@ def changes_info(changes: Mapping[str, tuple[Any, Any]]) -> dict[str, Any]:
             field = PLAN_FIELD_NAMES[name]
         else:
             continue
-        listed.append({"field": field, "old": _json_value(old), "new": _json_value(new)})
+        listed.append({"field": field, "old": _change_value(old), "new": _change_value(new)})
     return {"changes": listed}
+
+
+def _change_value(value: Any) -> Any:
+    # A blank attribute (riskStatus "", no endDate) is "no value": null, as the docs promise.
+    return None if value == "" else _json_value(value)
 
 
 def form_submitted_info(

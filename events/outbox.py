@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
@@ -27,10 +28,15 @@ from events.types import EventType, subject_for
 from healix.models import User
 from plans.models import FormSubmission, Plan, WorkQueueItem, WorkQueueItemStatusChange
 
-__all__ = ["NOTIFY_CHANNEL", "emit", "encode_envelope"]
+__all__ = ["MAX_EVENT_BYTES", "NOTIFY_CHANNEL", "emit", "encode_envelope"]
 
 # The PostgreSQL channel the outbox trigger notifies and the relay listens on.
 NOTIFY_CHANNEL = "healix_outbox"
+# Largest envelope we publish, in bytes of UTF-8 JSON. nats-server refuses messages over its
+# max_payload (1 MiB by default); half of it leaves room for headers and a tighter cluster
+# setting. A bigger event could never be published and would block its plan's events behind it,
+# so the change that would cause it is refused instead.
+MAX_EVENT_BYTES = 512 * 1024
 
 Info = tuple[Any, dict[str, Any]]  # (plan id, the type's own info fields)
 
@@ -121,6 +127,13 @@ def emit(event_type: EventType, *, actor: User, **sources: Any) -> OutboxEvent |
         occurred_at=occurred_at,
         info=info,
     )
+    payload = encode_envelope(envelope)
+    size = len(payload.encode())
+    if size > MAX_EVENT_BYTES:
+        raise ValidationError(
+            f"This change would publish a {event_type} event of {size} bytes; the bus takes "
+            f"at most {MAX_EVENT_BYTES}. Make the data smaller."
+        )
     return OutboxEvent.objects.create(
         organization_id=organization_id,
         event_id=event_id,
@@ -128,6 +141,6 @@ def emit(event_type: EventType, *, actor: User, **sources: Any) -> OutboxEvent |
         subject=subject_for(facts.org_id, event_type),
         plan_id=plan_id,
         trace_id=trace_id,
-        payload=encode_envelope(envelope),
+        payload=payload,
         occurred_at=occurred_at,
     )

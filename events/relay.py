@@ -61,6 +61,17 @@ ACK_TIMEOUT_SECONDS = 5.0
 # several relays do not retry in step).
 BACKOFF_FIRST_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 30.0
+# libpq keepalives on the relay's sessions: if the relay's host vanishes without closing its
+# connection, PostgreSQL frees the relay lock within about 25 s (10 + 3 x 5) instead of the
+# operating system's default of two hours, so a standby takes over well inside the duplicate
+# window.
+TCP_KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "options": "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3",
+}
 # The client name the relay shows in the server's connection list.
 NATS_CLIENT_NAME = "healix-relay"
 # Seconds one attempt to reach NATS may take before the loop backs off and tries again.
@@ -148,6 +159,10 @@ class Relay:
     _nc: NatsClient | None = None
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _listener: asyncio.Task | None = None
+    # Acked by JetStream but not yet marked published (the database failed meanwhile). Kept
+    # across rounds and marked first, so an outage longer than the stream's duplicate window
+    # cannot make them go out twice.
+    _acked_unmarked: list[int] = field(default_factory=list)
 
     # --- connections ------------------------------------------------------------------------
 
@@ -155,7 +170,7 @@ class Relay:
         if self._db is None or self._db.closed or self._db.broken:
             self.active = False  # a new session holds no lock
             self._db = await psycopg.AsyncConnection.connect(
-                **self.config.db_params, autocommit=True
+                **self.config.db_params, **TCP_KEEPALIVES, autocommit=True
             )
         return self._db
 
@@ -201,7 +216,7 @@ class Relay:
     async def _listen(self) -> None:
         """Set the wake event on each NOTIFY; on (re)connect, once, for what was missed."""
         async with await psycopg.AsyncConnection.connect(
-            **self.config.db_params, autocommit=True
+            **self.config.db_params, **TCP_KEEPALIVES, autocommit=True
         ) as connection:
             await connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
             self._wake.set()
@@ -289,7 +304,8 @@ class Relay:
         (they stay unpublished; the acked ones are marked), Standby when another relay is active.
         """
         before = self.stats.published
-        pending: list[int] = []  # acked, not yet marked
+        pending = self._acked_unmarked  # acked, not yet marked
+        self._acked_unmarked = []
         try:
             while True:
                 if not (await self._nats()).is_connected:
@@ -305,7 +321,11 @@ class Relay:
                     await self.record_failure(failed, error)
                     raise PublishFailed(error)
         finally:
-            await self._mark(pending)
+            try:
+                await self._mark(pending)
+            except BaseException:
+                self._acked_unmarked = pending
+                raise
         return self.stats.published - before
 
     # --- the loop ---------------------------------------------------------------------------

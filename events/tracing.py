@@ -25,8 +25,12 @@ __all__ = [
 
 # The NATS header (and response header) that carries a trace id between Healix and partners.
 TRACE_HEADER = "Healix-Trace-Id"
-# W3C Trace Context: version-traceid-parentid-flags, lower-case hex; an all-zero id is invalid.
-TRACEPARENT = re.compile(r"^[0-9a-f]{2}-(?P<trace_id>[0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
+# W3C Trace Context: version-traceid-parentid-flags, lower-case hex. Version ff and all-zero
+# ids are invalid; versions after 00 may append fields, which a parser must ignore.
+TRACEPARENT = re.compile(
+    r"^(?P<version>[0-9a-f]{2})-(?P<trace_id>[0-9a-f]{32})-(?P<parent_id>[0-9a-f]{16})"
+    r"-[0-9a-f]{2}(?P<rest>-.*)?$"
+)
 # What we accept from a partner's X-Trace-Id / Healix-Trace-Id: ids of common tracers (hex, UUIDs,
 # ULIDs) fit; anything longer or with other characters could smuggle text into logs and headers.
 TRACE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -49,7 +53,13 @@ def clean_trace_id(value: str | None) -> str | None:
 
 def _from_traceparent(value: str | None) -> str | None:
     match = TRACEPARENT.match((value or "").strip())
-    if match is None or match["trace_id"] == "0" * 32:
+    if (
+        match is None
+        or match["version"] == "ff"
+        or (match["version"] == "00" and match["rest"] is not None)
+        or match["trace_id"] == "0" * 32
+        or match["parent_id"] == "0" * 16
+    ):
         return None
     return match["trace_id"]
 

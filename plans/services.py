@@ -295,10 +295,12 @@ def submit_form(
     Errors are keyed by form field name, so a caller can show each next to its field.
     """
     _require_actor(actor, assignment.organization_id)
+    # Locks go plan first, then its rows, in every service: one order, no deadlocks.
+    plan = _lock(assignment.plan)
     assignment = _lock(assignment)
     if assignment.status == FormAssignmentStatus.SUBMITTED:
         raise ValidationError(f"Form assignment {assignment.pk} was already submitted.")
-    _require_open(_lock(assignment.plan))
+    _require_open(plan)
     if not isinstance(data, Mapping):
         raise ValidationError("Form data must be an object of field values.")
     form = assignment.definition.form
@@ -420,6 +422,7 @@ def change_work_queue_item_status(
     Returns None when the item is already in that status: nothing changes.
     """
     _require_actor(actor, item.organization_id)
+    _lock(item.plan)  # plan first, as everywhere: emit() locks it too
     item = _lock(item)
     new_status = _resolve_status(item.queue, status)
     if new_status.pk == item.status_id:

@@ -104,7 +104,7 @@ def test_plan_updated_envelope_lists_changes_in_camel_case(actor, plan):
         "isTest": False,
         "changes": [
             {"field": "status", "old": "OPEN", "new": "CLOSED"},
-            {"field": "riskStatus", "old": "", "new": "high"},
+            {"field": "riskStatus", "old": None, "new": "high"},
             {"field": "endDate", "old": None, "new": "2026-12-31T12:00:00.000000Z"},
             {"field": "customFields.score", "old": 2, "new": None},
             {"field": "customFields.triage", "old": None, "new": "red"},
@@ -202,3 +202,21 @@ def test_schema_check_catches_a_broken_envelope(actor, plan, emitted_events):
     assert any("templateName" in error for error in errors)
     assert any("extra" in error for error in errors)
     assert any("does not match orgId" in error for error in errors)
+
+
+def test_a_change_whose_event_would_be_too_big_for_the_bus_is_refused(actor, plan):
+    # Given a form submission whose data alone is bigger than the bus takes in one message
+    from events.outbox import MAX_EVENT_BYTES
+
+    assignment = plan.form_assignments.get(definition__form__name="intake")
+    before = OutboxEvent.objects.count()
+    # When it is submitted
+    with pytest.raises(ValidationError) as excinfo:
+        services.submit_form(
+            actor=actor, assignment=assignment, data={"age": 3, "notes": "x" * MAX_EVENT_BYTES}
+        )
+    # Then the service refuses it, saying why, and neither the submission nor an event exists
+    assert "the bus takes at most 524288" in excinfo.value.messages[0]
+    assignment.refresh_from_db()
+    assert assignment.status == "ASSIGNED"
+    assert OutboxEvent.objects.count() == before

@@ -85,7 +85,7 @@ def test_a_rolled_back_transaction_emits_nothing(
     assert rolled_back not in event_ids_in_db()
     assert rolled_back not in [envelope["eventId"] for _h, envelope in seen]
     assert [e["info"].get("changes") for _h, e in seen][1] == [
-        {"field": "riskStatus", "old": "", "new": "committed"}
+        {"field": "riskStatus", "old": None, "new": "committed"}
     ]
 
 
@@ -121,8 +121,12 @@ class KilledAfterPublishing(Exception):
 
 
 class RelayKilledBeforeMarking(Relay):
+    database_down = True
+
     async def mark_published(self, ids):
-        raise KilledAfterPublishing
+        if self.database_down:
+            raise KilledAfterPublishing
+        await super().mark_published(ids)
 
 
 async def _die_after_publishing(config) -> Relay:
@@ -230,3 +234,28 @@ def test_backoff_doubles_from_half_a_second_up_to_thirty():
         0.5, 1.0, 2.0, 16.0, 30.0, 30.0
     ]  # fmt: skip
     assert 0.5 <= backoff_delay(1) <= 0.55  # jitter only lengthens, by at most 10 %
+
+
+def test_a_relay_that_could_not_mark_marks_first_when_the_database_is_back(
+    events_stream, read_stream, actor, plan
+):
+    # Given a relay whose database fails right after JetStream acked a batch
+    services.update_plan(actor=actor, plan=plan, risk_status="low")
+
+    async def scenario() -> Relay:
+        relay = RelayKilledBeforeMarking(relay_config())
+        with pytest.raises(KilledAfterPublishing):
+            await relay.drain()
+        # When the same (living) relay drains again once the database answers
+        relay.database_down = False
+        try:
+            await relay.drain()
+        finally:
+            await relay.close()
+        return relay
+
+    relay = run(scenario())
+    # Then it marks the acked rows without publishing them a second time
+    assert unpublished() == 0
+    assert (relay.stats.published, relay.stats.duplicates) == (2, 0)
+    assert_each_seen_once_in_commit_order(read_stream())

@@ -23,6 +23,10 @@ TRACEPARENT = f"00-{W3C_ID}-00f067aa0ba902b7-01"
         ("garbage", "partner-123", "partner-123"),
         (f"00-{'0' * 32}-00f067aa0ba902b7-01", "partner-123", "partner-123"),  # all-zero: invalid
         (None, " ulid-01HZX ", "ulid-01HZX"),
+        (f"ff-{W3C_ID}-00f067aa0ba902b7-01", "partner-123", "partner-123"),  # version ff
+        (f"00-{W3C_ID}-{'0' * 16}-01", "partner-123", "partner-123"),  # all-zero parent id
+        (f"00-{W3C_ID}-00f067aa0ba902b7-01-extra", "partner-123", "partner-123"),  # 00 is exact
+        (f"01-{W3C_ID}-00f067aa0ba902b7-01-future", "partner-123", W3C_ID),  # later versions
     ],
 )
 def test_the_edge_takes_traceparent_then_x_trace_id(traceparent, x_trace_id, expected):

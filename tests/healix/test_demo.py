@@ -27,6 +27,12 @@ def test_load_demo_builds_the_demo_once():
         1,
     )
     assert [s.status_id for s in item.queue.statuses.all()] == ["waiting", "in_service", "done"]
+    # And every event the demo caused carries the command's one trace id
+    from events.models import OutboxEvent
+
+    trace_ids = set(OutboxEvent.objects.filter(organization=hrh).values_list("trace_id", flat=True))
+    assert len(trace_ids) == 1
+    assert OutboxEvent.objects.filter(organization=hrh).count() == 4
 
 
 def test_ensure_admin_never_promotes_an_organizations_user(monkeypatch, org):

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand
 
+from events.tracing import trace
 from healix.demo import DEMO_ORG_SLUG, load_demo
 
 
@@ -7,7 +8,10 @@ class Command(BaseCommand):
     help = f"Load the demo organization {DEMO_ORG_SLUG!r} (once; a second run changes nothing)."
 
     def handle(self, *args, **options) -> None:
-        if load_demo():
+        # The command is an edge: everything the demo does shares one trace id.
+        with trace():
+            loaded = load_demo()
+        if loaded:
             self.stdout.write(self.style.SUCCESS(f"Loaded the demo organization {DEMO_ORG_SLUG}."))
         else:
             self.stdout.write(f"The demo organization {DEMO_ORG_SLUG} is already loaded.")
