@@ -214,8 +214,15 @@ def update_plan(
                 merged[name] = value
         plan.custom_fields = {name: value for name, value in merged.items() if value is not None}
     if changes:
-        plan.full_clean()
-        plan.save()
+        changed = {name.split(".")[0] for name in changes}  # custom_fields.<name> -> custom_fields
+        # Only what changed is validated (and its constraints: the end date's check reads the
+        # start date too). References don't change here, so their checks, most of a full
+        # clean's queries, are not repeated.
+        checked = changed | ({"start_date"} if "end_date" in changed else set())
+        unchanged = [field.name for field in Plan._meta.fields if field.name not in checked]
+        plan.clean_fields(exclude=unchanged)
+        plan.validate_constraints(exclude=unchanged)
+        plan.save(update_fields=sorted(changed))
         events.emit(EventType.PLAN_UPDATED, actor=actor, plan=plan, changes=changes)
     return changes
 
