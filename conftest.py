@@ -3,5 +3,6 @@
 pytest_plugins = [
     "tests.fixtures.domain",
     "tests.fixtures.events",
+    "tests.fixtures.integrations",
     "tests.fixtures.nats",
 ]

@@ -50,7 +50,8 @@ def envelope_errors(envelope: Any) -> list[str]:
 
 
 def asyncapi_document() -> dict[str, Any]:
-    """AsyncAPI 3.0: Healix sends each event type on healix.{orgId}.<type>."""
+    """AsyncAPI 3.0: Healix sends each event type on healix.{orgId}.<type>, and receives
+    inbound events on healix.{orgId}.inbound.{subject}."""
     channels, operations, messages = {}, {}, {}
     for event_type in EventType:
         name = event_type.value
@@ -82,6 +83,11 @@ def asyncapi_document() -> dict[str, Any]:
             "channel": {"$ref": f"#/channels/{name}"},
             "messages": [{"$ref": f"#/channels/{name}/messages/{name}"}],
         }
+    # The inbound side (integrations/contract.py): imported here, not at the top, because
+    # integrations depends on events.
+    from integrations.contract import add_inbound
+
+    add_inbound(channels, operations, messages)
     return {
         "asyncapi": "3.0.0",
         "info": {
@@ -89,7 +95,9 @@ def asyncapi_document() -> dict[str, Any]:
             "version": "1.0.0",
             "description": (
                 "System events Healix publishes to NATS JetStream (stream "
-                f"{settings.HEALIX_EVENTS_STREAM}). Each message is stored once per eventId."
+                f"{settings.HEALIX_EVENTS_STREAM}). Each message is stored once per eventId. "
+                "Inbound integration events partners publish (stream "
+                f"{settings.HEALIX_INBOUND_STREAM})."
             ),
         },
         "defaultContentType": "application/json",

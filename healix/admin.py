@@ -17,10 +17,13 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import models
 from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpRequest
+from rest_framework_api_key.admin import APIKeyModelAdmin
+from rest_framework_api_key.models import APIKey
 
-from healix.models import Organization, User
+from healix.models import Organization, OrganizationAPIKey, User
 
 __all__ = [
+    "OrganizationAPIKeyAdmin",
     "OrganizationAdmin",
     "OrganizationScopedAdmin",
     "OrganizationScopedInline",
@@ -304,3 +307,17 @@ class UserAdmin(OrganizationScopedAdmin, DjangoUserAdmin):
         if not _is_platform_admin(request):
             obj.is_superuser = False  # belt and braces: the field is not on the form either
         super().save_model(request, obj, form, change)
+
+
+# The library's own keys belong to no organization; only organization keys authenticate.
+admin.site.unregister(APIKey)
+
+
+@admin.register(OrganizationAPIKey)
+class OrganizationAPIKeyAdmin(OrganizationScopedAdmin, APIKeyModelAdmin):
+    """Keys of partner systems: the key is shown once, on creation (a message); revoking one
+    cannot be undone; an expiry is optional."""
+
+    list_display = ("prefix", "name", "organization", "created", "expiry_date", "revoked")
+    list_filter = ("organization", "revoked")
+    fields = ("organization", "name", "expiry_date", "revoked", "prefix")

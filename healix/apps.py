@@ -1,6 +1,21 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class HealixConfig(AppConfig):
     name = "healix"
     verbose_name = "Tenancy"
+
+    def ready(self) -> None:
+        # The editor groups are synced after every migrate (and every test flush), with the
+        # final models: a new app or model joins its groups without a migration of its own.
+        post_migrate.connect(sync_editor_groups, sender=self)
+
+
+def sync_editor_groups(sender: AppConfig, using: str = "default", **kwargs) -> None:
+    from django.apps import apps as global_apps
+
+    from healix.groups import sync_groups
+
+    # `apps` is the migrated state after migrate; a flush sends no state, only the models.
+    sync_groups(kwargs.get("apps") or global_apps, using=using)

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from healix.models import Organization, User, UserType
+from integrations.models import IntegrationDefinition, IntegrationField, IntegrationFieldType
 from plans import services
 from templates.models import (
     AssignMode,
@@ -31,7 +32,7 @@ DEMO_ORG_SLUG = "hrh"
 
 def create_demo_template(organization: Organization, name: str = "sAI-ERComp") -> PlanTemplate:
     """Patient (primary) and Nurse roles; an intake form given at once, an appointment form
-    given by rule; two custom fields."""
+    given by rule; two custom fields; the integration aiEngineTimeSlot."""
     template = PlanTemplate.objects.create(
         organization=organization,
         name=name,
@@ -91,6 +92,15 @@ def create_demo_template(organization: Organization, name: str = "sAI-ERComp") -
         name="triage",
         field_type=FieldType.CHOICE,
         choices=["green", "amber", "red"],
+    )
+    # The seed's example: a scheduling system posts a time slot for the patient.
+    time_slot = IntegrationDefinition.objects.create(
+        template=template,
+        subject="aiEngineTimeSlot",
+        description="A time slot proposed by the AI scheduling engine.",
+    )
+    IntegrationField.objects.create(
+        definition=time_slot, name="timeSlot", field_type=IntegrationFieldType.STRING, required=True
     )
     return template
 

@@ -14,8 +14,21 @@ ADMINISTRATORS = "Administrators"
 
 # Group -> grants; a grant is an app label (all its models) or "app_label.model_name".
 GROUP_GRANTS: dict[str, tuple[str, ...]] = {
-    CONTENT_MANAGERS: ("templates",),
-    ADMINISTRATORS: ("templates", "plans", "healix.user"),
+    CONTENT_MANAGERS: (
+        "templates",
+        "integrations.integrationdefinition",
+        "integrations.integrationfield",
+    ),
+    ADMINISTRATORS: (
+        "templates",
+        "plans",
+        "healix.user",
+        "healix.organizationapikey",
+        "integrations.integrationdefinition",
+        "integrations.integrationfield",
+        "integrations.inboundevent",
+        "events.outboxevent",
+    ),
 }
 ACTIONS = ("add", "change", "delete", "view")
 
@@ -23,10 +36,17 @@ ACTIONS = ("add", "change", "delete", "view")
 def sync_groups(apps: Apps, using: str = "default") -> None:
     """Create the groups (if missing) and give each exactly its grants' permissions.
 
-    Permissions are normally created after `migrate` (post_migrate), too late for a data
-    migration on a fresh database, so they are created here first; that is idempotent.
+    Run after every migrate (healix/apps.py). Django creates permissions in its own
+    post_migrate handler, which may run after this one for later apps, so they are created
+    here first; that is idempotent.
     """
-    labels = {grant.split(".")[0] for grants in GROUP_GRANTS.values() for grant in grants}
+    # `apps` may lack an app that is not migrated yet (post_migrate runs per app): skip it;
+    # the next post_migrate, once it exists, grants it.
+    grants_by_group = {
+        name: [grant for grant in grants if _exists(apps, grant)]
+        for name, grants in GROUP_GRANTS.items()
+    }
+    labels = {grant.split(".")[0] for grants in grants_by_group.values() for grant in grants}
     for label in sorted(labels):
         app_config = apps.get_app_config(label)
         # Historical app configs have no models module; create_permissions skips those.
@@ -39,7 +59,7 @@ def sync_groups(apps: Apps, using: str = "default") -> None:
 
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
-    for name, grants in GROUP_GRANTS.items():
+    for name, grants in grants_by_group.items():
         group, _created = Group.objects.using(using).get_or_create(name=name)
         permissions = []
         for grant in grants:
@@ -56,3 +76,15 @@ def sync_groups(apps: Apps, using: str = "default") -> None:
                 content_type__app_label=label, codename__in=codenames
             )
         group.permissions.set(permissions)
+
+
+def _exists(apps: Apps, grant: str) -> bool:
+    label, _dot, model_name = grant.partition(".")
+    try:
+        if model_name:
+            apps.get_model(label, model_name)
+        else:
+            apps.get_app_config(label)
+    except LookupError:
+        return False
+    return True

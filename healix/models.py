@@ -8,9 +8,11 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
+from rest_framework_api_key.models import AbstractAPIKey
 
 __all__ = [
     "Organization",
+    "OrganizationAPIKey",
     "OrganizationOwned",
     "User",
     "UserType",
@@ -179,3 +181,18 @@ class User(AbstractUser):
     def __str__(self) -> str:
         full_name = self.get_full_name()
         return f"{full_name} ({self.username})" if full_name else self.username
+
+
+class OrganizationAPIKey(AbstractAPIKey):
+    """A key a partner system sends as `Authorization: Api-Key <key>`; it acts for exactly one
+    organization. Only a hash is stored (djangorestframework-api-key): the key is shown once."""
+
+    organization = models.ForeignKey(
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="api_keys",
+    )
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "API key"
+        verbose_name_plural = "API keys"

@@ -55,12 +55,18 @@ NATS_URL = env.str("NATS_URL", default="nats://127.0.0.1:4222")
 # Without a broker URL, Celery uses kombu's filesystem transport under var/: one machine,
 # no server to run. Production names Redis or RabbitMQ.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+# The filesystem transport's folder; tests point it at a scratch directory of their own.
+CELERY_FILESYSTEM_DIR = Path(env.str("CELERY_FILESYSTEM_DIR", default=str(VAR_DIR / "celery")))
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {
-        "data_folder_in": str(VAR_DIR / "celery" / "queue"),
-        "data_folder_out": str(VAR_DIR / "celery" / "queue"),
-        "processed_folder": str(VAR_DIR / "celery" / "processed"),
+        "data_folder_in": str(CELERY_FILESYSTEM_DIR / "queue"),
+        "data_folder_out": str(CELERY_FILESYSTEM_DIR / "queue"),
+        "processed_folder": str(CELERY_FILESYSTEM_DIR / "processed"),
+        # Exchange tables; kombu's default is control/ in the current directory.
+        "control_folder": str(CELERY_FILESYSTEM_DIR / "control"),
         "store_processed": False,
+        # Seconds between looks at the folder: the default 1 s would delay every task.
+        "polling_interval": 0.1,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
     else {}
@@ -99,10 +105,13 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    "rest_framework",
+    "rest_framework_api_key",
     "healix",
     "templates",
     "plans",
     "events",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -165,6 +174,34 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 HEALIX_TEMPLATE_IMPORT_MAX_BYTES = env.int(
     "HEALIX_TEMPLATE_IMPORT_MAX_BYTES", default=5 * 1024 * 1024
 )
+
+# Inbound integration events (integrations/).
+# The stream partners publish to (healix.<orgId>.inbound.<subject>), kept apart from events.
+HEALIX_INBOUND_STREAM = env.str("HEALIX_INBOUND_STREAM", default="HEALIX_INBOUND")
+# How long the stream keeps inbound messages: long enough to replay after a long outage.
+HEALIX_INBOUND_MAX_AGE_SECONDS = env.int("HEALIX_INBOUND_MAX_AGE_SECONDS", default=7 * 24 * 3600)
+# Copies of the inbound stream in a NATS cluster; 1 on a single server, 3 in production.
+HEALIX_INBOUND_REPLICAS = env.int("HEALIX_INBOUND_REPLICAS", default=1)
+# The durable consumer's name: every consume_bus process shares it, so they split the work.
+HEALIX_INBOUND_CONSUMER = env.str("HEALIX_INBOUND_CONSUMER", default="healix-inbound")
+# Messages fetched and committed together: one commit per batch is what makes thousands per
+# second possible; small enough that a redelivered batch is cheap.
+HEALIX_INBOUND_BATCH = env.int("HEALIX_INBOUND_BATCH", default=200)
+# Largest payload accepted (REST and NATS); integration payloads are small records, so 256 KiB
+# is generous while keeping one message's parsing and storage cheap.
+HEALIX_INBOUND_MAX_BYTES = env.int("HEALIX_INBOUND_MAX_BYTES", default=256 * 1024)
+
+REST_FRAMEWORK = {
+    # Partners authenticate with organization API keys only (no sessions: no CSRF surface).
+    "DEFAULT_AUTHENTICATION_CLASSES": ["healix.api_auth.OrganizationAPIKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["healix.api_auth.HasOrganizationAPIKey"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # Errors are RFC 9457 problem details (healix/problems.py).
+    "EXCEPTION_HANDLER": "healix.problems.problem_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 100,
+}
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 from events.views import asyncapi_view, event_schema_view
@@ -13,4 +13,5 @@ urlpatterns = [
         name="event-schema",
     ),
     path("api/v1/asyncapi.json", asyncapi_view, name="asyncapi"),
+    path("api/v1/", include("integrations.api.urls")),
 ]

@@ -15,6 +15,7 @@ from healix.admin import (
     ParentOrganizationFormSet,
 )
 from healix.models import UserType
+from integrations.admin import IntegrationDefinitionInline
 from templates.admin_transfer import TemplateTransferAdminMixin
 from templates.models import (
     CustomField,
@@ -114,11 +115,18 @@ class PlanTemplateAdmin(TemplateTransferAdminMixin, OrganizationScopedAdmin):
     list_filter = ("organization",)
     search_fields = ("name", "title", "description")
     fields = ("organization", "name", "title", "description")
-    inlines = (RoleInline, FormInline, FormAssignmentDefinitionInline, CustomFieldInline)
+    inlines = (
+        RoleInline,
+        FormInline,
+        FormAssignmentDefinitionInline,
+        CustomFieldInline,
+        IntegrationDefinitionInline,
+    )
 
     def get_inlines(self, request, obj):
         if obj is None:
-            # Form assignments pick among saved forms and roles: offer them once those exist.
+            # Form assignments pick among saved forms and roles: offer them once those exist;
+            # integrations, like forms, get their fields on their own page once saved.
             return (RoleInline, FormInline, CustomFieldInline)
         return self.inlines
 

@@ -9,6 +9,7 @@ appending it to SECTIONS; nothing else in the import or export pipeline changes.
 from typing import Any
 
 from healix.models import UserType
+from integrations.transfer import INTEGRATIONS
 from templates.models import (
     CHOICE_TYPES,
     AssignMode,
@@ -366,4 +367,4 @@ CUSTOM_FIELDS = Section(
 
 # In document order. Written (and checked) in this order, cleared in reverse: a section may
 # refer to the sections before it (formAssignments names forms and roles).
-SECTIONS: tuple[Section, ...] = (ROLES, FORMS, FORM_ASSIGNMENTS, CUSTOM_FIELDS)
+SECTIONS: tuple[Section, ...] = (ROLES, FORMS, FORM_ASSIGNMENTS, CUSTOM_FIELDS, INTEGRATIONS)

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('healix', '0002_editor_groups'),
+        ('healix', '0001_initial'),
     ]
 
     operations = [

@@ -31,6 +31,11 @@ def pytest_load_initial_conftests(
 ) -> None:
     os.environ.setdefault("DEBUG", "true")
     os.environ.setdefault("SECRET_KEY", f"test-only-{secrets.token_urlsafe(16)}")
+    if "CELERY_FILESYSTEM_DIR" not in os.environ:
+        # The tests' Celery tasks (and the workers tests start) never touch var/celery.
+        celery_dir = tempfile.mkdtemp(prefix="healix-test-celery-")
+        atexit.register(shutil.rmtree, celery_dir, True)
+        os.environ["CELERY_FILESYSTEM_DIR"] = celery_dir
     if "DATABASE_URL" in os.environ:
         return
     var = devservers.var_dir()

@@ -35,8 +35,10 @@ def test_asyncapi_document_lists_the_outgoing_channels_with_their_schemas(client
         "planUpdated": "healix.{orgId}.planUpdated",
         "formSubmitted": "healix.{orgId}.formSubmitted",
         "workQueueItemStatusUpdated": "healix.{orgId}.workQueueItemStatusUpdated",
+        "inbound": "healix.{orgId}.inbound.{subject}",
     }
-    for name, channel in document["channels"].items():
+    outgoing = {n: c for n, c in document["channels"].items() if n != "inbound"}
+    for name, channel in outgoing.items():
         assert set(channel["parameters"]) == {"orgId"}
         message = document["components"]["messages"][name]
         assert message["payload"]["schema"]["title"] == name
@@ -44,5 +46,13 @@ def test_asyncapi_document_lists_the_outgoing_channels_with_their_schemas(client
         assert set(message["headers"]["properties"]) == {"Nats-Msg-Id", "Healix-Trace-Id"}
     # Every operation sends on a channel that exists
     for operation in document["operations"].values():
-        assert operation["action"] == "send"
+        assert operation["action"] == (
+            "receive" if "inbound" in operation["channel"]["$ref"] else "send"
+        )
         assert operation["channel"]["$ref"].removeprefix("#/channels/") in document["channels"]
+    # The inbound channel names its parameters, and its answer goes to Healix-Reply-To
+    inbound = document["channels"]["inbound"]
+    assert set(inbound["parameters"]) == {"orgId", "subject"}
+    receive = document["operations"]["receiveInboundEvent"]
+    assert receive["reply"]["address"]["location"] == "$message.header#/Healix-Reply-To"
+    assert document["components"]["messages"]["inboundAnswer"]["payload"]["schema"]["oneOf"]

@@ -12,6 +12,7 @@ from django.db import IntegrityError, connection, models, transaction
 
 from healix.db import constraint_name
 from healix.models import Organization, OrganizationOwned, User, UserType
+from integrations.models import IntegrationDefinition
 from plans import services
 from plans.models import (
     FormAssignment,
@@ -90,6 +91,7 @@ def build_world(organization: Organization) -> dict[type[models.Model], models.M
         Role: template.roles.get(is_primary=True),
         Form: template.forms.get(name="intake"),
         CustomField: template.custom_fields.first(),
+        IntegrationDefinition: template.integrations.first(),
         FormAssignmentDefinition: assignment.definition,
         WorkQueue: queue,
         Plan: plan,
@@ -129,6 +131,7 @@ def test_the_generic_check_covers_every_tenant_reference():
         "FormAssignmentDefinition.role",
         "FormAssignmentDefinition.template",
         "FormSubmission.assignment",
+        "IntegrationDefinition.template",
         "Plan.template",
         "Plan.user",
         "Role.template",

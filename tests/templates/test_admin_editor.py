@@ -8,7 +8,9 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from healix.demo import DEMO_ORG_SLUG, load_demo
-from healix.models import Organization, User
+from healix.models import Organization, OrganizationAPIKey, User
+from integrations.models import InboundSource, UnroutableMessage
+from integrations.services import ingest
 from plans import services
 from plans.models import FormAssignment, Plan
 from templates.models import PlanTemplate, WorkQueue
@@ -37,6 +39,10 @@ def demo(editor_groups):
         fields = assignment.definition.form.fields.all()
         data = {field.name: sample_value(field) for field in fields if field.required}
         services.submit_form(actor=actor, assignment=assignment, data=data)
+    # Rows of the integration pages: an API key, an inbound event, an unroutable message.
+    OrganizationAPIKey.objects.create_key(organization=organization, name="smoke")
+    ingest(organization, "aiEngineTimeSlot", b"{not json", InboundSource.REST)
+    UnroutableMessage.objects.create(subject="healix.nobody.inbound.x", reason="No organization")
     return organization
 
 

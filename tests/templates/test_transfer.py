@@ -110,6 +110,7 @@ def test_optional_keys_may_be_left_out(org_a):
         "forms": [],
         "formAssignments": [],
         "customFields": [],
+        "integrations": [],
     }
 
 
@@ -185,10 +186,10 @@ REFUSALS = {
         "This key is required.",
     ),
     "unknown key": (
-        _set("/template/integrations", []),
-        "/template/integrations",
-        "Unknown key 'integrations'; allowed here: name, title, description, roles, forms, "
-        "formAssignments, customFields.",
+        _set("/template/rules", []),
+        "/template/rules",
+        "Unknown key 'rules'; allowed here: name, title, description, roles, forms, "
+        "formAssignments, customFields, integrations.",
     ),
     "duplicate roleId": (
         _append("/template/roles", {"roleId": "Nurse", "name": "Night nurse"}),

@@ -1,0 +1,321 @@
+"""Benchmark of inbound events: consume_bus throughput, its ceiling, and REST under gunicorn.
+
+    .venv/bin/python bench/ingest.py [--events 20000] [--requests 5000] [--consumers 1]
+
+Starts an embedded PostgreSQL and nats-server (healix/devservers.py) unless DATABASE_URL /
+NATS_URL name servers. Then, in one run:
+
+1. publish: --events inbound messages (10 % of them copies of earlier ones, keys reordered) to
+   JetStream on healix.<org>.inbound.aiEngineTimeSlot;
+2. ceiling: a bare nats-py loop (fetch a batch, ack each message) drains a second durable
+   consumer of the same stream: what the bus alone allows;
+3. consume_bus: `manage.py consume_bus` (a real process) drains the inbound consumer: events/s
+   from its start-up line until every message is a committed row (accepted or counted);
+4. REST: gunicorn with 2 sync workers; an asyncio client (--concurrency connections) POSTs
+   --requests payloads (10 % duplicates) to /api/v1/inbound/<subject>/: requests/s.
+
+The hand-over to the rules is queued (one Celery task per commit) but no worker runs: the
+rules are not what is measured.
+
+Targets (issue 4): consume_bus >= 3,000 events/s and >= 25 % of the ceiling; REST >= 800/s.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import ExitStack
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+
+from healix import devservers  # noqa: E402 (needs the project on sys.path)
+
+SUBJECT = "aiEngineTimeSlot"
+# Plans the payloads name: routing looks one up per message, as in real traffic.
+PLANS = 50
+# Share of messages that repeat an earlier one: the first-message-only path is exercised too.
+DUPLICATE_SHARE = 0.10
+# Messages the ceiling loop fetches at once: the same batch consume_bus uses by default.
+CEILING_BATCH = 200
+# Seconds any phase may take before the benchmark gives up (something is broken).
+PHASE_TIMEOUT = 300.0
+
+
+def start_servers(stack: ExitStack) -> None:
+    os.environ.setdefault("DEBUG", "true")
+    if "CELERY_FILESYSTEM_DIR" not in os.environ:
+        # The hand-over tasks the run queues (no worker runs: not what is measured) stay out
+        # of var/celery, where `make run`'s worker would find them.
+        celery_dir = tempfile.mkdtemp(prefix="bench-celery-")
+        stack.callback(shutil.rmtree, celery_dir, True)
+        os.environ["CELERY_FILESYSTEM_DIR"] = celery_dir
+    if "DATABASE_URL" not in os.environ:
+        var = devservers.var_dir()
+        var.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix="bench-", dir=var))
+        stack.callback(shutil.rmtree, scratch, True)
+        postgres = devservers.start_postgres(scratch / "pgdata", database="healix_bench")
+        stack.callback(postgres.stop)
+        os.environ["DATABASE_URL"] = postgres.url("healix_bench")
+    if "NATS_URL" not in os.environ:
+        scratch = Path(tempfile.mkdtemp(prefix="bench-nats-", dir=devservers.var_dir()))
+        stack.callback(shutil.rmtree, scratch, True)
+        nats_server = devservers.start_nats(scratch)
+        stack.callback(nats_server.stop)
+        os.environ["NATS_URL"] = nats_server.url
+
+
+def bodies(plan_ids: list[str], count: int, seed: int) -> list[bytes]:
+    """`count` JSON bodies; every tenth (on average) repeats an earlier one, keys reversed."""
+    rng = random.Random(seed)
+    unique: list[dict] = []
+    out = []
+    for n in range(count):
+        if unique and rng.random() < DUPLICATE_SHARE:
+            payload = dict(reversed(rng.choice(unique).items()))
+        else:
+            payload = {"planId": rng.choice(plan_ids), "timeSlot": f"{seed}-{n}"}
+            unique.append(payload)
+        out.append(json.dumps(payload).encode())
+    return out
+
+
+def setup_organization():
+    from healix.demo import create_demo_template
+    from healix.models import Organization, OrganizationAPIKey, User, UserType
+    from plans import services
+
+    slug = f"bench-{uuid.uuid4().hex[:8]}"
+    org = Organization.objects.create(slug=slug, name="Benchmark")
+    actor = User.objects.create(username=f"{slug}-a", organization=org, user_type=UserType.ADMIN)
+    patient = User.objects.create(username=f"{slug}-p", organization=org)
+    template = create_demo_template(org)
+    plans = [
+        str(services.assign_plan(actor=actor, template=template, user=patient).pk)
+        for _ in range(PLANS)
+    ]
+    _row, key = OrganizationAPIKey.objects.create_key(organization=org, name="bench")
+    return org, plans, key
+
+
+async def publish(url: str, subject: str, messages: list[bytes]) -> None:
+    import nats
+
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream(publish_async_max_pending=4000)
+        for data in messages:
+            await js.publish_async(subject, data)
+        await js.publish_async_completed()
+    finally:
+        await nc.close()
+
+
+async def ceiling(url: str, count: int) -> float:
+    """events/s of a bare fetch-and-ack loop over the stream's messages."""
+    import nats
+    from django.conf import settings
+    from nats.js.api import AckPolicy, ConsumerConfig
+
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        name = f"bench-ceiling-{uuid.uuid4().hex[:6]}"
+        config = ConsumerConfig(durable_name=name, ack_policy=AckPolicy.EXPLICIT)
+        await js.add_consumer(settings.HEALIX_INBOUND_STREAM, config)
+        sub = await js.pull_subscribe_bind(name, settings.HEALIX_INBOUND_STREAM)
+        started, done = time.perf_counter(), 0
+        while done < count:
+            for msg in await sub.fetch(CEILING_BATCH, timeout=5):
+                await msg.ack()
+                done += 1
+        await nc.flush()
+        rate = count / (time.perf_counter() - started)
+        await js.delete_consumer(settings.HEALIX_INBOUND_STREAM, name)
+        return rate
+    finally:
+        await nc.close()
+
+
+def wait_for(condition, what: str) -> None:
+    deadline = time.monotonic() + PHASE_TIMEOUT
+    while not condition():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"gave up waiting for {what}")
+        time.sleep(0.1)  # polling is a query: often enough to measure, rarely enough not to load
+
+
+def rows_done(org) -> int:
+    """Messages turned into committed rows: stored events plus counted duplicates."""
+    from django.db.models import Count, Sum
+
+    from integrations.models import InboundEvent
+
+    totals = InboundEvent.objects.filter(organization=org).aggregate(
+        rows=Count("id"), duplicates=Sum("duplicate_count")
+    )
+    return totals["rows"] + (totals["duplicates"] or 0)
+
+
+def consume_bus_rate(org, count: int, logs: Path, processes: int) -> float:
+    started_processes = []
+    for number in range(processes):
+        log = logs / f"consume_bus-{number}.log"
+        with log.open("w") as output:
+            process = subprocess.Popen(
+                [sys.executable, "manage.py", "consume_bus"],
+                cwd=BASE_DIR,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        started_processes.append((process, log))
+    try:
+        for _process, log in started_processes:
+            wait_for(lambda log=log: "consume_bus started" in log.read_text(), "consume_bus")
+        started = time.perf_counter()
+        wait_for(lambda: rows_done(org) >= count, "consume_bus to commit every message")
+        return count / (time.perf_counter() - started)
+    finally:
+        for process, _log in started_processes:
+            process.send_signal(signal.SIGTERM)
+        for process, _log in started_processes:
+            process.wait(30)
+
+
+async def _post(port: int, path: str, key: str, body: bytes) -> int:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Api-Key {key}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n".encode()
+        + body
+    )
+    await writer.drain()
+    status_line = await reader.readline()
+    await reader.read()
+    writer.close()
+    return int(status_line.split()[1])
+
+
+async def load(port: int, key: str, payloads: list[bytes], concurrency: int) -> tuple[float, dict]:
+    path = f"/api/v1/inbound/{SUBJECT}/"
+    queue = list(reversed(payloads))
+    statuses: dict[int, int] = {}
+
+    async def worker() -> None:
+        while queue:
+            status = await _post(port, path, key, queue.pop())
+            statuses[status] = statuses.get(status, 0) + 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return len(payloads) / (time.perf_counter() - started), statuses
+
+
+def rest_rate(key: str, payloads: list[bytes], concurrency: int, log: Path) -> tuple[float, dict]:
+    port = devservers.free_port()
+    env = {**os.environ, "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1", "SECRET_KEY": "bench"}
+    env["LOG_LEVEL"] = "WARNING"
+    env.setdefault("CELERY_BROKER_URL", "filesystem://")  # required with DEBUG off; unused here
+    with log.open("w") as output:
+        command = [
+            sys.executable, "-m", "gunicorn", "healix.wsgi", "--bind", f"127.0.0.1:{port}",
+            "--workers", "2", "--no-control-socket",
+        ]  # fmt: skip
+        process = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=output, stderr=output)
+    try:
+        wait_for(lambda: _answers(port), "gunicorn to listen")
+        asyncio.run(load(port, key, payloads[:200], concurrency))  # warm both workers up
+        return asyncio.run(load(port, key, payloads[200:], concurrency))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+
+
+def _answers(port: int) -> bool:
+    try:
+        asyncio.run(asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 1))
+    except OSError:
+        return False
+    return True
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--requests", type=int, default=5_000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--consumers", type=int, default=1, help="consume_bus processes")
+    args = parser.parse_args()
+    with ExitStack() as stack:
+        start_servers(stack)
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healix.settings")
+        import django
+
+        django.setup()
+        return run(args, Path(tempfile.mkdtemp(prefix="bench-logs-")))
+
+
+def run(args: argparse.Namespace, logs: Path) -> int:
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from integrations.streams import ensure_inbound_stream, inbound_subject
+
+    call_command("migrate", verbosity=0)
+    org, plans, key = setup_organization()
+    print(f"PostgreSQL {os.environ['DATABASE_URL']}\nNATS {settings.NATS_URL}")
+    print(f"batch {settings.HEALIX_INBOUND_BATCH}, {os.cpu_count()} CPUs, logs in {logs}\n")
+
+    async def make_stream() -> None:
+        import nats
+
+        nc = await nats.connect(settings.NATS_URL)
+        try:
+            await ensure_inbound_stream(nc.jetstream())
+        finally:
+            await nc.close()
+
+    asyncio.run(make_stream())
+    messages = bodies(plans, args.events, seed=1)
+    started = time.perf_counter()
+    asyncio.run(publish(settings.NATS_URL, inbound_subject(org.slug, SUBJECT), messages))
+    print(f"publish  {args.events} messages in {time.perf_counter() - started:.1f}s")
+    ceiling_rate = asyncio.run(ceiling(settings.NATS_URL, args.events))
+    print(f"ceiling  {ceiling_rate:,.0f} events/s (bare nats-py fetch {CEILING_BATCH} + ack)")
+    bus_rate = consume_bus_rate(org, args.events, logs, args.consumers)
+    share = bus_rate / ceiling_rate
+    print(
+        f"bus      {bus_rate:,.0f} events/s through {args.consumers} consume_bus process(es) "
+        "to committed rows"
+    )
+    print(f"         = {share:.0%} of the ceiling")
+    from integrations.models import InboundEvent
+
+    events = InboundEvent.objects.filter(organization=org)
+    print(
+        f"         {events.filter(status='accepted').count()} accepted, "
+        f"{events.filter(status='rejected').count()} rejected, "
+        f"{rows_done(org) - events.count()} duplicates counted"
+    )
+    payloads = bodies(plans, args.requests + 200, seed=2)
+    rest, statuses = rest_rate(key, payloads, args.concurrency, logs / "gunicorn.log")
+    print(f"REST     {rest:,.0f} requests/s, gunicorn 2 workers, {args.concurrency} connections")
+    print(f"         statuses {statuses}")
+    ok = bus_rate >= 3000 and share >= 0.25 and rest >= 800
+    print("\ntargets " + ("met" if ok else "NOT met"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""RFC 9457 problem details (`application/problem+json`) for every REST error.
+
+`problem_exception_handler` is the REST_FRAMEWORK EXCEPTION_HANDLER: DRF's exceptions become
+`{"type", "title", "status", "detail", "errors": [{"pointer", "detail"}]}`. Views answer their
+own problems with `problem_response()`. Field errors point into the request body with a JSON
+pointer in RFC 9457's URI-fragment form (`#/field`).
+"""
+
+from typing import Any
+
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+__all__ = [
+    "PROBLEM_CONTENT_TYPE",
+    "PROBLEM_TYPE_BASE",
+    "problem_exception_handler",
+    "problem_response",
+    "validation_errors",
+]
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+# Problem types are URIs naming the kind of problem; documented in docs/inbound.md.
+PROBLEM_TYPE_BASE = "https://healix.me/problems/"
+
+# DRF exception -> (problem type slug, title).
+KNOWN: list[tuple[type[Exception], str, str]] = [
+    (exceptions.NotAuthenticated, "unauthorized", "Unauthorized"),
+    (exceptions.AuthenticationFailed, "unauthorized", "Unauthorized"),
+    (exceptions.PermissionDenied, "forbidden", "Forbidden"),
+    (exceptions.NotFound, "not-found", "Not found"),
+    (exceptions.ParseError, "malformed-json", "Malformed JSON"),
+    (exceptions.UnsupportedMediaType, "unsupported-media-type", "Unsupported media type"),
+    (exceptions.MethodNotAllowed, "method-not-allowed", "Method not allowed"),
+    (exceptions.NotAcceptable, "not-acceptable", "Not acceptable"),
+    (exceptions.Throttled, "throttled", "Too many requests"),
+    (exceptions.ValidationError, "invalid-request", "Invalid request"),
+]
+
+
+def problem_response(
+    status_code: int,
+    title: str,
+    detail: str = "",
+    slug: str = "about:blank",
+    *,
+    headers: dict[str, str] | None = None,
+    **members: Any,
+) -> Response:
+    body = {
+        "type": slug if slug == "about:blank" else PROBLEM_TYPE_BASE + slug,
+        "title": title,
+        "status": status_code,
+        **({"detail": detail} if detail else {}),
+        **members,
+    }
+    return Response(body, status=status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def _pointer(tokens: list[str]) -> str:
+    return "#" + "".join("/" + token.replace("~", "~0").replace("/", "~1") for token in tokens)
+
+
+def validation_errors(detail: Any, path: list[str] | None = None) -> list[dict[str, str]]:
+    """DRF's nested error detail as a flat list of {pointer, detail}."""
+    path = path or []
+    if isinstance(detail, dict):
+        return [
+            error
+            for key, value in detail.items()
+            for error in validation_errors(
+                value, path if key in ("non_field_errors",) else [*path, str(key)]
+            )
+        ]
+    if isinstance(detail, list):
+        if all(not isinstance(item, dict | list) for item in detail):
+            return [{"pointer": _pointer(path), "detail": str(item)} for item in detail]
+        return [
+            error
+            for index, item in enumerate(detail)
+            for error in validation_errors(item, [*path, str(index)])
+        ]
+    return [{"pointer": _pointer(path), "detail": str(detail)}]
+
+
+def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
+    response = exception_handler(exc, context)
+    if response is None:
+        return None  # not an API error: Django's 500 handling (and logging) applies
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(str(exc) or "Not found.")
+    slug, title = next(
+        ((slug, title) for kind, slug, title in KNOWN if isinstance(exc, kind)),
+        ("about:blank", response.status_text),
+    )
+    members: dict[str, Any] = {}
+    if isinstance(exc, exceptions.ValidationError):
+        members["errors"] = validation_errors(exc.detail)
+        detail = "; ".join(f"{e['pointer']}: {e['detail']}" for e in members["errors"])
+    else:
+        detail = str(getattr(exc, "detail", "")) or str(exc)
+    problem = problem_response(response.status_code, title, detail, slug, **members)
+    for header in ("WWW-Authenticate", "Retry-After", "Allow"):
+        if header in response:
+            problem[header] = response[header]
+    if response.status_code == status.HTTP_401_UNAUTHORIZED and "WWW-Authenticate" not in problem:
+        problem["WWW-Authenticate"] = "Api-Key"
+    return problem

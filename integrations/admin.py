@@ -1,0 +1,194 @@
+"""Integrations in the editor (an inline of the plan template, and each integration's own
+page with its fields), and the inbound events, read-only, with a re-run action."""
+
+import json
+
+from django.contrib import admin, messages
+from django.db.models import Count
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from healix.admin import OrganizationScopedAdmin, OrganizationScopedInline
+from integrations import services
+from integrations.models import (
+    InboundEvent,
+    InboundStatus,
+    IntegrationDefinition,
+    IntegrationField,
+    UnroutableMessage,
+)
+from integrations.schemas import definition_schema
+
+__all__ = [
+    "InboundEventAdmin",
+    "IntegrationDefinitionAdmin",
+    "IntegrationDefinitionInline",
+    "UnroutableMessageAdmin",
+]
+
+
+def _pre(value) -> str:
+    return format_html("<pre>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False))
+
+
+class IntegrationDefinitionInline(OrganizationScopedInline):
+    """The template editor's "Integrations" list: subject and fields (edited on the
+    integration's own page: Django cannot nest inlines)."""
+
+    model = IntegrationDefinition
+    fields = ("subject", "description", "field_summary")
+    readonly_fields = ("field_summary",)
+    show_change_link = True
+    verbose_name_plural = "integrations (inbound subjects)"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("fields")
+
+    @admin.display(description="fields")
+    def field_summary(self, obj: IntegrationDefinition) -> str:
+        if obj.pk is None:
+            return "Save first, then edit the fields"
+        if obj.raw_schema is not None:
+            return "raw JSON Schema"
+        fields = obj.fields.all()
+        return (
+            ", ".join(f"{f.name}: {f.field_type}{'' if f.required else '?'}" for f in fields)
+            or "(none)"
+        )
+
+
+class IntegrationFieldInline(OrganizationScopedInline):
+    model = IntegrationField
+    fields = ("position", "name", "field_type", "required")
+    ordering = ("position", "id")
+
+
+@admin.register(IntegrationDefinition)
+class IntegrationDefinitionAdmin(OrganizationScopedAdmin):
+    list_display = ("subject", "template", "field_count", "organization")
+    list_filter = ("organization", "template")
+    list_select_related = ("template",)
+    search_fields = ("subject", "template__name")
+    fields = ("template", "subject", "description", "raw_schema", "json_schema")
+    readonly_fields = ("json_schema",)
+    inlines = (IntegrationFieldInline,)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_field_count=Count("fields"))
+
+    @admin.display(description="fields")
+    def field_count(self, obj: IntegrationDefinition) -> int:
+        return obj._field_count
+
+    @admin.display(description="JSON Schema in effect")
+    def json_schema(self, obj: IntegrationDefinition) -> str:
+        if obj.pk is None:
+            return "-"
+        return _pre(definition_schema(obj))
+
+
+@admin.register(InboundEvent)
+class InboundEventAdmin(OrganizationScopedAdmin):
+    list_display = (
+        "received_at",
+        "subject",
+        "status",
+        "source",
+        "duplicate_count",
+        "first_error",
+        "organization",
+    )
+    list_filter = ("status", "subject", "source", "organization")
+    search_fields = ("=id", "=trace_id", "subject")
+    date_hierarchy = "received_at"
+    show_full_result_count = False  # counting a big log on every page is slow
+    actions = ("rerun_rejected",)
+    fields = (
+        "id",
+        "organization",
+        "subject",
+        "source",
+        "status",
+        "errors_display",
+        "payload_display",
+        "raw_body",
+        "payload_hash",
+        "plan_ids",
+        "duplicate_count",
+        "received_at",
+        "last_seen_at",
+        "ready_at",
+        "trace_id",
+        "stream_sequence",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="first error")
+    def first_error(self, obj: InboundEvent) -> str:
+        if not obj.errors:
+            return ""
+        first = obj.errors[0]
+        more = f" (+{len(obj.errors) - 1})" if len(obj.errors) > 1 else ""
+        return f"{first.get('pointer')}: {first.get('detail')}{more}"
+
+    @admin.display(description="errors")
+    def errors_display(self, obj: InboundEvent) -> str:
+        return _pre(obj.errors) if obj.errors else "-"
+
+    @admin.display(description="payload")
+    def payload_display(self, obj: InboundEvent) -> str:
+        return _pre(obj.payload) if obj.payload is not None else "-"
+
+    # A record of what arrived: nobody adds, edits or deletes one here.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_rerun_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("integrations.change_inboundevent")
+
+    @admin.action(description="Re-run selected rejected events", permissions=["rerun"])
+    def rerun_rejected(self, request: HttpRequest, queryset) -> None:
+        counts = {services.Outcome.ACCEPTED: 0, services.Outcome.DUPLICATE: 0}
+        still = 0
+        for event in queryset.filter(status=InboundStatus.REJECTED):
+            result = services.rerun(event)
+            if result.outcome == services.Outcome.REJECTED:
+                still += 1
+            else:
+                counts[result.outcome] += 1
+        level = messages.WARNING if still else messages.SUCCESS
+        self.message_user(
+            request,
+            f"Accepted {counts['accepted']}, duplicates of an accepted event "
+            f"{counts['duplicate']}, still rejected {still}.",
+            level,
+        )
+
+
+@admin.register(UnroutableMessage)
+class UnroutableMessageAdmin(admin.ModelAdmin):
+    """Messages naming no known organization belong to no tenant: superusers only."""
+
+    list_display = ("received_at", "subject", "reason")
+    fields = readonly_fields = ("subject", "reason", "raw_body", "received_at")
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.is_active and request.user.is_superuser

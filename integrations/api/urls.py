@@ -1,0 +1,10 @@
+"""Included under /api/v1/ by healix/urls.py."""
+
+from django.urls import path
+
+from integrations.api.views import InboundItemView, InboundListView
+
+urlpatterns = [
+    path("inbound/", InboundListView.as_view(), name="inbound-list"),
+    path("inbound/<str:key>/", InboundItemView.as_view(), name="inbound-item"),
+]

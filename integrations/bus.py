@@ -1,0 +1,250 @@
+"""The inbound JetStream consumer of `manage.py consume_bus`.
+
+The asyncio loop fetches a batch, hands it to one worker thread (Django's database work is
+synchronous), then acks, naks or terminates each message and answers those that asked for a
+reply. `process_batch` commits the whole batch in one transaction: one commit per batch, not
+per message, is what makes thousands of messages per second possible. If the batch fails on
+a database error (a deadlock with another consumer, a lost connection) it is rolled back and
+each message is retried in its own transaction, so one message's trouble is its own.
+
+Acks are sent only after the commit: a consumer killed in between gets its messages
+redelivered, and ingest() then finds them to be duplicates of what it committed.
+"""
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import nats
+from django.conf import settings
+from django.db import (
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    transaction,
+)
+from nats.aio.msg import Msg
+
+from events.tracing import TRACE_HEADER, clean_trace_id, new_trace_id
+from healix.models import Organization
+from integrations import services
+from integrations.models import InboundEvent, InboundSource, InboundStatus, UnroutableMessage
+from integrations.schemas import Problem
+from integrations.streams import (
+    INBOUND_SUBJECTS,
+    ensure_inbound_consumer,
+    ensure_inbound_stream,
+    parse_inbound_subject,
+)
+
+__all__ = ["REPLY_HEADER", "Action", "Item", "Result", "consume", "process_batch"]
+
+logger = logging.getLogger(__name__)
+
+# JetStream keeps no reply subject, so a publisher who wants ingest's answer names an inbox
+# in this header (a plain request would only get JetStream's own "stored" ack).
+REPLY_HEADER = "Healix-Reply-To"
+# Seconds before a message that failed on a transient database error is offered again.
+NAK_DELAY_SECONDS = 5.0
+# Seconds one fetch waits for messages before the loop checks whether it should stop.
+FETCH_TIMEOUT_SECONDS = 1.0
+# Seconds between attempts to reach NATS or the database after a failure.
+RETRY_PAUSE_SECONDS = 2.0
+# How much of an unroutable body is kept (it belongs to no organization: keep it small).
+UNROUTABLE_KEEP_CHARS = 4096
+# Tries of a whole batch after transient errors before each message is tried on its own.
+BATCH_ATTEMPTS = 3
+# Errors worth a retry: the database was unreachable, or the transaction lost a race.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+
+
+class Action:
+    ACK = "ack"
+    NAK = "nak"
+    TERM = "term"
+
+
+@dataclass(frozen=True)
+class Item:
+    subject: str
+    data: bytes
+    headers: dict[str, str]
+    sequence: int | None = None
+
+
+@dataclass(frozen=True)
+class Result:
+    action: str
+    answer: dict[str, Any] | None = None
+
+
+def _unroutable(item: Item, reason: str) -> Result:
+    UnroutableMessage.objects.create(
+        subject=item.subject[:500],
+        raw_body=item.data.decode("utf-8", "replace")[:UNROUTABLE_KEEP_CHARS].replace("\x00", ""),
+        reason=reason,
+    )
+    answer = {"type": "about:blank", "title": "Unknown organization", "status": 404}
+    return Result(Action.TERM, {**answer, "detail": reason})
+
+
+def _handle_all(items: list[Item], cache: services.DefinitionCache) -> list[Result]:
+    """Ingest `items` in the caller's transaction: the unroutable ones are kept aside, the
+    rest go through ingest_batch() together."""
+    organizations: dict[str, int | None] = {}
+    results: list[Result | None] = [None] * len(items)
+    messages: list[tuple[int, services.Message]] = []
+    for index, item in enumerate(items):
+        parsed = parse_inbound_subject(item.subject)
+        if parsed is None:
+            reason = f"{item.subject} is not healix.<orgId>.inbound.<subject>."
+            results[index] = _unroutable(item, reason)
+            continue
+        org_id, subject = parsed
+        if org_id not in organizations:
+            organizations[org_id] = (
+                Organization.objects.filter(slug=org_id).values_list("pk", flat=True).first()
+            )
+        if organizations[org_id] is None:
+            results[index] = _unroutable(item, f"No organization {org_id}.")
+            continue
+        trace_id = clean_trace_id(item.headers.get(TRACE_HEADER)) or new_trace_id()
+        message = services.Message(
+            organizations[org_id], subject, item.data, item.sequence, trace_id
+        )
+        messages.append((index, message))
+    ingested = services.ingest_batch(
+        [message for _index, message in messages], InboundSource.NATS, cache=cache
+    )
+    for (index, _message), result in zip(messages, ingested, strict=True):
+        action = Action.TERM if result.outcome == services.Outcome.REJECTED else Action.ACK
+        results[index] = Result(action, result.answer())
+    return results  # type: ignore[return-value]
+
+
+def _handle_alone(item: Item) -> Result:
+    """One message in its own transaction, after its batch failed."""
+    try:
+        with transaction.atomic(), services.batch():
+            return _handle_all([item], services.DefinitionCache())[0]
+    except TRANSIENT_ERRORS:
+        logger.warning("Transient database error on %s; nak", item.subject, exc_info=True)
+        close_old_connections()
+        return Result(Action.NAK)
+    except Exception as error:  # a bug or a value PostgreSQL refuses: never retry forever
+        logger.exception("Cannot process %s; storing it as rejected", item.subject)
+        return _store_failure(item, error)
+
+
+def _store_failure(item: Item, error: Exception) -> Result:
+    parsed = parse_inbound_subject(item.subject)
+    organization_id = (
+        Organization.objects.filter(slug=parsed[0]).values_list("pk", flat=True).first()
+        if parsed
+        else None
+    )
+    problem = Problem("#", f"Healix could not process this message ({type(error).__name__}).")
+    try:
+        if organization_id is None:
+            return _unroutable(item, problem.detail)
+        event = InboundEvent.objects.create(
+            organization_id=organization_id,
+            subject=parsed[1][:200],
+            source=InboundSource.NATS,
+            status=InboundStatus.REJECTED,
+            raw_body=item.data.decode("utf-8", "replace")[:4096].replace("\x00", ""),
+            errors=[problem.as_dict()],
+            stream_sequence=item.sequence,
+        )
+    except DatabaseError:
+        close_old_connections()
+        return Result(Action.NAK)
+    answer = {"type": "about:blank", "title": "Internal error", "status": 500}
+    return Result(Action.TERM, {**answer, "detail": problem.detail, "id": str(event.pk)})
+
+
+def process_batch(items: list[Item]) -> list[Result]:
+    """Ingest `items`, committed together when possible; one Result per item, in order."""
+    close_old_connections()
+    for attempt in range(1, BATCH_ATTEMPTS + 1):
+        try:
+            with transaction.atomic(), services.batch():
+                return _handle_all(items, services.DefinitionCache())
+        except TRANSIENT_ERRORS:
+            # Usually a deadlock with another consumer counting the same duplicates: the
+            # victim rolled back, so the whole batch can simply run again.
+            logger.info("Batch of %d failed (attempt %d)", len(items), attempt, exc_info=True)
+            close_old_connections()
+        except Exception:
+            logger.info("Batch of %d failed; one by one now", len(items), exc_info=True)
+            break
+    return [_handle_alone(item) for item in items]
+
+
+def _item(msg: Msg) -> Item:
+    try:
+        sequence = msg.metadata.sequence.stream
+    except Exception:  # not a JetStream message (tests may hand plain ones)
+        sequence = None
+    return Item(msg.subject, msg.data, dict(msg.headers or {}), sequence)
+
+
+async def _settle(nc, msg: Msg, result: Result) -> None:
+    if result.action == Action.ACK:
+        await msg.ack()
+    elif result.action == Action.TERM:
+        await msg.term()
+    else:
+        await msg.nak(delay=NAK_DELAY_SECONDS)
+        return
+    reply_to = (msg.headers or {}).get(REPLY_HEADER)
+    if reply_to and result.answer is not None:
+        await nc.publish(reply_to, json.dumps(result.answer).encode())
+
+
+async def consume(
+    stop: asyncio.Event,
+    *,
+    url: str | None = None,
+    batch_size: int | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> None:
+    """Run until `stop` is set: fetch, process, settle. Reconnects on its own."""
+    batch_size = batch_size or settings.HEALIX_INBOUND_BATCH
+    loop = asyncio.get_running_loop()
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
+    nc = await nats.connect(url or settings.NATS_URL, name="healix-bus", max_reconnect_attempts=-1)
+    try:
+        js = nc.jetstream()
+        await ensure_inbound_stream(js)
+        await ensure_inbound_consumer(js)
+        sub = await js.pull_subscribe_bind(
+            settings.HEALIX_INBOUND_CONSUMER, settings.HEALIX_INBOUND_STREAM
+        )
+        logger.info("consuming %s", INBOUND_SUBJECTS)
+        while not stop.is_set():
+            try:
+                msgs = await sub.fetch(batch_size, timeout=FETCH_TIMEOUT_SECONDS)
+            except nats.errors.TimeoutError:
+                continue
+            except Exception:
+                logger.warning("fetch failed; retrying", exc_info=True)
+                await asyncio.sleep(RETRY_PAUSE_SECONDS)
+                continue
+            items = [_item(msg) for msg in msgs]
+            results = await loop.run_in_executor(executor, process_batch, items)
+            for msg, result in zip(msgs, results, strict=True):
+                await _settle(nc, msg, result)
+            await nc.flush()
+            if on_batch is not None:
+                on_batch(len(msgs))
+    finally:
+        # close, not drain: acks were flushed after each batch, and draining the pull
+        # subscription would wait out its pending fetch request (up to 30 s).
+        await nc.close()
+        executor.shutdown(wait=True)

@@ -1,0 +1,76 @@
+"""Handing accepted events to the rules, after (and only after) their commit.
+
+The on-commit hook queues the Celery task integrations.hand_to_rules (integrations/tasks.py)
+for the committed events; a worker runs it. Until the rules issue lands the task records that
+the events are ready (`ready_at`); that issue evaluates the rules there. An event whose hook
+never ran (the process died right after the commit, or the broker was down) keeps `ready_at`
+empty, which is how a sweep will find it.
+"""
+
+import logging
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
+
+from django.db import OperationalError, connection, transaction
+
+__all__ = ["after_commit", "collect", "hand_to_rules", "mark_ready"]
+
+logger = logging.getLogger(__name__)
+_local = threading.local()
+# One array parameter, not one per id: a batch hands over hundreds at once.
+READY_SQL = "UPDATE {table} SET ready_at = now() WHERE id = ANY(%s) AND ready_at IS NULL"
+# Tries at marking events ready: a deadlock victim (a consumer counting duplicates on the same
+# rows) succeeds on the next try.
+READY_ATTEMPTS = 5
+
+
+def mark_ready(event_ids: list[uuid.UUID]) -> int:
+    """Record that the events are ready for the rules (run by the worker); how many were new."""
+    from integrations.models import InboundEvent
+
+    table = InboundEvent._meta.db_table
+    for attempt in range(1, READY_ATTEMPTS + 1):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(READY_SQL.format(table=table), [event_ids])
+                return cursor.rowcount
+        except OperationalError:
+            if attempt == READY_ATTEMPTS:
+                raise
+    return 0
+
+
+def hand_to_rules(event_ids: list[uuid.UUID]) -> None:
+    """The on-commit hook: queue the task. It must never raise into the caller, since the
+    events are committed and a caller that saw an error would process them again."""
+    from integrations.tasks import hand_to_rules as task
+
+    try:
+        task.delay([str(event_id) for event_id in event_ids])
+    except Exception:
+        logger.exception("Could not queue %d inbound events for the rules", len(event_ids))
+
+
+def after_commit(event_id: uuid.UUID) -> None:
+    """Hand `event_id` over once the current transaction commits (never if it rolls back)."""
+    collected = getattr(_local, "collected", None)
+    if collected is not None:
+        collected.append(event_id)
+    else:
+        transaction.on_commit(partial(hand_to_rules, [event_id]), robust=True)
+
+
+@contextmanager
+def collect() -> Iterator[None]:
+    """Inside a transaction: hand over every event accepted in the block with one task, after
+    the commit (a batch of NATS messages would otherwise queue one task each)."""
+    _local.collected = collected = []
+    try:
+        yield
+    finally:
+        _local.collected = None
+    if collected:
+        transaction.on_commit(partial(hand_to_rules, collected), robust=True)

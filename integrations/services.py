@@ -1,0 +1,220 @@
+"""`ingest()`: the one path of every inbound message, whatever its source (REST, NATS, re-run).
+
+parse -> find the subject's definitions -> route (planId / userId) -> validate -> hash the
+canonical JSON (RFC 8785, SHA-256) -> INSERT ... ON CONFLICT DO NOTHING on the partial unique
+index over (organization, subject, hash) of accepted rows. The first copy is accepted and
+handed to the rules after the commit; a later copy only bumps the first's duplicate count.
+Whatever cannot succeed is stored as rejected, with one problem per reason.
+"""
+
+import json
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from events.tracing import current_trace_id
+from healix.models import Organization
+from integrations import definitions, handoff, storage
+from integrations.models import (
+    InboundEvent,
+    InboundSource,
+    InboundStatus,
+    IntegrationDefinition,
+)
+from integrations.payloads import canonical_hash, has_nul, parse_body
+from integrations.results import (
+    INVALID,
+    MALFORMED,
+    TOO_LARGE,
+    UNKNOWN_SUBJECT,
+    IngestResult,
+    Message,
+    Outcome,
+    Rejection,
+)
+from integrations.routing import PlanIndex, route, routing_ids
+from integrations.schemas import Problem, payload_problems
+
+__all__ = [
+    "DefinitionCache",
+    "IngestResult",
+    "Message",
+    "Outcome",
+    "canonical_hash",
+    "ingest",
+    "ingest_batch",
+    "rerun",
+]
+
+# The stored subject's column width; definitions' subjects are at most 100 characters.
+SUBJECT_MAX_CHARS = InboundEvent._meta.get_field("subject").max_length
+
+
+class DefinitionCache:
+    """What one batch of messages needs again and again: the subject's definitions (shared by
+    the process for a moment, see integrations/definitions.py) and the plans the messages name
+    (read once per batch)."""
+
+    def __init__(self) -> None:
+        self.plans = PlanIndex()
+
+    def definitions(self, organization_id: int, subject: str) -> dict[int, IntegrationDefinition]:
+        return definitions.lookup(organization_id, subject).by_template
+
+    def validator(self, definition: IntegrationDefinition):
+        return definitions.lookup(definition.organization_id, definition.subject).validators[
+            definition.pk
+        ]
+
+
+def _check(
+    organization_id: int, subject: str, body: bytes | str, cache: DefinitionCache
+) -> tuple[Any, Rejection | None, list[Problem], list[uuid.UUID]]:
+    """(payload, rejection, problems, target plan ids): everything short of writing."""
+    size = len(body.encode() if isinstance(body, str) else body)
+    if size > settings.HEALIX_INBOUND_MAX_BYTES:
+        limit = settings.HEALIX_INBOUND_MAX_BYTES
+        return None, TOO_LARGE, [Problem("#", f"{size} bytes; the limit is {limit}.")], []
+    payload, problems = parse_body(body)
+    if problems:
+        return None, MALFORMED, problems, []
+    if has_nul(payload):
+        # PostgreSQL's jsonb cannot hold U+0000; such a payload can never be stored.
+        return None, INVALID, [Problem("#", "The payload contains U+0000 (NUL).")], []
+    definitions = cache.definitions(organization_id, subject)
+    if not definitions:
+        detail = f"No template of this organization listens to subject {subject}."
+        return payload, UNKNOWN_SUBJECT, [Problem("#", detail)], []
+    if not isinstance(payload, dict):
+        return payload, INVALID, [Problem("#", "The payload must be a JSON object.")], []
+    target = route(organization_id, subject, payload, definitions, cache.plans)
+    template_ids = target.template_ids or set(definitions)
+    problems = list(target.problems)
+    for template_id in sorted(template_ids):
+        for problem in payload_problems(cache.validator(definitions[template_id]), payload):
+            if problem not in problems:
+                problems.append(problem)
+    if problems:
+        return payload, INVALID, sorted(problems, key=lambda p: p.pointer), []
+    return payload, None, [], target.plan_ids
+
+
+def ingest(
+    organization: Organization | int,
+    subject: str,
+    body: bytes | str,
+    source: str,
+    *,
+    stream_sequence: int | None = None,
+    cache: DefinitionCache | None = None,
+) -> IngestResult:
+    """Store one inbound message (see the module doc); runs in the caller's transaction if
+    there is one, else in its own."""
+    organization_id = organization if isinstance(organization, int) else organization.pk
+    message = Message(organization_id, subject, body, stream_sequence)
+    return ingest_batch([message], source, cache=cache)[0]
+
+
+def ingest_batch(
+    messages: list[Message], source: str, *, cache: DefinitionCache | None = None
+) -> list[IngestResult]:
+    """ingest() for many messages at once, as the NATS consumer commits them: the same checks
+    per message, then one INSERT for the rejected, one INSERT ... ON CONFLICT DO NOTHING for
+    the candidates, one UPDATE counting the duplicates. One result per message, in order."""
+    source = InboundSource(source)
+    cache = cache or DefinitionCache()
+    # A longer subject, or one with NUL (which PostgreSQL text refuses), names no definition.
+    messages = [
+        replace(m, subject=m.subject[:SUBJECT_MAX_CHARS].replace("\x00", "\ufffd"))
+        for m in messages
+    ]
+    with transaction.atomic(savepoint=False):
+        _prefetch_plans(messages, cache)
+        results: list[IngestResult | None] = [None] * len(messages)
+        rejected: list[InboundEvent] = []
+        candidates: list[storage.Candidate] = []
+        for index, message in enumerate(messages):
+            trace_id = message.trace_id or current_trace_id() or ""
+            payload, rejection, problems, plan_ids = _check(
+                message.organization_id, message.subject, message.body, cache
+            )
+            if rejection is None:
+                candidates.append(
+                    storage.Candidate(index, uuid.uuid4(), message, payload, plan_ids, trace_id)
+                )
+                continue
+            event = storage.rejected_row(message, source, payload, problems, trace_id)
+            rejected.append(event)
+            results[index] = IngestResult(
+                event.pk, Outcome.REJECTED, rejection=rejection, problems=problems
+            )
+        if rejected:
+            InboundEvent.objects.bulk_create(rejected)
+        for index, result in storage.store_first_or_count(candidates, source).items():
+            results[index] = result
+    return results  # type: ignore[return-value]
+
+
+def _prefetch_plans(messages: list[Message], cache: DefinitionCache) -> None:
+    """One query per organization for the plans (and users' open plans) a batch names; the
+    bodies are parsed again in _check, which costs far less than a query per message."""
+    if len(messages) < 2:
+        return
+    wanted: dict[int, tuple[set, set]] = {}
+    for message in messages:
+        try:
+            plan_id, user_id = routing_ids(json.loads(message.body))
+        except (ValueError, RecursionError):
+            continue
+        plan_ids, user_ids = wanted.setdefault(message.organization_id, (set(), set()))
+        if plan_id is not None:
+            plan_ids.add(plan_id)
+        elif user_id is not None:
+            user_ids.add(user_id)
+    for organization_id, (plan_ids, user_ids) in wanted.items():
+        cache.plans.prefetch(organization_id, plan_ids, user_ids)
+
+
+@transaction.atomic
+def rerun(event: InboundEvent) -> IngestResult:
+    """Run a rejected event through the checks again (after its definition was fixed). Valid
+    now: it becomes the accepted event, or, if the same data was accepted meanwhile, it stays
+    rejected and is counted as a duplicate of that one."""
+    event = InboundEvent.objects.select_for_update().get(pk=event.pk)
+    if event.status != InboundStatus.REJECTED:
+        raise ValueError("Only a rejected event is re-run.")
+    body = event.raw_body if event.payload is None else json.dumps(event.payload)
+    cache = DefinitionCache()
+    payload, rejection, problems, plan_ids = _check(
+        event.organization_id, event.subject, body, cache
+    )
+    if rejection is not None:
+        event.errors = [problem.as_dict() for problem in problems]
+        event.save(update_fields=["errors"])
+        return IngestResult(event.pk, Outcome.REJECTED, rejection=rejection, problems=problems)
+    digest = canonical_hash(payload)
+    with connection.cursor() as cursor:
+        cursor.execute(storage.COUNT_DUPLICATE_SQL, [event.organization_id, event.subject, digest])
+        row = cursor.fetchone()
+    if row is not None:
+        note = Problem("#", f"Valid now, but the same data was accepted as event {row[0]}.")
+        event.errors = [note.as_dict()]
+        event.save(update_fields=["errors"])
+        return IngestResult(row[0], Outcome.DUPLICATE, duplicate_of=row[0])
+    event.status = InboundStatus.ACCEPTED
+    event.payload, event.payload_hash, event.plan_ids, event.errors = payload, digest, plan_ids, []
+    event.save(update_fields=["status", "payload", "payload_hash", "plan_ids", "errors"])
+    handoff.after_commit(event.pk)
+    return IngestResult(event.pk, Outcome.ACCEPTED)
+
+
+@contextmanager
+def batch() -> Iterator[None]:
+    """Hand the accepted events of a batch to the rules in one go after its commit."""
+    with handoff.collect():
+        yield
