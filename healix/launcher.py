@@ -79,6 +79,22 @@ def start_servers(var: Path, stack: contextlib.ExitStack) -> None:
         say(f"nats-server with JetStream is running at {nats.url} (data in {nats.data_dir})")
 
 
+# What a second terminal needs for manage.py against the running system (see the banner).
+RUN_ENV_NAMES = ("DEBUG", "SECRET_KEY", "DATABASE_URL", "NATS_URL", "HEALIX_VAR_DIR")
+
+
+def write_run_env(var: Path) -> Path:
+    """Write the running system's settings to var/run.env (mode 0600: it holds the secret key),
+    so that `set -a; . var/run.env; set +a` lets manage.py reach the same servers."""
+    path = var / "run.env"
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as file:
+        for name in RUN_ENV_NAMES:
+            file.write(f"{name}='{os.environ[name]}'\n")
+    return path
+
+
 def print_banner_when_ready(url: str, password: str, done: threading.Event) -> None:
     while not done.is_set():
         try:
@@ -91,9 +107,13 @@ def print_banner_when_ready(url: str, password: str, done: threading.Event) -> N
     else:
         return
     rule = "=" * 64
+    run_env = Path(os.environ["HEALIX_VAR_DIR"]) / "run.env"
     say(
         f"\n{rule}\nHealix is running: {url}/admin/\n"
-        f"  user:     admin\n  password: {password}\nStop everything with Ctrl-C.\n{rule}"
+        f"  user:     admin\n  password: {password}\n"
+        f"  bus:      {os.environ['NATS_URL']}\n"
+        f"manage.py in another terminal: set -a; . {run_env}; set +a\n"
+        f"Stop everything with Ctrl-C.\n{rule}"
     )
 
 
@@ -138,6 +158,7 @@ def main() -> int:
             )
             # Only this command gets the password: the Procfile's processes never need it.
             manage("ensure_admin", env={"HEALIX_ADMIN_PASSWORD": password})
+            write_run_env(var)
             returncode = run_procfile(port, password)
         except KeyboardInterrupt:
             returncode = 130

@@ -126,6 +126,83 @@ def log_in(base_url: str, password: str) -> requests.Session:
     return session
 
 
+def run_env(launcher: Launcher) -> dict[str, str]:
+    """The environment the banner tells a second terminal to load (var/run.env)."""
+    path = launcher.var_dir / "run.env"
+    assert path.stat().st_mode & 0o777 == 0o600
+    values = dict(line.split("=", 1) for line in path.read_text().splitlines())
+    return {**os.environ, **{name: value.strip("'") for name, value in values.items()}}
+
+
+def manage(launcher: Launcher, *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env=run_env(launcher),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def eventually(check, timeout: float = 30):
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        assert time.monotonic() < deadline, "condition never held"
+        time.sleep(0.3)
+    return result
+
+
+def check_the_bus_walk_through(launcher: Launcher) -> None:
+    """docs/inbound.md and the README, against the running system."""
+    import asyncio
+    import json
+
+    import nats
+
+    key = manage(launcher, "create_api_key", "--org", "hrh", "--name", "e2e")
+    user_id = manage(
+        launcher,
+        "shell",
+        "--no-imports",
+        "-c",
+        "from healix.models import User; print(User.objects.get(username='pat.jones').pk)",
+    )
+    headers = {"Authorization": f"Api-Key {key}"}
+    url = f"{launcher.base_url}/api/v1/inbound/aiEngineTimeSlot/"
+    # The web process takes the first copy over REST...
+    first = requests.post(
+        url, json={"userId": user_id, "timeSlot": "2026-01-05T10:30"}, headers=headers, timeout=10
+    )
+    assert first.status_code == 202, first.text
+    assert first.json()["status"] == "accepted"
+    detail = f"{launcher.base_url}/api/v1/inbound/{first.json()['id']}/"
+    # ...and the worker hands it on (readyAt is set by the Celery task)
+    eventually(lambda: requests.get(detail, headers=headers, timeout=10).json()["readyAt"])
+
+    async def publish_copy_and_read_events() -> list[str]:
+        nc = await nats.connect(run_env(launcher)["NATS_URL"])
+        body = json.dumps({"timeSlot": "2026-01-05T10:30", "userId": user_id}).encode()
+        await nc.jetstream().publish("healix.hrh.inbound.aiEngineTimeSlot", body)
+        sub = await nc.jetstream().subscribe("healix.hrh.*", ordered_consumer=True)
+        subjects = []
+        for _ in range(4):  # the demo's events, published by the relay
+            subjects.append((await sub.next_msg(timeout=30)).subject)
+        await nc.close()
+        return subjects
+
+    # The bus process counts the same data from NATS as a duplicate of the first
+    subjects = asyncio.run(publish_copy_and_read_events())
+    eventually(lambda: requests.get(detail, headers=headers, timeout=10).json()["duplicateCount"])
+    assert sorted(set(subjects)) == [
+        "healix.hrh.formSubmitted",
+        "healix.hrh.planCreated",
+        "healix.hrh.workQueueItemStatusUpdated",
+    ]
+
+
 @pytest.mark.e2e
 def test_launcher_serves_the_template_editor_and_stops_cleanly(launcher: Launcher) -> None:
     # given the launcher started on an empty var/ directory, without any server named
@@ -140,6 +217,9 @@ def test_launcher_serves_the_template_editor_and_stops_cleanly(launcher: Launche
     # then the editor answers and lists the demo template
     assert editor.status_code == 200, launcher.output()
     assert DEMO_TEMPLATE in editor.text, launcher.output()
+
+    # and every process of the Procfile does its part (web, bus, worker, relay)
+    check_the_bus_walk_through(launcher)
 
     # when it receives a Ctrl-C
     launcher.process.send_signal(signal.SIGINT)
