@@ -12,11 +12,20 @@ from jsonschema import Draft202012Validator
 from events.tracing import TRACE_HEADER
 from events.types import SUBJECT_PREFIX, EventType
 
-__all__ = ["asyncapi_document", "envelope_errors", "event_schema"]
+__all__ = ["asyncapi_document", "asyncapi_payload", "envelope_errors", "event_schema"]
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
-# The media type AsyncAPI 3.0 uses to say a payload is JSON Schema draft 2020-12.
-JSON_SCHEMA_2020_12 = "application/schema+json;version=draft-2020-12"
+# AsyncAPI 3.0 names JSON Schema payloads by draft-07 (2020-12 is not among its predefined
+# formats, and tools reject unknown ones). Our schemas use only keywords both drafts share, so
+# the document embeds them as draft-07 (without their 2020-12 "$schema"), while the files served
+# under /api/v1/schemas/events/ stay draft 2020-12.
+ASYNCAPI_SCHEMA_FORMAT = "application/schema+json;version=draft-07"
+
+
+def asyncapi_payload(schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON Schema as an AsyncAPI 3.0 multi-format payload."""
+    embedded = {key: value for key, value in schema.items() if key != "$schema"}
+    return {"schemaFormat": ASYNCAPI_SCHEMA_FORMAT, "schema": embedded}
 
 
 @cache
@@ -70,7 +79,7 @@ def asyncapi_document() -> dict[str, Any]:
                     TRACE_HEADER: {"type": "string", "description": "The envelope's traceId."},
                 },
             },
-            "payload": {"schemaFormat": JSON_SCHEMA_2020_12, "schema": event_schema(name)},
+            "payload": asyncapi_payload(event_schema(name)),
         }
         channels[name] = {
             "address": f"{SUBJECT_PREFIX}.{{orgId}}.{name}",

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.conf import settings
 
+from events.contract import asyncapi_payload
 from events.tracing import TRACE_HEADER
 from integrations.bus import REPLY_HEADER
 from integrations.schemas import JSON_SCHEMA_DIALECT, ROUTING_SCHEMA
@@ -12,8 +13,6 @@ from integrations.schemas import JSON_SCHEMA_DIALECT, ROUTING_SCHEMA
 __all__ = ["INBOUND_CHANNEL", "add_inbound"]
 
 INBOUND_CHANNEL = "inbound"
-# The media type AsyncAPI 3.0 uses to say a payload is JSON Schema draft 2020-12.
-JSON_SCHEMA_2020_12 = "application/schema+json;version=draft-2020-12"
 
 INBOUND_PAYLOAD: dict[str, Any] = {
     "$schema": JSON_SCHEMA_DIALECT,
@@ -83,13 +82,13 @@ def add_inbound(channels: dict, operations: dict, messages: dict) -> None:
                 },
             },
         },
-        "payload": {"schemaFormat": JSON_SCHEMA_2020_12, "schema": INBOUND_PAYLOAD},
+        "payload": asyncapi_payload(INBOUND_PAYLOAD),
     }
     messages["inboundAnswer"] = {
         "name": "inboundAnswer",
         "title": "Answer to an inbound event",
         "contentType": "application/json",
-        "payload": {"schemaFormat": JSON_SCHEMA_2020_12, "schema": ANSWER_PAYLOAD},
+        "payload": asyncapi_payload(ANSWER_PAYLOAD),
     }
     channels[INBOUND_CHANNEL] = {
         "address": "healix.{orgId}.inbound.{subject}",

@@ -42,7 +42,8 @@ def test_asyncapi_document_lists_the_outgoing_channels_with_their_schemas(client
         assert set(channel["parameters"]) == {"orgId"}
         message = document["components"]["messages"][name]
         assert message["payload"]["schema"]["title"] == name
-        assert message["payload"]["schemaFormat"].endswith("version=draft-2020-12")
+        assert message["payload"]["schemaFormat"] == "application/schema+json;version=draft-07"
+        assert "$schema" not in message["payload"]["schema"]
         assert set(message["headers"]["properties"]) == {"Nats-Msg-Id", "Healix-Trace-Id"}
     # Every operation sends on a channel that exists
     for operation in document["operations"].values():
