@@ -127,6 +127,19 @@ def create_database(socket_dir: Path, name: str) -> None:
             connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
+def database_url(settings_dict: dict) -> str:
+    """A DATABASE_URL for Django's connection settings `settings_dict` (for instance the test
+    database's, to hand to a subprocess), in the form this module writes."""
+    user = quote(settings_dict["USER"] or "", safe="")
+    password = settings_dict.get("PASSWORD")
+    credentials = f"{user}:{quote(password, safe='')}" if password else user
+    host = settings_dict["HOST"] or ""
+    if host.startswith("/"):  # a UNIX socket directory
+        return f"postgres://{credentials}@/{quote(host, safe='')}/{settings_dict['NAME']}"
+    port = f":{settings_dict['PORT']}" if settings_dict.get("PORT") else ""
+    return f"postgres://{credentials}@{host}{port}/{settings_dict['NAME']}"
+
+
 # --- NATS ---------------------------------------------------------------------------------
 
 

@@ -5,7 +5,6 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from urllib.parse import quote
 
 import nats
 import pytest
@@ -13,6 +12,7 @@ from django.db import connection
 
 from events.relay import Relay, RelayConfig
 from events.streams import ensure_events_stream
+from healix import devservers
 
 # Seconds a test waits for the relay to do something that takes milliseconds when it works.
 PATIENCE = 20.0
@@ -116,12 +116,4 @@ def start_relay(transactional_db, events_stream) -> Iterator[Callable[..., Relay
 
 def subprocess_database_url() -> str:
     """DATABASE_URL of the test database (pytest-django's test_<name>) for a subprocess."""
-    params = connection.settings_dict
-    user = quote(params["USER"] or "", safe="")
-    password = f":{quote(params['PASSWORD'], safe='')}" if params.get("PASSWORD") else ""
-    host = params["HOST"] or ""
-    if host.startswith("/"):
-        host = quote(host, safe="")  # a UNIX socket directory, as devservers writes it
-        return f"postgres://{user}{password}@/{host}/{params['NAME']}"
-    port = f":{params['PORT']}" if params.get("PORT") else ""
-    return f"postgres://{user}{password}@{host}{port}/{params['NAME']}"
+    return devservers.database_url(connection.settings_dict)
