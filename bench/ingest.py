@@ -314,7 +314,7 @@ def run(args: argparse.Namespace, logs: Path) -> int:
     print(f"         statuses {statuses}")
     ok = bus_rate >= 3000 and share >= 0.25 and rest >= 800
     print("\ntargets " + ("met" if ok else "NOT met"))
-    return 0
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
