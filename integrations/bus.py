@@ -14,6 +14,7 @@ redelivered, and ingest() then finds them to be duplicates of what it committed.
 import asyncio
 import json
 import logging
+import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -85,9 +86,9 @@ class Result:
 
 def _unroutable(item: Item, reason: str) -> Result:
     UnroutableMessage.objects.create(
-        subject=item.subject[:500],
+        subject=item.subject[:500].replace("\x00", "\ufffd"),  # PostgreSQL text holds no NUL
         raw_body=item.data.decode("utf-8", "replace")[:UNROUTABLE_KEEP_CHARS].replace("\x00", ""),
-        reason=reason,
+        reason=reason.replace("\x00", "\ufffd"),
     )
     answer = {"type": "about:blank", "title": "Unknown organization", "status": 404}
     return Result(Action.TERM, {**answer, "detail": reason})
@@ -143,13 +144,13 @@ def _handle_alone(item: Item) -> Result:
 
 def _store_failure(item: Item, error: Exception) -> Result:
     parsed = parse_inbound_subject(item.subject)
-    organization_id = (
-        Organization.objects.filter(slug=parsed[0]).values_list("pk", flat=True).first()
-        if parsed
-        else None
-    )
     problem = Problem("#", f"Healix could not process this message ({type(error).__name__}).")
     try:
+        organization_id = (
+            Organization.objects.filter(slug=parsed[0]).values_list("pk", flat=True).first()
+            if parsed
+            else None
+        )
         if organization_id is None:
             return _unroutable(item, problem.detail)
         event = InboundEvent.objects.create(
@@ -194,6 +195,11 @@ def _item(msg: Msg) -> Item:
     return Item(msg.subject, msg.data, dict(msg.headers or {}), sequence)
 
 
+# Where a publisher may ask for the answer: an inbox of its own connection (nats-py's
+# new_inbox() form), never a subject of the bus.
+REPLY_SUBJECT = re.compile(r"_INBOX\.[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\Z")
+
+
 async def _settle(nc, msg: Msg, result: Result) -> None:
     if result.action == Action.ACK:
         await msg.ack()
@@ -204,7 +210,15 @@ async def _settle(nc, msg: Msg, result: Result) -> None:
         return
     reply_to = (msg.headers or {}).get(REPLY_HEADER)
     if reply_to and result.answer is not None:
-        await nc.publish(reply_to, json.dumps(result.answer).encode())
+        if not REPLY_SUBJECT.match(reply_to):
+            # Healix's own connection may publish anywhere: answering on a partner-chosen
+            # subject such as healix.<other org>.inbound.x would write into another tenant.
+            logger.warning("Not answering on %r: replies go to _INBOX.* only", reply_to)
+            return
+        try:
+            await nc.publish(reply_to, json.dumps(result.answer).encode())
+        except Exception:  # the answer is a courtesy; the message is settled already
+            logger.warning("Could not answer on %r", reply_to, exc_info=True)
 
 
 async def consume(
@@ -239,7 +253,10 @@ async def consume(
             items = [_item(msg) for msg in msgs]
             results = await loop.run_in_executor(executor, process_batch, items)
             for msg, result in zip(msgs, results, strict=True):
-                await _settle(nc, msg, result)
+                try:
+                    await _settle(nc, msg, result)
+                except Exception:  # one message's settling must never stop the consumer
+                    logger.warning("Could not settle %s", msg.subject, exc_info=True)
             await nc.flush()
             if on_batch is not None:
                 on_batch(len(msgs))

@@ -4,6 +4,8 @@
 start-up, so they exist even before that command ran (both are idempotent).
 """
 
+import re
+
 from django.conf import settings
 from nats.js import JetStreamContext
 from nats.js.api import (
@@ -41,10 +43,20 @@ def inbound_subject(org_id: str, subject: str) -> str:
     return f"healix.{org_id}.inbound.{subject}"
 
 
+# An organization's slug (healix/models.py): what a subject's orgId token must look like.
+ORG_ID_TOKEN = re.compile(r"[a-z0-9][a-z0-9-]{0,39}\Z")
+
+
 def parse_inbound_subject(nats_subject: str) -> tuple[str, str] | None:
-    """(orgId, integration subject) of healix.<orgId>.inbound.<subject...>, else None."""
+    """(orgId, integration subject) of healix.<orgId>.inbound.<subject...>, else None.
+
+    The orgId must look like one (healix.models.org_id_validator's shape): anything else, a NUL
+    byte that PostgreSQL text cannot hold included, is unroutable, not a database error.
+    """
     tokens = nats_subject.split(".")
     if len(tokens) < 4 or tokens[0] != "healix" or tokens[2] != "inbound":
+        return None
+    if not ORG_ID_TOKEN.match(tokens[1]) or "\x00" in nats_subject:
         return None
     return tokens[1], ".".join(tokens[3:])
 

@@ -53,6 +53,24 @@ def problem(response, status: int) -> dict:
     return body
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"timeSlot": "x", "n": 123456789012345678901234567890}',
+        '{"timeSlot": "x", "n": 1e400}',
+        '{"timeSlot": "\\ud800"}',
+        "[" * 500 + "]" * 500,
+        '{"timeSlot": ' + "[" * 100 + "]" * 100 + "}",
+    ],
+    ids=["huge integer", "infinite number", "lone surrogate", "deep array", "deep value"],
+)
+def test_json_outside_i_json_is_400_not_500(api, body):
+    # Canonical hashing (RFC 8785) assumes I-JSON: anything outside it is refused up front
+    answer = problem(post_json(api, SUBJECT, body), 400)
+    assert answer["type"] == "https://healix.me/problems/malformed-json"
+    assert InboundEvent.objects.get(pk=answer["id"]).status == "rejected"
+
+
 def test_malformed_json_is_400(api):
     body = problem(post_json(api, SUBJECT, "{oops"), 400)
     assert body["type"] == "https://healix.me/problems/malformed-json"

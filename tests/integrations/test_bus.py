@@ -88,6 +88,17 @@ BAD_INPUTS = [
     ("hrh", SUBJECT, b'{"planId": "%(foreign)s", "timeSlot": "x"}', "Invalid payload", "#/planId"),
     ("hrh", SUBJECT, b'{"timeSlot": "%(big)s"}', "Payload too large", "#"),
     ("hrh", "a.b", b'{"timeSlot": "x"}', "Unknown subject", "#"),
+    # Outside I-JSON, which the canonical hash needs: refused as malformed, never a crash
+    (
+        "hrh",
+        SUBJECT,
+        b'{"timeSlot": "x", "n": 123456789012345678901234567890}',
+        "Malformed JSON",
+        "#",
+    ),
+    ("hrh", SUBJECT, b'{"timeSlot": "x", "n": 1e400}', "Malformed JSON", "#"),
+    ("hrh", SUBJECT, b'{"timeSlot": "\\ud800"}', "Malformed JSON", "#"),
+    ("hrh", SUBJECT, b'{"timeSlot": ' + b"[" * 100 + b"]" * 100 + b"}", "Malformed JSON", "#"),
 ]
 
 
@@ -172,3 +183,55 @@ async def _delivery_counts(url: str) -> tuple[int, int]:
         return info.delivered.consumer_seq, info.ack_floor.consumer_seq
     finally:
         await nc.close()
+
+
+def test_a_reply_subject_outside_the_inbox_is_never_answered_and_stops_nothing(
+    start_consume_bus, nats_server, plan, inbound_stream
+):
+    # Given a consumer, and messages asking for answers on an invalid subject and on another
+    # organization's inbound subject, then a well-formed message
+    start_consume_bus()
+
+    async def send_and_watch_the_other_org() -> int:
+        nc = await nats.connect(nats_server.url)
+        try:
+            spy = await nc.subscribe("healix.other.>")
+            js = nc.jetstream()
+            for index, reply_to in enumerate(["a b", "healix.other.inbound.aiEngineTimeSlot"]):
+                body = json.dumps({"planId": str(plan.pk), "timeSlot": f"slot {index}"}).encode()
+                headers = {REPLY_HEADER: reply_to}
+                await js.publish(inbound_subject("hrh", SUBJECT), body, headers=headers)
+            body = json.dumps({"planId": str(plan.pk), "timeSlot": "after"}).encode()
+            await js.publish(inbound_subject("hrh", SUBJECT), body)
+            await asyncio.sleep(3)  # the consumer would have answered by now
+            return spy.pending_msgs
+        finally:
+            await nc.close()
+
+    seen_by_the_other_org = asyncio.run(send_and_watch_the_other_org())
+    # Then all three are ingested (the consumer survived), and nothing reached the other org
+    wait_until(lambda: InboundEvent.objects.filter(status="accepted").count() == 3)
+    assert seen_by_the_other_org == 0
+
+
+def test_an_org_token_that_is_no_slug_is_unroutable_not_a_crash_loop(
+    start_consume_bus, nats_server, plan, inbound_stream
+):
+    # Given a subject whose orgId token holds a NUL byte (PostgreSQL text cannot store it)
+    start_consume_bus()
+
+    async def send() -> None:
+        nc = await nats.connect(nats_server.url)
+        try:
+            js = nc.jetstream()
+            await js.publish("healix.h\x00rh.inbound.aiEngineTimeSlot", b'{"timeSlot": "x"}')
+            body = json.dumps({"planId": str(plan.pk), "timeSlot": "after"}).encode()
+            await js.publish(inbound_subject("hrh", SUBJECT), body)
+        finally:
+            await nc.close()
+
+    asyncio.run(send())
+    # Then it is kept as unroutable, the next message is ingested, nothing is redelivered
+    wait_until(lambda: InboundEvent.objects.filter(status="accepted").count() == 1)
+    wait_until(lambda: UnroutableMessage.objects.count() == 1)
+    wait_until(lambda: consumer_settled(nats_server.url))
