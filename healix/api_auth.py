@@ -29,7 +29,7 @@ class OrganizationAPIKeyAuthentication(BaseAuthentication):
             return None  # the permission then answers 401 "credentials were not provided"
         scheme, _, key = header.partition(" ")
         key = key.strip()
-        if scheme != KEYWORD or not key:
+        if scheme.lower() != KEYWORD.lower() or not key:  # schemes are case-insensitive (RFC 9110)
             raise AuthenticationFailed(f"Use the header Authorization: {KEYWORD} <key>.")
         prefix, _, _ = key.partition(".")
         api_key = _usable_key(prefix)

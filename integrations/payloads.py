@@ -3,6 +3,7 @@ canonical hash that decides whether two messages carry the same data."""
 
 import hashlib
 import json
+import uuid
 from typing import Any
 
 import rfc8785
@@ -18,9 +19,27 @@ MAX_DEPTH = 64
 MAX_SAFE_INTEGER = 2**53 - 1
 
 
+# The routing ids, compared as UUIDs: an upper-case planId names the same plan, so it is the
+# same data.
+ROUTING_IDS = ("planId", "userId")
+
+
 def canonical_hash(payload: Any) -> str:
-    """SHA-256 of the RFC 8785 canonical JSON: key order and whitespace do not count."""
+    """SHA-256 of the RFC 8785 canonical JSON: key order, whitespace and the case of the
+    routing ids do not count."""
+    if isinstance(payload, dict) and any(name in payload for name in ROUTING_IDS):
+        payload = {
+            **payload,
+            **{name: _uuid_text(payload[name]) for name in ROUTING_IDS if name in payload},
+        }
     return hashlib.sha256(rfc8785.dumps(payload)).hexdigest()
+
+
+def _uuid_text(value: Any) -> Any:
+    try:
+        return str(uuid.UUID(value)) if isinstance(value, str) else value
+    except ValueError:
+        return value
 
 
 def parse_body(body: bytes | str) -> tuple[Any, list[Problem]]:

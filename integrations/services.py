@@ -24,7 +24,6 @@ from integrations.models import (
     InboundEvent,
     InboundSource,
     InboundStatus,
-    IntegrationDefinition,
 )
 from integrations.payloads import canonical_hash, has_nul, parse_body
 from integrations.results import (
@@ -63,13 +62,10 @@ class DefinitionCache:
     def __init__(self) -> None:
         self.plans = PlanIndex()
 
-    def definitions(self, organization_id: int, subject: str) -> dict[int, IntegrationDefinition]:
-        return definitions.lookup(organization_id, subject).by_template
-
-    def validator(self, definition: IntegrationDefinition):
-        return definitions.lookup(definition.organization_id, definition.subject).validators[
-            definition.pk
-        ]
+    def definitions(self, organization_id: int, subject: str) -> definitions.Definitions:
+        # One lookup per message: its definitions and their validators come from the same
+        # snapshot, even if the process-wide cache is refreshed meanwhile.
+        return definitions.lookup(organization_id, subject)
 
 
 def _check(
@@ -86,7 +82,8 @@ def _check(
     if has_nul(payload):
         # PostgreSQL's jsonb cannot hold U+0000; such a payload can never be stored.
         return None, INVALID, [Problem("#", "The payload contains U+0000 (NUL).")], []
-    definitions = cache.definitions(organization_id, subject)
+    found = cache.definitions(organization_id, subject)
+    definitions = found.by_template
     if not definitions:
         detail = f"No template of this organization listens to subject {subject}."
         return payload, UNKNOWN_SUBJECT, [Problem("#", detail)], []
@@ -96,7 +93,8 @@ def _check(
     template_ids = target.template_ids or set(definitions)
     problems = list(target.problems)
     for template_id in sorted(template_ids):
-        for problem in payload_problems(cache.validator(definitions[template_id]), payload):
+        validator = found.validators[definitions[template_id].pk]
+        for problem in payload_problems(validator, payload):
             if problem not in problems:
                 problems.append(problem)
     if problems:

@@ -121,6 +121,13 @@ def test_missing_or_bad_key_is_401(client, org, plan, authorization):
     assert not InboundEvent.objects.exists()
 
 
+def test_the_scheme_is_case_insensitive(client, org, plan):
+    key = make_api_key(org)
+    headers = {"Authorization": f"api-key {key}"}
+    response = post_json(client, SUBJECT, slot(plan), headers=headers)
+    assert response.status_code == 202, response.content
+
+
 def test_revoked_and_expired_keys_are_401(org, plan):
     revoked_key = make_api_key(org, "old")
     OrganizationAPIKey.objects.filter(name="old").update(revoked=True)

@@ -56,6 +56,15 @@ def test_canonical_hash_ignores_key_order_but_not_values():
     assert canonical_hash({"a": [1, 2]}) != canonical_hash({"a": [2, 1]})
 
 
+def test_an_upper_case_plan_id_is_the_same_data(org, plan):
+    # Given the same plan named in lower and in upper case
+    lower = send(org, {"planId": str(plan.pk), "timeSlot": "9:00"})
+    upper = send(org, {"planId": str(plan.pk).upper(), "timeSlot": "9:00"})
+    # Then the second is a duplicate of the first, not a second event
+    assert (lower.outcome, upper.outcome) == (Outcome.ACCEPTED, Outcome.DUPLICATE)
+    assert InboundEvent.objects.filter(status="accepted").count() == 1
+
+
 def test_a_rejected_message_does_not_block_a_later_valid_copy(org, template, plan):
     # Given the definition lacks a field the partner sends
     payload = {"planId": str(plan.pk), "timeSlot": "10:00", "room": "B12"}
