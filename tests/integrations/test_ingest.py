@@ -103,6 +103,33 @@ def test_rerun_accepts_a_rejected_event_once_its_definition_is_fixed(org, templa
     assert InboundEvent.objects.filter(status="accepted").count() == 2
 
 
+def test_rerun_racing_an_accepted_copy_counts_as_its_duplicate(org, template, plan, monkeypatch):
+    # Given a rejected event whose data is accepted by another copy right after rerun() looked
+    payload = {"planId": str(plan.pk), "timeSlot": "10:00", "room": "B12"}
+    event = InboundEvent.objects.get(pk=send(org, payload).event_id)
+    IntegrationField.objects.create(
+        definition=template.integrations.get(), name="room", field_type="string", position=1
+    )
+    accepted = send(org, payload)
+    from integrations import services
+
+    real_count = services._count_on_first_copy
+    calls = []
+
+    def count_too_early(event, digest):
+        calls.append(digest)
+        return None if len(calls) == 1 else real_count(event, digest)
+
+    monkeypatch.setattr(services, "_count_on_first_copy", count_too_early)
+    # When it is re-run
+    result = rerun(event)
+    # Then the unique index catches it: a duplicate of the accepted copy, no error
+    assert (result.outcome, result.duplicate_of) == (Outcome.DUPLICATE, accepted.event_id)
+    event.refresh_from_db()
+    assert event.status == "rejected"
+    assert InboundEvent.objects.filter(status="accepted").count() == 1
+
+
 def rerun_outcome(event):
     # The stored payload had room 7 (a number); make it match the accepted copy's data.
     event.payload["room"] = "7"
