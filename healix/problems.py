@@ -8,7 +8,7 @@ pointer in RFC 9457's URI-fragment form (`#/field`).
 
 from typing import Any
 
-from django.http import Http404
+from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -16,6 +16,7 @@ from rest_framework.views import exception_handler
 __all__ = [
     "PROBLEM_CONTENT_TYPE",
     "PROBLEM_TYPE_BASE",
+    "api_not_found",
     "problem_exception_handler",
     "problem_response",
     "validation_errors",
@@ -108,3 +109,15 @@ def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
     if response.status_code == status.HTTP_401_UNAUTHORIZED and "WWW-Authenticate" not in problem:
         problem["WWW-Authenticate"] = "Api-Key"
     return problem
+
+
+def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
+    """The answer to a URL under /api/ that names no resource: problem details, like every
+    other API error, rather than Django's HTML page."""
+    body = {
+        "type": PROBLEM_TYPE_BASE + "not-found",
+        "title": "Not found",
+        "status": 404,
+        "detail": f"No API resource at {request.path}. See /api/v1/asyncapi.json and docs/.",
+    }
+    return JsonResponse(body, status=404, content_type=PROBLEM_CONTENT_TYPE)

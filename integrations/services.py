@@ -92,10 +92,13 @@ def _check(
     target = route(organization_id, subject, payload, definitions, cache.plans)
     template_ids = target.template_ids or set(definitions)
     problems = list(target.problems)
+    # Routing has already said what is wrong with planId / userId; the schema would say it
+    # again in other words.
+    routed = {problem.pointer for problem in target.problems}
     for template_id in sorted(template_ids):
         validator = found.validators[definitions[template_id].pk]
         for problem in payload_problems(validator, payload):
-            if problem not in problems:
+            if problem not in problems and problem.pointer not in routed:
                 problems.append(problem)
     if problems:
         return payload, INVALID, sorted(problems, key=lambda p: p.pointer), []

@@ -181,3 +181,14 @@ def test_create_api_key_command_prints_a_working_key(org, plan):
     assert key not in (stored.hashed_key, stored.id) and stored.organization == org
     with pytest.raises(CommandError, match="No organization nope"):
         call_command("create_api_key", "--org", "nope", "--name", "x")
+
+
+@pytest.mark.parametrize("url", ["/api/v1/nothing-here/", "/api/v2/inbound/x/", "/api/"])
+def test_an_unknown_api_url_is_a_problem_not_an_html_page(client, url):
+    body = problem(client.get(url), 404)
+    assert body["type"] == "https://healix.me/problems/not-found"
+
+
+def test_a_malformed_user_id_is_named_once(api, plan):
+    body = problem(post_json(api, SUBJECT, {"userId": "nope", "timeSlot": "x"}), 400)
+    assert [error["pointer"] for error in body["errors"]] == ["#/userId"]
