@@ -5,11 +5,10 @@ import json
 
 from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest
 from django.utils.html import format_html
 
 from events.models import OutboxEvent
-from healix.admin import OrganizationScopedAdmin
+from healix.admin import RecordAdmin
 
 __all__ = ["OutboxEventAdmin"]
 
@@ -69,7 +68,7 @@ class PublishedFilter(admin.SimpleListFilter):
 
 
 @admin.register(OutboxEvent)
-class OutboxEventAdmin(OrganizationScopedAdmin):
+class OutboxEventAdmin(RecordAdmin):
     list_display = (
         "id",
         "occurred_at",
@@ -103,13 +102,3 @@ class OutboxEventAdmin(OrganizationScopedAdmin):
     @admin.display(description="envelope")
     def envelope(self, obj: OutboxEvent) -> str:
         return format_html("<pre>{}</pre>", json.dumps(json.loads(obj.payload), indent=2))
-
-    # The log records what happened: nobody adds, edits or deletes an event here.
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False

@@ -29,6 +29,7 @@ __all__ = [
     "OrganizationScopedInline",
     "OrganizationScopedMixin",
     "ParentOrganizationFormSet",
+    "RecordAdmin",
     "ScopedRelatedFieldListFilter",
     "UserAdmin",
     "organization_path",
@@ -321,3 +322,17 @@ class OrganizationAPIKeyAdmin(OrganizationScopedAdmin, APIKeyModelAdmin):
     list_display = ("prefix", "name", "organization", "created", "expiry_date", "revoked")
     list_filter = ("organization", "revoked")
     fields = ("organization", "name", "expiry_date", "revoked", "prefix")
+
+
+class RecordAdmin(OrganizationScopedAdmin):
+    """A record of what happened (an event, an inbound message, a submission): shown to whoever
+    may view it, and never added, edited or deleted in the admin."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

@@ -8,7 +8,7 @@ from django.db.models import Count
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from healix.admin import OrganizationScopedAdmin, OrganizationScopedInline
+from healix.admin import OrganizationScopedAdmin, OrganizationScopedInline, RecordAdmin
 from integrations import services
 from integrations.models import (
     InboundEvent,
@@ -88,7 +88,7 @@ class IntegrationDefinitionAdmin(OrganizationScopedAdmin):
 
 
 @admin.register(InboundEvent)
-class InboundEventAdmin(OrganizationScopedAdmin):
+class InboundEventAdmin(RecordAdmin):
     list_display = (
         "received_at",
         "subject",
@@ -138,16 +138,6 @@ class InboundEventAdmin(OrganizationScopedAdmin):
     @admin.display(description="payload")
     def payload_display(self, obj: InboundEvent) -> str:
         return _pre(obj.payload) if obj.payload is not None else "-"
-
-    # A record of what arrived: nobody adds, edits or deletes one here.
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
     def has_rerun_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("integrations.change_inboundevent")

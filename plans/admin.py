@@ -6,7 +6,7 @@ from django.db import router, transaction
 from django.urls import reverse
 from django.utils.html import format_html
 
-from healix.admin import OrganizationScopedAdmin, OrganizationScopedInline
+from healix.admin import OrganizationScopedAdmin, OrganizationScopedInline, RecordAdmin
 from plans.admin_forms import (
     PlanAddForm,
     PlanChangeForm,
@@ -224,7 +224,7 @@ class WorkQueueItemAdmin(ServiceBackedAdmin):
 
 
 @admin.register(FormSubmission)
-class FormSubmissionAdmin(OrganizationScopedAdmin):
+class FormSubmissionAdmin(RecordAdmin):
     """Submissions are records: shown, never edited here."""
 
     list_display = ("assignment", "submitted_at", "submitted_by", "organization")
@@ -233,12 +233,3 @@ class FormSubmissionAdmin(OrganizationScopedAdmin):
     search_fields = ("assignment__definition__form__name", "assignment__user__username")
     fields = ("organization", "assignment", "data", "submitted_at", "submitted_by")
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
