@@ -3,7 +3,6 @@
 import asyncio
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 
 import nats
@@ -13,21 +12,11 @@ from django.db import connection
 from events.relay import Relay, RelayConfig
 from events.streams import ensure_events_stream
 from healix import devservers
-
-# Seconds a test waits for the relay to do something that takes milliseconds when it works.
-PATIENCE = 20.0
+from tests.fixtures.waiting import PATIENCE
 
 
 def run(coroutine):
     return asyncio.run(coroutine)
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = PATIENCE) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(0.05)
 
 
 async def _reset_stream(url: str) -> None:

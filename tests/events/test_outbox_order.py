@@ -8,7 +8,7 @@ from django.db import connection, transaction
 from events.models import OutboxEvent
 from plans import services
 from plans.models import WorkQueueItem
-from tests.events.conftest import PATIENCE
+from tests.fixtures.waiting import PATIENCE
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -12,7 +12,8 @@ from django.conf import settings
 from integrations.bus import REPLY_HEADER, Item, process_batch
 from integrations.models import InboundEvent, UnroutableMessage
 from integrations.streams import inbound_subject
-from tests.fixtures.integrations import post_json, wait_until
+from tests.fixtures.integrations import post_json
+from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

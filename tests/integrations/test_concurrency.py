@@ -14,7 +14,8 @@ from integrations import bus, services
 from integrations.bus import Action, Item, process_batch
 from integrations.models import InboundEvent
 from integrations.streams import inbound_subject
-from tests.fixtures.integrations import key_client, make_api_key, post_json, wait_until
+from tests.fixtures.integrations import key_client, make_api_key, post_json
+from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,7 +11,7 @@ from integrations.services import Outcome, canonical_hash, ingest, rerun
 from plans import services
 from plans.models import PlanStatus
 from tests.fixtures.domain import make_user
-from tests.fixtures.integrations import wait_until
+from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.django_db
 
