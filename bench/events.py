@@ -46,24 +46,6 @@ MIN_RATE_SHARE = 0.95
 P99_TARGET_SECONDS = 0.050
 
 
-def start_servers(stack: ExitStack) -> None:
-    os.environ.setdefault("DEBUG", "true")
-    if "DATABASE_URL" not in os.environ:
-        var = devservers.var_dir()
-        var.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix="bench-", dir=var))
-        stack.callback(shutil.rmtree, scratch, True)
-        postgres = devservers.start_postgres(scratch / "pgdata", database="healix_bench")
-        stack.callback(postgres.stop)
-        os.environ["DATABASE_URL"] = postgres.url("healix_bench")
-    if "NATS_URL" not in os.environ:
-        scratch = Path(tempfile.mkdtemp(prefix="bench-nats-", dir=devservers.var_dir()))
-        stack.callback(shutil.rmtree, scratch, True)
-        nats_server = devservers.start_nats(scratch)
-        stack.callback(nats_server.stop)
-        os.environ["NATS_URL"] = nats_server.url
-
-
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
@@ -84,7 +66,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
     with ExitStack() as stack:
-        start_servers(stack)
+        devservers.start_throwaway_servers(stack, database="healix_bench")
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healix.settings")
         import django
 

@@ -52,27 +52,13 @@ PHASE_TIMEOUT = 300.0
 
 
 def start_servers(stack: ExitStack) -> None:
-    os.environ.setdefault("DEBUG", "true")
     if "CELERY_FILESYSTEM_DIR" not in os.environ:
         # The hand-over tasks the run queues (no worker runs: not what is measured) stay out
         # of var/celery, where `make run`'s worker would find them.
         celery_dir = tempfile.mkdtemp(prefix="bench-celery-")
         stack.callback(shutil.rmtree, celery_dir, True)
         os.environ["CELERY_FILESYSTEM_DIR"] = celery_dir
-    if "DATABASE_URL" not in os.environ:
-        var = devservers.var_dir()
-        var.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix="bench-", dir=var))
-        stack.callback(shutil.rmtree, scratch, True)
-        postgres = devservers.start_postgres(scratch / "pgdata", database="healix_bench")
-        stack.callback(postgres.stop)
-        os.environ["DATABASE_URL"] = postgres.url("healix_bench")
-    if "NATS_URL" not in os.environ:
-        scratch = Path(tempfile.mkdtemp(prefix="bench-nats-", dir=devservers.var_dir()))
-        stack.callback(shutil.rmtree, scratch, True)
-        nats_server = devservers.start_nats(scratch)
-        stack.callback(nats_server.stop)
-        os.environ["NATS_URL"] = nats_server.url
+    devservers.start_throwaway_servers(stack, database="healix_bench")
 
 
 def bodies(plan_ids: list[str], count: int, seed: int) -> list[bytes]:

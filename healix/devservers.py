@@ -8,12 +8,15 @@ DATABASE_URL and NATS_URL name real servers.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -264,3 +267,24 @@ def start_nats(data_dir: Path) -> NatsServer:
             if attempt == NATS_PORT_ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
+
+
+def start_throwaway_servers(stack: contextlib.ExitStack, database: str = DATABASE_NAME) -> None:
+    """For benchmarks: an embedded PostgreSQL and nats-server in scratch folders under var/,
+    each unless DATABASE_URL / NATS_URL already name one; their URLs go into os.environ, and
+    `stack` stops them and deletes their data."""
+    os.environ.setdefault("DEBUG", "true")
+    var = var_dir()
+    var.mkdir(parents=True, exist_ok=True)
+    if "DATABASE_URL" not in os.environ:
+        scratch = Path(tempfile.mkdtemp(prefix="bench-", dir=var))
+        stack.callback(shutil.rmtree, scratch, True)
+        postgres = start_postgres(scratch / "pgdata", database=database)
+        stack.callback(postgres.stop)
+        os.environ["DATABASE_URL"] = postgres.url(database)
+    if "NATS_URL" not in os.environ:
+        scratch = Path(tempfile.mkdtemp(prefix="bench-nats-", dir=var))
+        stack.callback(shutil.rmtree, scratch, True)
+        nats_server = start_nats(scratch)
+        stack.callback(nats_server.stop)
+        os.environ["NATS_URL"] = nats_server.url
