@@ -186,7 +186,7 @@ HEALIX_INBOUND_REPLICAS = env.int("HEALIX_INBOUND_REPLICAS", default=1)
 HEALIX_INBOUND_CONSUMER = env.str("HEALIX_INBOUND_CONSUMER", default="healix-inbound")
 # Messages fetched and committed together: one commit per batch is what makes thousands per
 # second possible; small enough that a redelivered batch is cheap.
-HEALIX_INBOUND_BATCH = env.int("HEALIX_INBOUND_BATCH", default=200)
+HEALIX_INBOUND_BATCH = env.int("HEALIX_INBOUND_BATCH", default=500)
 # Largest payload accepted (REST and NATS); integration payloads are small records, so 256 KiB
 # is generous while keeping one message's parsing and storage cheap.
 HEALIX_INBOUND_MAX_BYTES = env.int("HEALIX_INBOUND_MAX_BYTES", default=256 * 1024)
