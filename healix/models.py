@@ -5,10 +5,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from rest_framework_api_key.models import AbstractAPIKey
+
+from healix.scopes import Scope
 
 __all__ = [
     "Organization",
@@ -185,14 +188,68 @@ class User(AbstractUser):
 
 class OrganizationAPIKey(AbstractAPIKey):
     """A key a partner system sends as `Authorization: Api-Key <key>`; it acts for exactly one
-    organization. Only a hash is stored (djangorestframework-api-key): the key is shown once."""
+    organization, within its scopes. Only a hash is stored (djangorestframework-api-key): the
+    key is shown once.
+
+    What a key changes through the API is done by its own service account (`user`, made with
+    the key), so events name the key's account as `requestedBy`.
+    """
 
     organization = models.ForeignKey(
         Organization,
         on_delete=models.CASCADE,
         related_name="api_keys",
     )
+    scopes = ArrayField(
+        models.CharField(max_length=40, choices=Scope.choices),
+        default=list,
+        blank=True,
+        help_text="What the key may do; a request outside them is refused (403).",
+    )
+    user = models.OneToOneField(
+        "healix.User",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="api_key",
+        verbose_name="service account",
+        help_text="The user the key acts as; events it causes name it as requestedBy.",
+    )
+    last_used_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        verbose_name="last used",
+        help_text="When the key last authenticated a request (to the minute).",
+    )
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = "API key"
         verbose_name_plural = "API keys"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(scopes__contained_by=Scope.values),
+                name="organizationapikey_scopes_known",
+            ),
+        ]
+
+    def save(self, *args, **kwargs) -> None:
+        if self.user_id is None:
+            self.user = _service_account(self)
+        super().save(*args, **kwargs)
+
+
+def _service_account(api_key: OrganizationAPIKey) -> User:
+    """A user of the key's organization that cannot log in: the actor of the key's writes."""
+    account = User(
+        username=f"api-key-{api_key.prefix or uuid.uuid4().hex[:8]}",
+        first_name="API key",
+        last_name=(api_key.name or "")[:150],
+        organization_id=api_key.organization_id,
+        user_type=UserType.ADMIN,
+        is_staff=False,
+    )
+    account.set_unusable_password()
+    account.save()
+    return account

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from healix.api_auth import organization_of
 from healix.problems import problem_response
+from healix.scopes import Scope
 from integrations.api.serializers import InboundEventSerializer
 from integrations.models import InboundEvent, InboundSource, InboundStatus
 from integrations.services import ingest
@@ -32,6 +33,7 @@ def _scoped(request: Request):
 
 class InboundListView(generics.ListAPIView):
     serializer_class = InboundEventSerializer
+    read_scope = Scope.INBOUND_READ
 
     def get_queryset(self):
         queryset = _scoped(self.request)
@@ -62,6 +64,9 @@ def _parse_moment(value: str):
 class InboundItemView(APIView):
     """One URL, two meanings: POST ingests into <subject>; GET shows the event <id>. (A
     subject may look like a UUID, so two URL patterns could not tell them apart.)"""
+
+    read_scope = Scope.INBOUND_READ
+    write_scope = Scope.INBOUND_WRITE
 
     def get(self, request: Request, key: str) -> Response:
         try:
