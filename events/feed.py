@@ -1,0 +1,128 @@
+"""The event log as a feed a partner polls over HTTP, with no gaps and no repeats.
+
+Outbox ids come from a sequence taken *before* commit, so with concurrent writers a lower id
+can commit after a higher one: a reader that remembered "the highest id I saw" would skip it.
+The feed therefore orders events by (transaction_id, id), where `transaction_id` is the
+PostgreSQL id of the writing transaction, and only ever shows events below the *visible
+horizon*: the oldest transaction still running (`pg_snapshot_xmin`). Every transaction below
+the horizon has finished, so nothing can ever be inserted at a position the feed has already
+passed; a transaction that has not yet taken an id will take one at or above the horizon.
+
+The price: an event is held back while an older transaction is still open anywhere on the
+server, usually for milliseconds. A long open transaction delays the feed (never reorders it).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Self
+
+from django.db import connection
+from django.db.models import Q, QuerySet
+
+from events.models import OutboxEvent
+from healix.models import Organization
+
+__all__ = [
+    "MAX_PAGE",
+    "FeedFilters",
+    "FeedPage",
+    "FeedPosition",
+    "InvalidPosition",
+    "read_feed",
+    "visible_horizon",
+]
+
+# Events one response holds at most: a page of envelopes stays well under a megabyte or two.
+MAX_PAGE = 500
+
+
+class InvalidPosition(ValueError):
+    pass
+
+
+@dataclass(frozen=True, order=True)
+class FeedPosition:
+    """A place in the feed; its text form is the `after` cursor partners send back."""
+
+    transaction_id: int
+    id: int
+
+    def __str__(self) -> str:
+        return f"{self.transaction_id}.{self.id}"
+
+    @classmethod
+    def parse(cls, text: str) -> Self:
+        transaction, dot, event = text.partition(".")
+        if not (dot and transaction.isascii() and event.isascii()):
+            raise InvalidPosition(text)
+        if not (transaction.isdigit() and event.isdigit()):
+            raise InvalidPosition(text)
+        if len(transaction) > 19 or len(event) > 19:  # beyond a bigint
+            raise InvalidPosition(text)
+        return cls(int(transaction), int(event))
+
+
+START = FeedPosition(0, 0)
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    # (position, envelope JSON text exactly as published)
+    events: list[tuple[FeedPosition, str]]
+    # Where the next poll continues: after the last event, or at the horizon once caught up.
+    next_position: FeedPosition
+    # False when the page was full: poll again at once.
+    caught_up: bool
+
+
+@dataclass(frozen=True)
+class FeedFilters:
+    event_type: str | None = None
+    plan_id: str | None = None
+    trace_id: str | None = None
+    since: datetime | None = None
+
+    def apply(self, queryset: QuerySet) -> QuerySet:
+        conditions = Q()
+        if self.event_type:
+            conditions &= Q(event_type=self.event_type)
+        if self.plan_id:
+            conditions &= Q(plan_id=self.plan_id)
+        if self.trace_id:
+            conditions &= Q(trace_id=self.trace_id)
+        if self.since:
+            conditions &= Q(occurred_at__gte=self.since)
+        return queryset.filter(conditions)
+
+
+def visible_horizon() -> int:
+    """The oldest transaction id still running: all below it have finished."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+        return cursor.fetchone()[0]
+
+
+def read_feed(
+    organization: Organization,
+    after: FeedPosition | None = None,
+    limit: int = 100,
+    filters: FeedFilters | None = None,
+) -> FeedPage:
+    """The organization's events after `after`, oldest first, at most `limit` of them."""
+    after = after or START
+    # Taken before the read: an older horizon is only more cautious, never wrong, since every
+    # transaction below it had already finished when it was taken.
+    horizon = visible_horizon()
+    queryset = (filters or FeedFilters()).apply(
+        OutboxEvent.objects.filter(organization=organization, transaction_id__lt=horizon)
+    )
+    queryset = queryset.filter(
+        Q(transaction_id__gt=after.transaction_id)
+        | Q(transaction_id=after.transaction_id, id__gt=after.id)
+    ).order_by("transaction_id", "id")
+    rows = list(queryset.values_list("transaction_id", "id", "payload")[:limit])
+    events = [(FeedPosition(transaction_id, pk), payload) for transaction_id, pk, payload in rows]
+    if len(events) == limit:
+        return FeedPage(events, events[-1][0], caught_up=False)
+    # Everything below the horizon has been read: continue from there (never backwards).
+    return FeedPage(events, max(after, FeedPosition(horizon, 0)), caught_up=True)
