@@ -14,6 +14,8 @@ from rest_framework_api_key.models import AbstractAPIKey
 from healix.scopes import Scope
 
 __all__ = [
+    "ApiRateWindow",
+    "IdempotentRequest",
     "Organization",
     "OrganizationAPIKey",
     "OrganizationOwned",
@@ -253,3 +255,64 @@ def _service_account(api_key: OrganizationAPIKey) -> User:
     account.set_unusable_password()
     account.save()
     return account
+
+
+class IdempotentRequest(models.Model):
+    """The first answer to a POST that carried an `Idempotency-Key`, replayed for a repeat of
+    it within IDEMPOTENCY_WINDOW (healix/idempotency.py). Keys are the partner's, so they are
+    unique per organization, not globally."""
+
+    organization = models.ForeignKey(
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    key = models.CharField(
+        max_length=255,
+        verbose_name="Idempotency-Key",
+    )
+    fingerprint = models.CharField(
+        max_length=64,
+        help_text="SHA-256 of the method, path and body: a repeat must send the same.",
+    )
+    status_code = models.PositiveSmallIntegerField()
+    response_body = models.TextField(
+        blank=True,
+    )
+    response_headers = models.JSONField(
+        default=dict,
+    )
+    created_at = models.DateTimeField(
+        auto_now_add=True,
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "key"],
+                name="idempotentrequest_key_unique_per_organization",
+            ),
+        ]
+        indexes = [models.Index(fields=["created_at"], name="idempotentrequest_age")]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class ApiRateWindow(models.Model):
+    """How many requests an API key made in its current throttling window
+    (healix/throttling.py). One row per key, counted with one atomic upsert; the table is
+    UNLOGGED (migration): a counter lost in a crash costs nothing, and skipping the WAL keeps
+    the per-request write cheap."""
+
+    api_key = models.OneToOneField(
+        OrganizationAPIKey,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="+",
+    )
+    window_start = models.DateTimeField()
+    requests = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.api_key_id}: {self.requests} since {self.window_start:%H:%M}"
