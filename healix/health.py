@@ -49,9 +49,9 @@ def _celery_broker() -> None:
         broker.ensure_connection(max_retries=1, timeout=CHECK_TIMEOUT)
     # The filesystem transport "connects" to anything: its folder is what must be there.
     folder = (celery_app.conf.broker_transport_options or {}).get("data_folder_in")
-    if celery_app.conf.broker_url.startswith("filesystem") and folder:
-        if not os.access(folder, os.W_OK):
-            raise OSError(f"the broker folder {folder} is not writable")
+    filesystem = celery_app.conf.broker_url.startswith("filesystem")
+    if filesystem and folder and not os.access(folder, os.W_OK):
+        raise OSError(f"the broker folder {folder} is not writable")
 
 
 CHECKS: dict[str, Callable[[], None]] = {
