@@ -46,7 +46,7 @@ def _nats() -> None:
 
 def _celery_broker() -> None:
     with celery_app.connection_for_write() as broker:
-        broker.ensure_connection(max_retries=1, timeout=CHECK_TIMEOUT)
+        broker.ensure_connection(max_retries=1, interval_start=0, timeout=CHECK_TIMEOUT)
     # The filesystem transport "connects" to anything: its folder is what must be there.
     folder = (celery_app.conf.broker_transport_options or {}).get("data_folder_in")
     filesystem = celery_app.conf.broker_url.startswith("filesystem")
