@@ -134,7 +134,9 @@ class EventSchemaView(APIView):
         parameters=[
             OpenApiParameter("event_type", str, OpenApiParameter.PATH, enum=EventType.values)
         ],
-        responses={200: {"type": "object", "description": "A JSON Schema."}},
+        responses={
+            (200, "application/schema+json"): {"type": "object", "description": "A JSON Schema."}
+        },
     )
     def get(self, request: Request, event_type: str) -> Response:
         if event_type not in EventType.values:

@@ -1,7 +1,10 @@
 """Query filters of the inbound resources (django-filter); a bad value is a 400 naming it."""
 
+from datetime import UTC
+
 import django_filters
 from django import forms
+from django.utils.dateparse import parse_datetime
 
 from integrations.models import InboundEvent, InboundStatus, IntegrationDefinition
 
@@ -13,9 +16,19 @@ class AwareDateTimeField(forms.DateTimeField):
 
     def to_python(self, value):
         moment = super().to_python(value)
-        if moment is not None and moment.tzinfo is None and "Z" not in value and "+" not in value:
+        if moment is None:
+            return None
+        try:
+            as_given = parse_datetime(value.strip())
+        except ValueError:
+            as_given = None
+        if as_given is None or as_given.tzinfo is None:
             raise forms.ValidationError("Give an RFC 3339 date-time with a time zone.")
-        return moment
+        # In UTC: PostgreSQL takes offsets up to 15:59 only, and compares moments anyway.
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError("This date-time is out of range.") from None
 
 
 class AwareDateTimeFilter(django_filters.Filter):

@@ -17,8 +17,8 @@ class InboundEventSerializer(serializers.ModelSerializer):
     planIds = serializers.ListField(source="plan_ids", child=serializers.UUIDField())
     duplicateCount = serializers.IntegerField(source="duplicate_count")
     receivedAt = serializers.DateTimeField(source="received_at")
-    lastSeenAt = serializers.DateTimeField(source="last_seen_at")
-    readyAt = serializers.DateTimeField(source="ready_at")
+    lastSeenAt = serializers.DateTimeField(source="last_seen_at", allow_null=True)
+    readyAt = serializers.DateTimeField(source="ready_at", allow_null=True)
     traceId = serializers.CharField(source="trace_id")
     rawBody = serializers.CharField(source="raw_body")
 
