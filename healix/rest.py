@@ -67,25 +67,30 @@ class OrganizationScopedView(GenericAPIView):
 
 
 @contextlib.contextmanager
-def service_errors(renames: Mapping[str, str] | None = None, under: str = "") -> Iterator[None]:
+def service_errors(
+    renames: Mapping[str, str] | None = None,
+    under: str = "",
+    unnamed: str = "non_field_errors",
+) -> Iterator[None]:
     """Turn a service's django ValidationError into a 400 with per-field entries.
 
     `renames` maps the services' field names to the API's (end_date -> endDate). Other names
     go under `under` when given (form data errors are keyed by form field), else stay as they
-    are; errors of no field point at the body itself."""
+    are. Errors of no field point at the body itself, or at `unnamed` when the caller knows
+    which field they are about (a model constraint over several fields names none)."""
     renames = renames or {}
     try:
         yield
     except DjangoValidationError as error:
         if not hasattr(error, "error_dict"):
-            raise ValidationError({"non_field_errors": error.messages}) from None
+            raise ValidationError({unnamed: error.messages}) from None
         detail: dict[str, Any] = {}
         for name, errors in error.error_dict.items():
             messages = [message for e in errors for message in e.messages]
             if name in renames:
                 detail[renames[name]] = messages
             elif name == NON_FIELD_ERRORS:
-                detail.setdefault("non_field_errors", []).extend(messages)
+                detail.setdefault(unnamed, []).extend(messages)
             elif under:
                 detail.setdefault(under, {})[name] = messages
             else:

@@ -133,7 +133,8 @@ class PlanListView(mixins.ListModelMixin, OrganizationScopedView):
             holders[assignment["roleId"]] = holder
         if unknown:
             raise ValidationError({"roleAssignments": unknown})
-        with service_errors(PLAN_FIELDS):
+        unnamed = "endDate" if "endDate" in data else "non_field_errors"
+        with service_errors(PLAN_FIELDS, unnamed=unnamed):
             plan = services.assign_plan(
                 actor=actor_of(request),
                 template=template,
@@ -180,7 +181,9 @@ class PlanDetailView(OrganizationScopedView):
             "customFields": "custom_fields",
         }
         changes = {names[name]: value for name, value in given.validated_data.items()}
-        with service_errors(PLAN_FIELDS):
+        # The plan's one constraint over several fields is "endDate >= startDate".
+        unnamed = "endDate" if "endDate" in given.validated_data else "non_field_errors"
+        with service_errors(PLAN_FIELDS, unnamed=unnamed):
             services.update_plan(actor=actor_of(request), plan=plan, **changes)
         return Response(PlanSerializer(self.get_queryset().get(pk=plan.pk)).data)
 
