@@ -118,7 +118,7 @@ def main() -> int:
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
-        org, plan_ids, key, caught_up = setup(args.events)
+        _org, plan_ids, key, caught_up = setup(args.events)
         logs = Path(tempfile.mkdtemp(prefix="bench-api-logs-"))
         print(f"PostgreSQL {os.environ['DATABASE_URL']}")
         print(f"{args.events} events, {os.cpu_count()} CPUs, logs in {logs}\n")
