@@ -14,10 +14,9 @@ server, usually for milliseconds. A long open transaction delays the feed (never
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Self
+from typing import Any, Self
 
 from django.db import connection
-from django.db.models import Q, QuerySet
 
 from events.models import OutboxEvent
 from healix.models import Organization
@@ -29,7 +28,6 @@ __all__ = [
     "FeedPosition",
     "InvalidPosition",
     "read_feed",
-    "visible_horizon",
 ]
 
 # Events one response holds at most: a page of envelopes stays well under a megabyte or two.
@@ -82,24 +80,39 @@ class FeedFilters:
     trace_id: str | None = None
     since: datetime | None = None
 
-    def apply(self, queryset: QuerySet) -> QuerySet:
-        conditions = Q()
-        if self.event_type:
-            conditions &= Q(event_type=self.event_type)
-        if self.plan_id:
-            conditions &= Q(plan_id=self.plan_id)
-        if self.trace_id:
-            conditions &= Q(trace_id=self.trace_id)
+    def sql(self) -> tuple[str, dict[str, Any]]:
+        """Extra conditions of the feed query, and their parameters."""
+        conditions, params = [], {}
+        for column, name in (
+            ("event_type", "event_type"),
+            ("plan_id", "plan_id"),
+            ("trace_id", "trace_id"),
+        ):
+            if value := getattr(self, name):
+                conditions.append(f"AND {column} = %({name})s")
+                params[name] = value
         if self.since:
-            conditions &= Q(occurred_at__gte=self.since)
-        return queryset.filter(conditions)
+            conditions.append("AND occurred_at >= %(since)s")
+            params["since"] = self.since
+        return " ".join(conditions), params
 
 
-def visible_horizon() -> int:
-    """The oldest transaction id still running: all below it have finished."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-        return cursor.fetchone()[0]
+# One statement and one round trip: the horizon and the page, read in the same snapshot. The
+# row comparison (transaction_id, id) > (...) is a range scan of the outbox_feed index.
+FEED_SQL = f"""
+WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin)
+SELECT horizon.xmin, page.transaction_id, page.id, page.payload
+FROM horizon LEFT JOIN LATERAL (
+    SELECT transaction_id, id, payload
+    FROM {OutboxEvent._meta.db_table}
+    WHERE organization_id = %(organization)s
+      AND transaction_id < horizon.xmin
+      AND (transaction_id, id) > (%(after_transaction)s, %(after_id)s)
+      {{filters}}
+    ORDER BY transaction_id, id
+    LIMIT %(limit)s
+) page ON true
+"""
 
 
 def read_feed(
@@ -110,18 +123,22 @@ def read_feed(
 ) -> FeedPage:
     """The organization's events after `after`, oldest first, at most `limit` of them."""
     after = after or START
-    # Taken before the read: an older horizon is only more cautious, never wrong, since every
-    # transaction below it had already finished when it was taken.
-    horizon = visible_horizon()
-    queryset = (filters or FeedFilters()).apply(
-        OutboxEvent.objects.filter(organization=organization, transaction_id__lt=horizon)
-    )
-    queryset = queryset.filter(
-        Q(transaction_id__gt=after.transaction_id)
-        | Q(transaction_id=after.transaction_id, id__gt=after.id)
-    ).order_by("transaction_id", "id")
-    rows = list(queryset.values_list("transaction_id", "id", "payload")[:limit])
-    events = [(FeedPosition(transaction_id, pk), payload) for transaction_id, pk, payload in rows]
+    conditions, params = (filters or FeedFilters()).sql()
+    params |= {
+        "organization": organization.pk,
+        "after_transaction": after.transaction_id,
+        "after_id": after.id,
+        "limit": limit,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(FEED_SQL.format(filters=conditions), params)
+        rows = cursor.fetchall()
+    horizon = rows[0][0]
+    events = [
+        (FeedPosition(transaction_id, pk), payload)
+        for _, transaction_id, pk, payload in rows
+        if pk is not None
+    ]
     if len(events) == limit:
         return FeedPage(events, events[-1][0], caught_up=False)
     # Everything below the horizon has been read: continue from there (never backwards).

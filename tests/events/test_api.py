@@ -49,9 +49,7 @@ def test_filters(world, actor, other_world):
     by_plan, _ = poll(world.client, f"planId={world.plan.pk}")
     assert len(by_plan) == 2
     trace = only[0]["traceId"]
-    assert [e["eventId"] for e in poll(world.client, f"traceId={trace}")[0]] == [
-        only[0]["eventId"]
-    ]
+    assert [e["eventId"] for e in poll(world.client, f"traceId={trace}")[0]] == [only[0]["eventId"]]
     assert poll(world.client, "since=2999-01-01T00:00:00Z")[0] == []
     assert poll(world.client, f"planId={other_world.plan.pk}")[0] == []
 

@@ -17,7 +17,11 @@ def test_an_old_key_gets_the_inbound_scopes_and_a_service_account(org):
     executor.migrate(BEFORE_SCOPES)
     old = executor.loader.project_state(BEFORE_SCOPES).apps
     old.get_model("healix", "OrganizationAPIKey").objects.create(
-        id="oldkey01.hash", prefix="oldkey01", hashed_key="x", name="scheduler", organization_id=org.pk
+        id="oldkey01.hash",
+        prefix="oldkey01",
+        hashed_key="x",
+        name="scheduler",
+        organization_id=org.pk,
     )
     # When the migrations run
     executor = MigrationExecutor(connection)
