@@ -91,7 +91,9 @@ def setup_organization():
         str(services.assign_plan(actor=actor, template=template, user=patient).pk)
         for _ in range(PLANS)
     ]
-    _row, key = OrganizationAPIKey.objects.create_key(organization=org, name="bench")
+    _row, key = OrganizationAPIKey.objects.create_key(
+        organization=org, name="bench", scopes=["inbound:write"]
+    )
     return org, plans, key
 
 

@@ -107,6 +107,9 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "rest_framework",
     "rest_framework_api_key",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "healix",
     "templates",
     "plans",
@@ -118,6 +121,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # First, so everything a request causes (its events included) carries its trace id.
     "events.tracing.TraceIdMiddleware",
+    # Before anything reads a request body: refuses one over the API's limit (413).
+    "healix.middleware.ApiBodyLimitMiddleware",
     # Serves the admin's static files from gunicorn, so the Procfile needs no separate server.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -199,8 +204,50 @@ REST_FRAMEWORK = {
     # Errors are RFC 9457 problem details (healix/problems.py).
     "EXCEPTION_HANDLER": "healix.problems.problem_exception_handler",
     "UNAUTHENTICATED_USER": None,
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "healix.pagination.ApiCursorPagination",
     "PAGE_SIZE": 100,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # Per API key, counted in PostgreSQL so every web process shares it (healix/throttling.py).
+    "DEFAULT_THROTTLE_CLASSES": ["healix.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# Requests one API key may make per minute, over all web processes; then 429 + Retry-After.
+# 1200 a minute (20 a second, sustained) is far above what a polling or posting partner
+# needs, and low enough that one runaway client cannot starve the others.
+HEALIX_API_RATE_PER_MINUTE = env.int("HEALIX_API_RATE_PER_MINUTE", default=1200)
+# Largest request body the REST API reads (the inbound payload limit is separate and smaller).
+HEALIX_API_MAX_BODY_BYTES = env.int("HEALIX_API_MAX_BODY_BYTES", default=1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(HEALIX_API_MAX_BODY_BYTES, 2_621_440)
+
+# The OpenAPI document (drf-spectacular) and its Swagger UI, served offline from the sidecar.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Healix integration API",
+    "DESCRIPTION": (
+        "Everything an integrator can do over HTTP: send inbound events, read the outgoing "
+        "event log, read and change plans, form assignments and work queue items. "
+        "Authenticate with `Authorization: Api-Key <key>`; errors are RFC 9457 problem "
+        "details. See docs/integrators.md."
+    ),
+    "VERSION": "1.0.0",
+    "OAS_VERSION": "3.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "healix.openapi.add_problem_responses",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "PlanStatusEnum": "plans.models.PlanStatus",
+        "FormAssignmentStatusEnum": "plans.models.FormAssignmentStatus",
+        "InboundStatusEnum": "integrations.models.InboundStatus",
+    },
 }
 
 if not DEBUG:

@@ -162,7 +162,9 @@ def check_the_bus_walk_through(launcher: Launcher) -> None:
 
     import nats
 
-    key = manage(launcher, "create_api_key", "--org", "hrh", "--name", "e2e")
+    key = manage(
+        launcher, "create_api_key", "--org", "hrh", "--name", "e2e", "--scope", "inbound:write"
+    )
     user_id = manage(
         launcher,
         "shell",
