@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.events",
     "tests.fixtures.integrations",
     "tests.fixtures.nats",
+    "tests.fixtures.webhooks",
 ]
