@@ -218,7 +218,9 @@ HEALIX_WEBHOOK_DISABLE_AFTER_SECONDS = env.float(
 HEALIX_WEBHOOK_CONNECT_TIMEOUT_SECONDS = env.float(
     "HEALIX_WEBHOOK_CONNECT_TIMEOUT_SECONDS", default=5.0
 )
-HEALIX_WEBHOOK_TOTAL_TIMEOUT_SECONDS = env.float("HEALIX_WEBHOOK_TOTAL_TIMEOUT_SECONDS", default=15.0)
+HEALIX_WEBHOOK_TOTAL_TIMEOUT_SECONDS = env.float(
+    "HEALIX_WEBHOOK_TOTAL_TIMEOUT_SECONDS", default=15.0
+)
 # A worker holds a delivery this long while it sends; a lease that runs out means the worker
 # died mid-attempt, and the sweep hands the delivery to another. Longer than the timeout.
 HEALIX_WEBHOOK_LEASE_SECONDS = env.float("HEALIX_WEBHOOK_LEASE_SECONDS", default=60.0)

@@ -300,7 +300,7 @@ def _track_health(
     ).values_list("id", "failing_since")
     reasons = dict(gone)
     for integration_id, since in stale:
-        reasons.setdefault(integration_id, f"Every attempt failed since {since:%Y-%m-%d %H:%M} UTC.")
+        reasons.setdefault(integration_id, f"Every attempt failed since {since:%Y-%m-%d %H:%M}.")
     for integration_id, reason in reasons.items():
         disable(integration_id, reason)
 
@@ -309,9 +309,7 @@ def disable(integration_id: uuid.UUID, reason: str) -> bool:
     """Deactivate the integration and record why (an operational event); False if it was
     inactive already."""
     with transaction.atomic():
-        integration = (
-            HttpIntegration.objects.select_for_update().filter(id=integration_id).first()
-        )
+        integration = HttpIntegration.objects.select_for_update().filter(id=integration_id).first()
         if integration is None or not integration.is_active:
             return False
         integration.is_active = False

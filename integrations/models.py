@@ -31,17 +31,17 @@ __all__ = [
     "HttpIntegrationForm",
     "HttpIntegrationTemplate",
     "HttpIntegrationWorkQueue",
-    "IntegrationEventKind",
-    "PlanEventType",
-    "WebhookAttempt",
-    "WebhookDelivery",
     "InboundEvent",
     "InboundSource",
     "InboundStatus",
     "IntegrationDefinition",
+    "IntegrationEventKind",
     "IntegrationField",
     "IntegrationFieldType",
+    "PlanEventType",
     "UnroutableMessage",
+    "WebhookAttempt",
+    "WebhookDelivery",
 ]
 
 # Routing fields every payload may carry (see integrations/routing.py); no field may take them.

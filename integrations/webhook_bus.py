@@ -21,7 +21,12 @@ from nats.js.errors import NotFoundError
 from events.streams import EVENT_SUBJECTS, ensure_events_stream
 from integrations.webhooks import OutgoingEvent, fan_out_and_queue, parse_event
 
-__all__ = ["consume_webhooks", "ensure_webhooks_consumer", "process_events", "webhooks_consumer_config"]
+__all__ = [
+    "consume_webhooks",
+    "ensure_webhooks_consumer",
+    "process_events",
+    "webhooks_consumer_config",
+]
 
 logger = logging.getLogger(__name__)
 

@@ -35,15 +35,14 @@ from integrations.models import (
     WebhookDelivery,
 )
 from integrations.signing import new_secret
-from templates.models import Form, PlanTemplate, WorkQueue
 
 __all__ = [
     "ALL",
     "ConditionSpec",
     "create_integration",
-    "rotate_secret",
     "replay_failed_since",
     "retry_delivery",
+    "rotate_secret",
     "send_test_event",
     "set_choices",
     "update_integration",
@@ -52,6 +51,7 @@ __all__ = [
 # An event type's choice: every template / form / work queue, or exactly these (none: []).
 ALL: Literal["all"] = "all"
 Choice = Literal["all"] | Sequence[Any]
+CHOICE_NAMES = ("plan_created", "plan_updated", "form_submitted", "status_updated", "conditions")
 INTEGRATION_FIELDS = (
     "partner_name",
     "url",
@@ -174,8 +174,7 @@ def create_integration(
 def update_integration(integration: HttpIntegration, **changes: Any) -> HttpIntegration:
     """Change attributes (INTEGRATION_FIELDS) and choices (set_choices' keywords).
     Re-activating an integration clears why it was disabled and its failure streak."""
-    choice_names = {"plan_created", "plan_updated", "form_submitted", "status_updated", "conditions"}
-    choices = {name: changes.pop(name) for name in list(changes) if name in choice_names}
+    choices = {name: changes.pop(name) for name in list(changes) if name in CHOICE_NAMES}
     unknown = set(changes) - set(INTEGRATION_FIELDS)
     if unknown:
         raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}.")
@@ -206,11 +205,12 @@ def rotate_secret(integration: HttpIntegration) -> str:
     integration.save(
         update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"]
     )
+    until = integration.previous_secret_expires_at
     HttpIntegrationEvent.objects.create(
         organization_id=integration.organization_id,
         integration=integration,
         kind=IntegrationEventKind.SECRET_ROTATED,
-        detail=f"The previous secret signs too until {integration.previous_secret_expires_at:%Y-%m-%d %H:%M} UTC.",
+        detail=f"The previous secret signs too until {until:%Y-%m-%d %H:%M} UTC.",
     )
     return secret
 

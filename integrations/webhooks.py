@@ -200,7 +200,7 @@ def fan_out(events: list[OutgoingEvent]) -> list[uuid.UUID]:
     filters = load_filters({organization_id for organization_id, _event in known})
     if not filters:
         return []
-    known = [(organization_id, event) for organization_id, event in known if organization_id in filters]
+    known = [(org, event) for org, event in known if org in filters]
     template_names = _template_names(known)
     now = timezone.now()
     rows = []
