@@ -82,7 +82,6 @@ def session() -> requests.Session:
     if current is None:
         current = requests.Session()
         current.trust_env = False  # an environment proxy would connect past the guard
-        current.max_redirects = 0
         adapter = GuardedAdapter(pool_connections=16, pool_maxsize=POOL_SIZE, max_retries=0)
         current.mount("http://", adapter)
         current.mount("https://", adapter)
