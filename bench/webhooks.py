@@ -82,9 +82,11 @@ def serve(port, count, stop, out: str) -> None:
         def log_message(self, *args) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", port.value), Handler)
-    server.daemon_threads = True
-    server.request_queue_size = 256
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+        request_queue_size = 1024  # the default 5 drops connections in a burst (1 s SYN retry)
+
+    server = Server(("127.0.0.1", port.value), Handler)
     port.value = server.server_address[1]
     threading.Thread(target=server.serve_forever, daemon=True).start()
     stop.wait()
@@ -203,8 +205,7 @@ def run(args: argparse.Namespace, scratch: Path, stack: ExitStack) -> int:
         patient = User.objects.create(username=f"{slug}-p", organization=org)
         template = create_demo_template(org)
         plans = [
-            services.assign_plan(actor=actor, template=template, user=patient)
-            for _ in range(PLANS)
+            services.assign_plan(actor=actor, template=template, user=patient) for _ in range(PLANS)
         ]
         for n in range(integrations):
             create_integration(
@@ -270,7 +271,9 @@ def run(args: argparse.Namespace, scratch: Path, stack: ExitStack) -> int:
     expected = total * args.latency_integrations
     wait_for(lambda: latency_receiver.count.value >= expected, PATIENCE)
     latencies = [
-        at - committed[event_id] for event_id, at in latency_receiver.finish() if event_id in committed
+        at - committed[event_id]
+        for event_id, at in latency_receiver.finish()
+        if event_id in committed
     ]
     at_rate = achieved >= MIN_RATE_SHARE * args.rate and len(latencies) == expected
     p50 = percentile(latencies, 0.5) if latencies else float("nan")
