@@ -179,6 +179,32 @@ def wait_for(condition, timeout: float = PATIENCE) -> bool:
     return True
 
 
+def stages(organization) -> None:
+    """Where the latency goes: event occurred -> delivery row (relay + fan-out), and delivery
+    row -> first attempt started (Celery queue + lease)."""
+    from django.db.models import Min
+
+    from events.models import OutboxEvent
+    from integrations.models import WebhookDelivery
+
+    occurred = dict(
+        OutboxEvent.objects.filter(organization=organization).values_list("event_id", "occurred_at")
+    )
+    rows = (
+        WebhookDelivery.objects.filter(organization=organization)
+        .annotate(first=Min("attempts__started_at"))
+        .values_list("event_id", "created_at", "first")
+    )
+    fan = [(created - occurred[e]).total_seconds() for e, created, _f in rows if e in occurred]
+    queue = [(first - created).total_seconds() for _e, created, first in rows if first]
+    for name, values in (("occurred -> delivery row", fan), ("row -> first attempt", queue)):
+        if values:
+            print(
+                f"  stage {name}: p50 {percentile(values, 0.5) * 1000:.0f} ms, "
+                f"p99 {percentile(values, 0.99) * 1000:.0f} ms"
+            )
+
+
 def run(args: argparse.Namespace, scratch: Path, stack: ExitStack) -> int:
     import io
 
@@ -276,6 +302,7 @@ def run(args: argparse.Namespace, scratch: Path, stack: ExitStack) -> int:
         if event_id in committed
     ]
     at_rate = achieved >= MIN_RATE_SHARE * args.rate and len(latencies) == expected
+    stages(actor.organization)
     p50 = percentile(latencies, 0.5) if latencies else float("nan")
     p99 = percentile(latencies, 0.99) if latencies else float("nan")
     print(
