@@ -66,7 +66,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "control_folder": str(CELERY_FILESYSTEM_DIR / "control"),
         "store_processed": False,
         # Seconds between looks at the folder: the default 1 s would delay every task.
-        "polling_interval": 0.1,
+        "polling_interval": env.float("CELERY_FILESYSTEM_POLLING_SECONDS", default=0.1),
     }
     if CELERY_BROKER_URL.startswith("filesystem")
     else {}

@@ -9,12 +9,14 @@ integration and the event, so the inserted rows need not be read back to queue t
 """
 
 import json
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Count, Max
 from django.utils import timezone
 
 from events.types import EventType
@@ -36,7 +38,14 @@ __all__ = [
 
 # Namespace of the delivery ids (uuid5 of integration id and event id).
 DELIVERY_NAMESPACE = uuid.UUID("6f7c2a51-8a0e-4d52-9b8f-6b1f0d8f3c11")
-MISSING = object()
+# The consumer's loaded integrations per organization, with the version they were loaded at:
+# (how many integrations, latest updated_at). Every save of an integration (its choices and
+# conditions included, which are saved with it) moves the version, so one small query per
+# batch tells whether the five queries of load_filters() are needed. Filters match by name
+# (events carry names), and renaming a template, form or work queue does not touch the
+# integration: entries are therefore also reloaded after RELOAD_SECONDS.
+RELOAD_SECONDS = 5.0
+_cache: dict[int, tuple[tuple, float, list["IntegrationFilter"]]] = {}
 
 
 @dataclass(frozen=True)
@@ -120,6 +129,28 @@ def matches(rule: IntegrationFilter, event: OutgoingEvent, template_name: str | 
     )
 
 
+def cached_filters(organization_ids: Iterable[int]) -> dict[int, list[IntegrationFilter]]:
+    """load_filters(), reloading only organizations whose integrations changed since."""
+    wanted = set(organization_ids)
+    versions = {
+        row["organization_id"]: (row["count"], row["latest"])
+        for row in HttpIntegration.objects.filter(organization_id__in=wanted)
+        .values("organization_id")
+        .annotate(count=Count("id"), latest=Max("updated_at"))
+    }
+    now = time.monotonic()
+    stale = [
+        org
+        for org in wanted
+        if org not in _cache or _cache[org][0] != versions.get(org) or _cache[org][1] < now
+    ]
+    if stale:
+        loaded = load_filters(stale)
+        for org in stale:
+            _cache[org] = (versions.get(org), now + RELOAD_SECONDS, loaded.get(org, []))
+    return {org: _cache[org][2] for org in wanted if _cache[org][2]}
+
+
 def load_filters(organization_ids: Iterable[int]) -> dict[int, list[IntegrationFilter]]:
     """The active integrations of these organizations, as filters (five queries)."""
     integrations = (
@@ -187,7 +218,7 @@ def _template_names(events: list[tuple[int, OutgoingEvent]]) -> dict[str, str]:
     }
 
 
-def fan_out(events: list[OutgoingEvent]) -> list[uuid.UUID]:
+def fan_out(events: list[OutgoingEvent], *, cache: bool = False) -> list[uuid.UUID]:
     """Create the deliveries of `events` (in the caller's transaction); the ids of every
     matching delivery, new or found (queueing one twice is harmless: the row decides)."""
     slugs = {event.org_id for event in events}
@@ -197,7 +228,8 @@ def fan_out(events: list[OutgoingEvent]) -> list[uuid.UUID]:
     ]
     if not known:
         return []
-    filters = load_filters({organization_id for organization_id, _event in known})
+    organization_ids = {organization_id for organization_id, _event in known}
+    filters = cached_filters(organization_ids) if cache else load_filters(organization_ids)
     if not filters:
         return []
     known = [(org, event) for org, event in known if org in filters]
@@ -227,12 +259,12 @@ def fan_out(events: list[OutgoingEvent]) -> list[uuid.UUID]:
     return [row.id for row in rows]
 
 
-def fan_out_and_queue(events: list[OutgoingEvent]) -> int:
+def fan_out_and_queue(events: list[OutgoingEvent], *, cache: bool = True) -> int:
     """fan_out() in its own transaction, the tasks queued after the commit; how many."""
     from integrations.delivery import queue_deliveries
 
     with transaction.atomic():
-        ids = fan_out(events)
+        ids = fan_out(events, cache=cache)
         if ids:
             transaction.on_commit(lambda: queue_deliveries(ids), robust=True)
     return len(ids)

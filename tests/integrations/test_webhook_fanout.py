@@ -211,3 +211,25 @@ def test_choices_of_another_organization_are_refused(org, other_template):
             organization=org, integration=integration, event_type="planCreated",
             template=other_template,
         )  # fmt: skip
+
+
+def test_the_consumers_cache_sees_every_change_to_an_integration(org, actor, patient, template):
+    # Given the consumer's cached fan-out, warmed with an integration wanting nothing
+    integration, _secret = make_integration(org, URL, partner_name="late")
+
+    def deliveries_after_one_plan() -> int:
+        before = OutboxEvent.objects.count()
+        services.assign_plan(actor=actor, template=template, user=patient)
+        events = [parse_event(row.payload) for row in OutboxEvent.objects.order_by("id")[before:]]
+        fan_out(events, cache=True)
+        return WebhookDelivery.objects.count()
+
+    assert deliveries_after_one_plan() == 0
+    # When it starts wanting plan created, then is deactivated
+    update_integration(integration, plan_created=ALL)
+    assert deliveries_after_one_plan() == 1
+    update_integration(integration, is_active=False)
+    assert deliveries_after_one_plan() == 1
+    # And a new integration is seen at once too
+    make_integration(org, URL, partner_name="new", plan_created=ALL)
+    assert deliveries_after_one_plan() == 2
