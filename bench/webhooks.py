@@ -320,11 +320,23 @@ def run(args: argparse.Namespace, scratch: Path, stack: ExitStack) -> int:
     achieved = total / (time.perf_counter() - started)
     expected = total * args.latency_integrations
     wait_for(lambda: latency_receiver.count.value >= expected, PATIENCE)
-    latencies = [
-        at - committed[event_id]
-        for event_id, at in latency_receiver.finish()
-        if event_id in committed
-    ]
+    received = latency_receiver.finish()
+    latencies = [at - committed[event_id] for event_id, at in received if event_id in committed]
+    if len(latencies) < expected:
+        from django.db.models import Count
+
+        from integrations.models import WebhookDelivery
+
+        by_status = dict(
+            WebhookDelivery.objects.filter(organization=actor.organization)
+            .values_list("status")
+            .annotate(n=Count("id"))
+        )
+        print(
+            f"  MISSING: received {len(received)}, matched {len(latencies)}, events "
+            f"{OutboxEvent.objects.filter(organization=actor.organization).count()}, "
+            f"deliveries by status {by_status}"
+        )
     at_rate = achieved >= MIN_RATE_SHARE * args.rate and len(latencies) == expected
     stages(actor.organization)
     p50 = percentile(latencies, 0.5) if latencies else float("nan")

@@ -41,7 +41,7 @@ TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 # trickle (say 200 events/s) one transaction and one Celery task then carry several events
 # instead of one each, which is what keeps the worker's queue short. Costs at most this much
 # latency.
-GATHER_SECONDS = 0.02
+GATHER_SECONDS = 0.01
 
 
 def webhooks_consumer_config(ack_wait: float = ACK_WAIT_SECONDS) -> ConsumerConfig:
@@ -124,8 +124,8 @@ async def consume_webhooks(
                 await asyncio.sleep(GATHER_SECONDS)
                 try:
                     msgs += await sub.fetch(batch_size - len(msgs), timeout=GATHER_SECONDS)
-                except nats.errors.TimeoutError:
-                    pass
+                except (TimeoutError, nats.errors.TimeoutError):
+                    pass  # nothing more came
                 except Exception:
                     logger.warning("fetch failed; fanning out what came", exc_info=True)
             try:
