@@ -224,7 +224,12 @@ HEALIX_WEBHOOK_TOTAL_TIMEOUT_SECONDS = env.float(
 # A worker holds a delivery this long while it sends; a lease that runs out means the worker
 # died mid-attempt, and the sweep hands the delivery to another. Longer than the timeout.
 HEALIX_WEBHOOK_LEASE_SECONDS = env.float("HEALIX_WEBHOOK_LEASE_SECONDS", default=60.0)
-# Seconds between beat's sweeps for deliveries whose task was lost (a killed worker).
+# Retries due within this many seconds get a countdown task; later ones are queued by beat's
+# sweep when due (a worker would hold hours of countdown tasks in memory).
+HEALIX_WEBHOOK_COUNTDOWN_MAX_SECONDS = env.float(
+    "HEALIX_WEBHOOK_COUNTDOWN_MAX_SECONDS", default=60.0
+)
+# Seconds between beat's sweeps: due retries, and deliveries whose task was lost.
 HEALIX_WEBHOOK_SWEEP_SECONDS = env.float("HEALIX_WEBHOOK_SWEEP_SECONDS", default=30.0)
 # SSRF guard: networks a webhook may reach although private, loopback, link-local, ...
 # Empty in production; `make run` and the tests allow loopback for their local receivers.

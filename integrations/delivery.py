@@ -383,19 +383,29 @@ def deliver(delivery_ids: Sequence[str]) -> int:
     results = list(zip(taken, _sender_pool().map(_send, taken), strict=True))
     retries = _record(results)
     for delivery_id, delay in retries:
-        queue_deliveries([delivery_id], countdown=delay)
+        # A short wait is a countdown task; a long one is left to the sweep, because a
+        # worker holds countdown tasks in memory (hours of retries for a dead endpoint would
+        # pile up there) and loses them with the filesystem broker when it restarts.
+        if delay <= settings.HEALIX_WEBHOOK_COUNTDOWN_MAX_SECONDS:
+            queue_deliveries([delivery_id], countdown=delay)
     return len(taken)
 
 
 def sweep() -> int:
-    """Queue the deliveries whose task was lost: pending and overdue by more than one sweep
-    interval, or leased by a worker whose lease ran out. How many were queued."""
+    """Queue the deliveries that are due without a task: retries too far ahead for a
+    countdown task, and tasks that were lost (pending and overdue by more than one sweep
+    interval), and those leased by a worker whose lease ran out. How many were queued."""
     now = timezone.now()
     overdue = now - timedelta(seconds=settings.HEALIX_WEBHOOK_SWEEP_SECONDS)
+    # Due retries are the sweep's as soon as they are due (those too far ahead got no
+    # countdown task, see deliver()); a short one that has its task too is simply taken by
+    # whichever comes first, the other finds it leased or done.
     ids = list(
         WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING)
         .filter(
-            Q(next_attempt_at__lte=overdue, leased_until__isnull=True) | Q(leased_until__lt=now)
+            Q(next_attempt_at__lte=overdue, leased_until__isnull=True)
+            | Q(leased_until__lt=now)
+            | Q(next_attempt_at__lte=now, leased_until__isnull=True, round_attempts__gt=0)
         )
         .order_by("next_attempt_at")
         .values_list("id", flat=True)[:SWEEP_LIMIT]

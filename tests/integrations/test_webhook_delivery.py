@@ -235,3 +235,30 @@ def test_retry_now_and_replay_failed_since(org, receiver):
     assert first.status == DeliveryStatus.SUCCEEDED
     assert first.attempts.count() == 2
     assert json.loads(receiver.received[-1].body)["eventId"] == str(first.event_id)
+
+
+def test_a_long_retry_waits_for_the_sweep_not_a_countdown_task(
+    org, receiver, _no_queue, webhook_settings
+):
+    # Given a schedule whose first step is longer than a countdown task may wait
+    webhook_settings.HEALIX_WEBHOOK_RETRY_SCHEDULE = [3600]
+    receiver.replies.append(Reply(500))
+    integration, _secret = make_integration(org, receiver.url())
+    sent = send_test_event(integration)
+    _no_queue.clear()
+    sent = send_now(sent)
+    # Then no task was queued for the retry, and the sweep leaves it until it is due
+    assert _no_queue == []
+    assert delivery.sweep() == 0
+    # When it is due, the sweep queues it
+    WebhookDelivery.objects.filter(pk=sent.pk).update(next_attempt_at=timezone.now())
+    assert delivery.sweep() == 1 and _no_queue == [sent.pk]
+
+
+def test_a_short_retry_gets_a_countdown_task(org, receiver, _no_queue):
+    receiver.replies.append(Reply(500))
+    integration, _secret = make_integration(org, receiver.url())
+    sent = send_test_event(integration)
+    _no_queue.clear()
+    send_now(sent)
+    assert _no_queue == [str(sent.pk)]
