@@ -351,7 +351,10 @@ def run(args: argparse.Namespace, scratch: Path, stack: ExitStack) -> int:
         f"deliveries >= {DELIVERIES_TARGET}/s": throughput >= DELIVERIES_TARGET and delivered,
         f"p99 < 250 ms at {args.rate:.0f} events/s": at_rate and p99 < P99_TARGET_SECONDS,
     }
-    print()
+    print(
+        f"\nthroughput = {throughput / ceiling:.0%} of the one-thread ceiling; load average "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (other work on the machine counts)"
+    )
     for name, held in checks.items():
         print(f"target {name}: {'met' if held else 'NOT met'}")
     print(json.dumps({"deliveries_per_s": round(throughput), "ceiling_per_s": round(ceiling),
