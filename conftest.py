@@ -5,5 +5,6 @@ pytest_plugins = [
     "tests.fixtures.events",
     "tests.fixtures.integrations",
     "tests.fixtures.nats",
+    "tests.fixtures.webhooks",
     "tests.fixtures.api",  # last: it imports the modules above
 ]

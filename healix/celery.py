@@ -9,8 +9,12 @@ import os
 from pathlib import Path
 
 from celery import Celery
+from kombu.transport import TRANSPORT_ALIASES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healix.settings")
+# filesystem:// with an atomic put (healix/celery_filesystem.py): kombu's own lets a worker
+# read a half-written message and die.
+TRANSPORT_ALIASES["filesystem"] = "healix.celery_filesystem:Transport"
 
 app = Celery("healix")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -9,7 +9,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from healix.models import Organization, User, UserType
-from integrations.models import IntegrationDefinition, IntegrationField, IntegrationFieldType
+from integrations.models import (
+    HttpIntegration,
+    IntegrationDefinition,
+    IntegrationField,
+    IntegrationFieldType,
+)
+from integrations.signing import new_secret
 from plans import services
 from templates.models import (
     AssignMode,
@@ -25,9 +31,41 @@ from templates.models import (
     WorkQueueStatus,
 )
 
-__all__ = ["DEMO_ORG_SLUG", "create_demo_template", "create_demo_work_queue", "load_demo"]
+__all__ = [
+    "DEMO_ORG_SLUG",
+    "DEMO_RECEIVER_NAME",
+    "create_demo_template",
+    "create_demo_work_queue",
+    "ensure_demo_integration",
+    "load_demo",
+]
 
 DEMO_ORG_SLUG = "hrh"
+# The demo's HTTP integration; `manage.py demo_webhook_receiver` (the Procfile's receiver)
+# points its URL at itself when it starts.
+DEMO_RECEIVER_NAME = "Demo receiver"
+DEMO_RECEIVER_PLACEHOLDER_URL = "http://127.0.0.1:8099/webhooks"
+
+
+def ensure_demo_integration(organization: Organization) -> HttpIntegration:
+    """The demo organization's HTTP integration wanting every event, test users' included.
+    Made directly, not through the SSRF-checked service: its loopback URL is only reachable
+    where HEALIX_WEBHOOK_ALLOWED_NETWORKS allows loopback (`make run` does), and every
+    delivery is checked again when it is sent."""
+    integration, _created = HttpIntegration.objects.get_or_create(
+        organization=organization,
+        partner_name=DEMO_RECEIVER_NAME,
+        defaults={
+            "url": DEMO_RECEIVER_PLACEHOLDER_URL,
+            "secret": new_secret(),
+            "plan_created_all": True,
+            "plan_updated_all": True,
+            "form_submitted_all": True,
+            "status_updated_all": True,
+            "include_test_events": True,
+        },
+    )
+    return integration
 
 
 def create_demo_template(organization: Organization, name: str = "sAI-ERComp") -> PlanTemplate:
@@ -165,6 +203,8 @@ def load_demo() -> bool:
 
     template = create_demo_template(hrh)
     queue = create_demo_work_queue(hrh)
+    # Before the demo's events: the webhook consumer matches them against it.
+    ensure_demo_integration(hrh)
     first = services.assign_plan(
         actor=actor,
         template=template,

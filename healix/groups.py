@@ -28,6 +28,15 @@ GROUP_GRANTS: dict[str, tuple[str, ...]] = {
         "integrations.integrationfield",
         "integrations.inboundevent",
         "events.outboxevent",
+        # HTTP integrations (webhooks) and their delivery log.
+        "integrations.httpintegration",
+        "integrations.httpintegrationtemplate",
+        "integrations.httpintegrationform",
+        "integrations.httpintegrationworkqueue",
+        "integrations.httpintegrationcondition",
+        "integrations.httpintegrationevent",
+        "integrations.webhookdelivery",
+        "integrations.webhookattempt",
     ),
 }
 ACTIONS = ("add", "change", "delete", "view")

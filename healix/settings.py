@@ -66,7 +66,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "control_folder": str(CELERY_FILESYSTEM_DIR / "control"),
         "store_processed": False,
         # Seconds between looks at the folder: the default 1 s would delay every task.
-        "polling_interval": 0.1,
+        "polling_interval": env.float("CELERY_FILESYSTEM_POLLING_SECONDS", default=0.1),
     }
     if CELERY_BROKER_URL.startswith("filesystem")
     else {}
@@ -195,6 +195,65 @@ HEALIX_INBOUND_BATCH = env.int("HEALIX_INBOUND_BATCH", default=500)
 # Largest payload accepted (REST and NATS); integration payloads are small records, so 256 KiB
 # is generous while keeping one message's parsing and storage cheap.
 HEALIX_INBOUND_MAX_BYTES = env.int("HEALIX_INBOUND_MAX_BYTES", default=256 * 1024)
+
+# Webhooks (integrations/: HTTP integrations, deliveries, attempts; docs/webhooks.md).
+# The durable consumer on HEALIX_EVENTS that fans events out to HTTP integrations.
+HEALIX_WEBHOOKS_CONSUMER = env.str("HEALIX_WEBHOOKS_CONSUMER", default="healix-webhooks")
+# Events fetched and fanned out in one transaction (one commit per batch, as for inbound).
+HEALIX_WEBHOOKS_BATCH = env.int("HEALIX_WEBHOOKS_BATCH", default=200)
+# Seconds to wait before each retry: Svix's schedule, which partners already know (8 attempts
+# over about 28 hours). Tests and benchmarks set a short one.
+HEALIX_WEBHOOK_RETRY_SCHEDULE = env.list(
+    "HEALIX_WEBHOOK_RETRY_SCHEDULE",
+    cast=float,
+    default=[5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600],
+)
+# Each retry waits its step times a random factor in [1 - j, 1 + j]: endpoints that failed
+# together are not all retried in the same second.
+HEALIX_WEBHOOK_RETRY_JITTER = env.float("HEALIX_WEBHOOK_RETRY_JITTER", default=0.1)
+# Longest Retry-After (429 / 503) honoured; a longer one is cut to it.
+HEALIX_WEBHOOK_MAX_RETRY_AFTER_SECONDS = env.float(
+    "HEALIX_WEBHOOK_MAX_RETRY_AFTER_SECONDS", default=10 * 3600
+)
+# An integration whose every attempt failed for this long is disabled (Svix: 5 days).
+HEALIX_WEBHOOK_DISABLE_AFTER_SECONDS = env.float(
+    "HEALIX_WEBHOOK_DISABLE_AFTER_SECONDS", default=5 * 24 * 3600
+)
+# HTTP timeouts: connecting, and the whole request (response headers and body).
+HEALIX_WEBHOOK_CONNECT_TIMEOUT_SECONDS = env.float(
+    "HEALIX_WEBHOOK_CONNECT_TIMEOUT_SECONDS", default=5.0
+)
+HEALIX_WEBHOOK_TOTAL_TIMEOUT_SECONDS = env.float(
+    "HEALIX_WEBHOOK_TOTAL_TIMEOUT_SECONDS", default=15.0
+)
+# A worker holds a delivery this long while it sends; a lease that runs out means the worker
+# died mid-attempt, and the sweep hands the delivery to another. Longer than the timeout.
+HEALIX_WEBHOOK_LEASE_SECONDS = env.float("HEALIX_WEBHOOK_LEASE_SECONDS", default=60.0)
+# Retries due within this many seconds get a countdown task; later ones are queued by beat's
+# sweep when due (a worker would hold hours of countdown tasks in memory).
+HEALIX_WEBHOOK_COUNTDOWN_MAX_SECONDS = env.float(
+    "HEALIX_WEBHOOK_COUNTDOWN_MAX_SECONDS", default=60.0
+)
+# Seconds between beat's sweeps: due retries, and deliveries whose task was lost.
+HEALIX_WEBHOOK_SWEEP_SECONDS = env.float("HEALIX_WEBHOOK_SWEEP_SECONDS", default=30.0)
+# SSRF guard: networks a webhook may reach although private, loopback, link-local, ...
+# Empty in production; `make run` and the tests allow loopback for their local receivers.
+HEALIX_WEBHOOK_ALLOWED_NETWORKS = env.list("HEALIX_WEBHOOK_ALLOWED_NETWORKS", default=[])
+# Plain http:// URLs are refused with DEBUG off unless this is set.
+HEALIX_WEBHOOK_ALLOW_HTTP = env.bool("HEALIX_WEBHOOK_ALLOW_HTTP", default=False)
+# The User-Agent of every delivery.
+HEALIX_WEBHOOK_USER_AGENT = env.str("HEALIX_WEBHOOK_USER_AGENT", default="Healix-Webhooks/1.0")
+# How long the previous secret keeps signing after a rotation (receivers switch meanwhile).
+HEALIX_WEBHOOK_SECRET_OVERLAP_SECONDS = env.float(
+    "HEALIX_WEBHOOK_SECRET_OVERLAP_SECONDS", default=24 * 3600
+)
+
+CELERY_BEAT_SCHEDULE = {
+    "sweep-webhook-deliveries": {
+        "task": "integrations.sweep_webhook_deliveries",
+        "schedule": HEALIX_WEBHOOK_SWEEP_SECONDS,
+    },
+}
 
 REST_FRAMEWORK = {
     # Partners authenticate with organization API keys only (no sessions: no CSRF surface).

@@ -18,12 +18,15 @@ from integrations.models import (
     UnroutableMessage,
 )
 from integrations.schemas import definition_schema
+from integrations.webhook_admin import HttpIntegrationAdmin, WebhookDeliveryAdmin
 
 __all__ = [
+    "HttpIntegrationAdmin",
     "InboundEventAdmin",
     "IntegrationDefinitionAdmin",
     "IntegrationDefinitionInline",
     "UnroutableMessageAdmin",
+    "WebhookDeliveryAdmin",
 ]
 
 

@@ -4,26 +4,44 @@ import uuid
 
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 
 from healix.models import OrganizationOwned
+from rules.shorthand import FIELD_TYPES as SHORTHAND_FIELD_TYPES
+from rules.shorthand import MAX_CELL_LENGTH, CellSyntaxError, parse_cell
 from templates.models import (
     IDENTIFIER_REGEX,
+    Form,
     PlanTemplate,
     TemplatePart,
+    WorkQueue,
     identifier_validator,
     owned_constraints,
 )
 
 __all__ = [
     "RESERVED_FIELD_NAMES",
+    "TEST_EVENT_TYPE",
+    "AttemptOutcome",
+    "DeliveryStatus",
+    "HttpIntegration",
+    "HttpIntegrationCondition",
+    "HttpIntegrationEvent",
+    "HttpIntegrationForm",
+    "HttpIntegrationTemplate",
+    "HttpIntegrationWorkQueue",
     "InboundEvent",
     "InboundSource",
     "InboundStatus",
     "IntegrationDefinition",
+    "IntegrationEventKind",
     "IntegrationField",
     "IntegrationFieldType",
+    "PlanEventType",
     "UnroutableMessage",
+    "WebhookAttempt",
+    "WebhookDelivery",
 ]
 
 # Routing fields every payload may carry (see integrations/routing.py); no field may take them.
@@ -288,3 +306,475 @@ class UnroutableMessage(models.Model):
 
     def __str__(self) -> str:
         return self.subject
+
+
+# --- HTTP integrations (webhooks) ---------------------------------------------------------
+
+# Dotted path into an event's `info`, e.g. status or data.age.
+INFO_PATH_REGEX = r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$"
+info_path_validator = RegexValidator(
+    INFO_PATH_REGEX.replace("$", r"\Z"), "A dotted path of names, for example data.age."
+)
+# The synthetic event the admin's "send a test event" delivers.
+TEST_EVENT_TYPE = "webhookTest"
+
+
+class HttpIntegration(OrganizationOwned):
+    """A partner's webhook endpoint ("Manage HTTP Integrations"): where matching system events
+    are POSTed, signed, and which ones match."""
+
+    id = models.UUIDField(
+        primary_key=True,
+        default=uuid.uuid4,
+        editable=False,
+    )
+    partner_name = models.CharField(
+        max_length=200,
+        help_text="Who receives these webhooks, for example Acme Scheduling.",
+    )
+    url = models.URLField(
+        max_length=2000,
+        verbose_name="URL",
+        help_text=(
+            "Where events are POSTed. https:// (http:// only in development); it must resolve "
+            "to a public address."
+        ),
+    )
+    is_active = models.BooleanField(
+        default=True,
+        verbose_name="active",
+        help_text="Inactive integrations receive nothing. Healix clears it when the endpoint "
+        "answers 410 Gone or fails for days.",
+    )
+    plan_created_all = models.BooleanField(
+        default=False,
+        verbose_name="plan created: all templates",
+    )
+    plan_updated_all = models.BooleanField(
+        default=False,
+        verbose_name="plan updated: all templates",
+    )
+    form_submitted_all = models.BooleanField(
+        default=False,
+        verbose_name="form submitted: all forms",
+    )
+    status_updated_all = models.BooleanField(
+        default=False,
+        verbose_name="work queue item status updated: all work queues",
+    )
+    include_test_events = models.BooleanField(
+        default=False,
+        verbose_name="include test-user events",
+        help_text="Also send events of test users (info.isTest true).",
+    )
+    custom_headers = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Extra request headers, e.g. {"X-Api-Key": "..."}.',
+    )
+    # Needed in clear to sign (an HMAC key cannot be hashed); never shown after creation.
+    secret = models.CharField(
+        max_length=100,
+        editable=False,
+    )
+    previous_secret = models.CharField(
+        max_length=100,
+        blank=True,
+        editable=False,
+    )
+    previous_secret_expires_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Until then the previous secret signs too (after a rotation).",
+    )
+    failing_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Since when every attempt has failed; cleared by a success.",
+    )
+    disabled_reason = models.TextField(
+        blank=True,
+        editable=False,
+    )
+    created_at = models.DateTimeField(
+        auto_now_add=True,
+    )
+    updated_at = models.DateTimeField(
+        auto_now=True,
+    )
+
+    class Meta:
+        ordering = ["organization", "partner_name"]
+        verbose_name = "HTTP integration"
+        constraints = owned_constraints()
+
+    def __str__(self) -> str:
+        return self.partner_name
+
+    def clean(self) -> None:
+        super().clean()
+        from integrations.headers import custom_header_problems
+        from integrations.ssrf import UnsafeURL, check_url
+
+        errors = {}
+        if self.url:
+            try:
+                check_url(self.url)
+            except UnsafeURL as error:
+                errors["url"] = str(error)
+        problems = custom_header_problems(self.custom_headers)
+        if problems:
+            errors["custom_headers"] = problems
+        if errors:
+            raise ValidationError(errors)
+
+
+class PlanEventType(models.TextChoices):
+    PLAN_CREATED = "planCreated", "Plan created"
+    PLAN_UPDATED = "planUpdated", "Plan updated"
+
+
+class HttpIntegrationTemplate(OrganizationOwned):
+    """A template whose plan created / plan updated events go to the integration."""
+
+    integration = models.ForeignKey(
+        HttpIntegration,
+        on_delete=models.CASCADE,
+        related_name="templates",
+    )
+    event_type = models.CharField(
+        max_length=20,
+        choices=PlanEventType.choices,
+        verbose_name="event",
+    )
+    template = models.ForeignKey(
+        PlanTemplate,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+
+    same_organization_fields = ("integration", "template")
+
+    class Meta:
+        verbose_name = "plan event of a template"
+        constraints = owned_constraints(
+            models.UniqueConstraint(
+                fields=["integration", "event_type", "template"],
+                name="httpintegrationtemplate_unique",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(event_type__in=PlanEventType.values),
+                name="httpintegrationtemplate_event_known",
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.get_event_type_display()}: {self.template}"
+
+
+class HttpIntegrationForm(OrganizationOwned):
+    """A form (of a template) whose form submitted events go to the integration."""
+
+    integration = models.ForeignKey(
+        HttpIntegration,
+        on_delete=models.CASCADE,
+        related_name="forms",
+    )
+    form = models.ForeignKey(
+        Form,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+
+    same_organization_fields = ("integration", "form")
+
+    class Meta:
+        verbose_name = "form submitted of a form"
+        constraints = owned_constraints(
+            models.UniqueConstraint(
+                fields=["integration", "form"],
+                name="httpintegrationform_unique",
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.form.template} / {self.form}"
+
+
+class HttpIntegrationWorkQueue(OrganizationOwned):
+    """A work queue whose item status updated events go to the integration."""
+
+    integration = models.ForeignKey(
+        HttpIntegration,
+        on_delete=models.CASCADE,
+        related_name="work_queues",
+    )
+    work_queue = models.ForeignKey(
+        WorkQueue,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+
+    same_organization_fields = ("integration", "work_queue")
+
+    class Meta:
+        verbose_name = "status updated of a work queue"
+        constraints = owned_constraints(
+            models.UniqueConstraint(
+                fields=["integration", "work_queue"],
+                name="httpintegrationworkqueue_unique",
+            ),
+        )
+
+    def __str__(self) -> str:
+        return str(self.work_queue)
+
+
+class HttpIntegrationCondition(models.Model):
+    """One cell of the payload condition: `info.<path>` must satisfy `cell`, written in the
+    rules' shorthand syntax for `field_type`. All conditions of an integration must hold."""
+
+    integration = models.ForeignKey(
+        HttpIntegration,
+        on_delete=models.CASCADE,
+        related_name="conditions",
+    )
+    path = models.CharField(
+        max_length=200,
+        validators=[info_path_validator],
+        verbose_name="info field",
+        help_text="A field of the event's info, dotted for nested ones: status, data.age.",
+    )
+    field_type = models.CharField(
+        max_length=10,
+        choices=[(name, name) for name in SHORTHAND_FIELD_TYPES],
+        verbose_name="type",
+    )
+    cell = models.CharField(
+        max_length=MAX_CELL_LENGTH,
+        verbose_name="condition",
+        help_text="Shorthand syntax: =done, in[a,b], >=3, range[1,5), null ...",
+    )
+
+    class Meta:
+        ordering = ["integration", "id"]
+        verbose_name = "payload condition"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(field_type__in=SHORTHAND_FIELD_TYPES),
+                name="httpintegrationcondition_type_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"info.{self.path} {self.cell}"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.field_type in SHORTHAND_FIELD_TYPES and self.cell:
+            try:
+                parse_cell(self.cell, self.field_type)
+            except CellSyntaxError as error:
+                raise ValidationError({"cell": str(error)}) from None
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class WebhookDelivery(OrganizationOwned):
+    """One event for one integration: the body it sends on every attempt, and where it is.
+    Unique per (integration, event); its id is derived from both, so the fan-out can insert
+    many at once and still name them."""
+
+    id = models.UUIDField(
+        primary_key=True,
+        editable=False,
+    )
+    integration = models.ForeignKey(
+        HttpIntegration,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+    )
+    event_id = models.UUIDField(
+        verbose_name="eventId",
+        help_text="Also the webhook-id header of every attempt.",
+    )
+    event_type = models.CharField(
+        max_length=40,
+        verbose_name="type",
+    )
+    payload = models.TextField(
+        help_text="The envelope, exactly as POSTed (JSON).",
+    )
+    trace_id = models.CharField(
+        max_length=64,
+        blank=True,
+        verbose_name="traceId",
+    )
+    status = models.CharField(
+        max_length=10,
+        choices=DeliveryStatus.choices,
+        default=DeliveryStatus.PENDING,
+    )
+    attempt_count = models.PositiveIntegerField(
+        default=0,
+        verbose_name="attempts",
+    )
+    # Attempts since the delivery was (re)queued: the retry schedule's position.
+    round_attempts = models.PositiveIntegerField(
+        default=0,
+        editable=False,
+    )
+    next_attempt_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        verbose_name="next attempt",
+    )
+    leased_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="A worker is sending it until then.",
+    )
+    last_status_code = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        verbose_name="last HTTP status",
+    )
+    last_error = models.TextField(
+        blank=True,
+    )
+    created_at = models.DateTimeField(
+        auto_now_add=True,
+    )
+    completed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+    )
+
+    same_organization_fields = ("integration",)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "webhook delivery"
+        verbose_name_plural = "webhook deliveries"
+        constraints = owned_constraints(
+            models.UniqueConstraint(
+                fields=["integration", "event_id"],
+                name="webhookdelivery_one_per_integration_and_event",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=DeliveryStatus.values),
+                name="webhookdelivery_status_known",
+            ),
+        )
+        indexes = [
+            models.Index(fields=["integration", "-created_at"], name="delivery_integration"),
+            # The sweep's queue: only pending rows.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(status="pending"),
+                name="delivery_pending_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.event_id} -> {self.integration_id}"
+
+
+class AttemptOutcome(models.TextChoices):
+    SUCCEEDED = "succeeded", "Succeeded"
+    RETRY = "retry", "Failed, will retry"
+    FAILED = "failed", "Failed, no more retries"
+    DISABLED = "disabled", "Failed, integration disabled"
+    INTERRUPTED = "interrupted", "Interrupted (worker lost)"
+
+
+class WebhookAttempt(models.Model):
+    """One HTTP request of a delivery, as it went."""
+
+    delivery = models.ForeignKey(
+        WebhookDelivery,
+        on_delete=models.CASCADE,
+        related_name="attempts",
+    )
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        verbose_name="duration (ms)",
+    )
+    status_code = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        verbose_name="HTTP status",
+    )
+    response_headers = models.JSONField(
+        default=dict,
+        blank=True,
+    )
+    response_body = models.TextField(
+        blank=True,
+        help_text="The first 4 KiB.",
+    )
+    error = models.TextField(
+        blank=True,
+    )
+    outcome = models.CharField(
+        max_length=12,
+        choices=AttemptOutcome.choices,
+    )
+
+    class Meta:
+        ordering = ["delivery", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["delivery", "number"],
+                name="webhookattempt_number_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.number} {self.outcome}"
+
+
+class IntegrationEventKind(models.TextChoices):
+    DISABLED = "disabled", "Disabled"
+    SECRET_ROTATED = "secret_rotated", "Secret rotated"
+    REPLAYED = "replayed", "Failed deliveries replayed"
+
+
+class HttpIntegrationEvent(OrganizationOwned):
+    """An operational event of an integration: disabled by Healix, secret rotated, ..."""
+
+    integration = models.ForeignKey(
+        HttpIntegration,
+        on_delete=models.CASCADE,
+        related_name="events",
+    )
+    kind = models.CharField(
+        max_length=20,
+        choices=IntegrationEventKind.choices,
+    )
+    detail = models.TextField(
+        blank=True,
+    )
+    occurred_at = models.DateTimeField(
+        auto_now_add=True,
+    )
+
+    same_organization_fields = ("integration",)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        verbose_name = "operational event"
+        constraints = owned_constraints()
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.detail}"

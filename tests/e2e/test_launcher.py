@@ -93,8 +93,8 @@ def wait_until_serving(launcher: Launcher) -> None:
         try:
             if requests.get(f"{launcher.base_url}/admin/login/", timeout=2).status_code == 200:
                 return
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # not listening yet, or its workers still booting (the socket accepts early)
         time.sleep(0.5)
     pytest.fail(f"no /admin/login/ after {STARTUP_TIMEOUT}s:\n{launcher.output()}")
 
@@ -222,6 +222,11 @@ def test_launcher_serves_the_template_editor_and_stops_cleanly(launcher: Launche
 
     # and every process of the Procfile does its part (web, bus, worker, relay)
     check_the_bus_walk_through(launcher)
+    # including the webhooks: the demo's receiver verified the demo's events (beat, receiver)
+    wait_for_output(launcher, "healix.hrh.planCreated", timeout=60)
+    receiver_lines = [line for line in launcher.output().splitlines() if "| webhook " in line]
+    assert receiver_lines and all("signature verified" in line for line in receiver_lines)
+    assert "beat: Starting" in launcher.output()
 
     # when it receives a Ctrl-C
     launcher.process.send_signal(signal.SIGINT)

@@ -12,7 +12,16 @@ from django.db import IntegrityError, connection, models, transaction
 
 from healix.db import constraint_name
 from healix.models import Organization, OrganizationOwned, User, UserType
-from integrations.models import IntegrationDefinition
+from integrations.models import (
+    HttpIntegration,
+    HttpIntegrationEvent,
+    HttpIntegrationForm,
+    HttpIntegrationTemplate,
+    HttpIntegrationWorkQueue,
+    IntegrationDefinition,
+    WebhookDelivery,
+)
+from integrations.webhook_services import create_integration, rotate_secret, send_test_event
 from plans import services
 from plans.models import (
     FormAssignment,
@@ -85,6 +94,15 @@ def build_world(organization: Organization) -> dict[type[models.Model], models.M
     services.submit_form(actor=actor, assignment=assignment, data={"age": 30})
     item = services.create_work_queue_item(actor=actor, queue=queue, plan=plan, title="Visit")
     services.change_work_queue_item_status(actor=actor, item=item, status="done")
+    integration, _secret = create_integration(
+        organization,
+        partner_name="Acme",
+        url="https://93.184.216.34/hook",  # a public address: no allow-list needed
+        plan_created=[template],
+        form_submitted=[template.forms.get(name="intake")],
+        status_updated=[queue],
+    )
+    rotate_secret(integration)
     return {
         User: patient,
         PlanTemplate: template,
@@ -100,6 +118,12 @@ def build_world(organization: Organization) -> dict[type[models.Model], models.M
         FormSubmission: assignment.submission,
         WorkQueueItem: item,
         WorkQueueItemStatusChange: item.status_changes.last(),
+        HttpIntegration: integration,
+        HttpIntegrationTemplate: integration.templates.get(),
+        HttpIntegrationForm: integration.forms.get(),
+        HttpIntegrationWorkQueue: integration.work_queues.get(),
+        HttpIntegrationEvent: integration.events.get(),
+        WebhookDelivery: send_test_event(integration),
     }
 
 
@@ -131,6 +155,13 @@ def test_the_generic_check_covers_every_tenant_reference():
         "FormAssignmentDefinition.role",
         "FormAssignmentDefinition.template",
         "FormSubmission.assignment",
+        "HttpIntegrationEvent.integration",
+        "HttpIntegrationForm.form",
+        "HttpIntegrationForm.integration",
+        "HttpIntegrationTemplate.integration",
+        "HttpIntegrationTemplate.template",
+        "HttpIntegrationWorkQueue.integration",
+        "HttpIntegrationWorkQueue.work_queue",
         "IntegrationDefinition.template",
         "Plan.template",
         "Plan.user",
@@ -138,6 +169,7 @@ def test_the_generic_check_covers_every_tenant_reference():
         "RoleAssignment.plan",
         "RoleAssignment.role",
         "RoleAssignment.user",
+        "WebhookDelivery.integration",
         "WorkQueueItem.plan",
         "WorkQueueItem.queue",
         "WorkQueueItemStatusChange.item",

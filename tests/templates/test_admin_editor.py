@@ -7,10 +7,11 @@ from django.contrib.auth.models import Group
 from django.test import RequestFactory
 from django.urls import reverse
 
-from healix.demo import DEMO_ORG_SLUG, load_demo
+from healix.demo import DEMO_ORG_SLUG, ensure_demo_integration, load_demo
 from healix.models import Organization, OrganizationAPIKey, User
 from integrations.models import InboundSource, UnroutableMessage
 from integrations.services import ingest
+from integrations.webhook_services import send_test_event
 from plans import services
 from plans.models import FormAssignment, Plan
 from templates.models import PlanTemplate, WorkQueue
@@ -43,6 +44,8 @@ def demo(editor_groups):
     OrganizationAPIKey.objects.create_key(organization=organization, name="smoke")
     ingest(organization, "aiEngineTimeSlot", b"{not json", InboundSource.REST)
     UnroutableMessage.objects.create(subject="healix.nobody.inbound.x", reason="No organization")
+    # A webhook delivery of the demo's HTTP integration (never sent: no worker runs here).
+    send_test_event(ensure_demo_integration(organization))
     return organization
 
 

@@ -1,5 +1,5 @@
 """`manage.py setup_streams`: create or update the JetStream streams HEALIX_EVENTS and
-HEALIX_INBOUND (with its durable consumer)."""
+HEALIX_INBOUND, with their durable consumers (healix-webhooks, healix-inbound)."""
 
 import asyncio
 
@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand
 
 from events.streams import StreamSetup, ensure_events_stream
 from integrations.streams import ensure_inbound_consumer, ensure_inbound_stream
+from integrations.webhook_bus import ensure_webhooks_consumer
 
 
 class Command(BaseCommand):
@@ -34,6 +35,8 @@ class Command(BaseCommand):
         try:
             js = nc.jetstream()
             events = await ensure_events_stream(js)
+            # Created here, before the demo's events are relayed, so webhooks receive them.
+            await ensure_webhooks_consumer(js)
             inbound_created = await ensure_inbound_stream(js)
             await ensure_inbound_consumer(js)
             return events, inbound_created

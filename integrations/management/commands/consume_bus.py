@@ -1,7 +1,7 @@
 """`manage.py consume_bus`: the durable JetStream consumers, until SIGTERM / Ctrl-C.
 
-Today: inbound messages -> integrations.ingest() (integrations/bus.py). The webhook fan-out
-of outgoing events joins this process in a later issue.
+Inbound messages -> integrations.ingest() (integrations/bus.py), and system events -> webhook
+deliveries (the healix-webhooks consumer, integrations/webhook_bus.py), side by side.
 """
 
 import asyncio
@@ -11,10 +11,11 @@ import signal
 from django.core.management.base import BaseCommand
 
 from integrations.bus import consume
+from integrations.webhook_bus import consume_webhooks
 
 
 class Command(BaseCommand):
-    help = "Consume the inbound JetStream stream into integrations.ingest() (see bus.py)."
+    help = "Consume inbound messages into ingest() and fan system events out to webhooks."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--batch", type=int, default=None, help="Messages per fetch.")
@@ -33,5 +34,5 @@ class Command(BaseCommand):
             loop.add_signal_handler(signum, stop.set)
         self.stdout.write("consume_bus started")
         self.stdout.flush()
-        await consume(stop, batch_size=batch)
+        await asyncio.gather(consume(stop, batch_size=batch), consume_webhooks(stop))
         self.stdout.write("consume_bus stopped")

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("healix", "0005_organizationapikey"),
-        ("integrations", "0002_same_scope_foreign_keys"),
+        ("integrations", "0004_http_integration_same_scope_keys"),
     ]
 
     operations = [
