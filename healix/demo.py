@@ -25,7 +25,16 @@ from templates.models import (
     WorkQueueStatus,
 )
 
-__all__ = ["DEMO_ORG_SLUG", "create_demo_template", "create_demo_work_queue", "load_demo"]
+__all__ = [
+    "DEMO_ORG_SLUG",
+    "create_demo_rules",
+    "create_demo_template",
+    "create_demo_work_queue",
+    "load_demo",
+]
+
+# The seed's example: the appointment form shows the time slot the scheduling engine posted.
+TIME_SLOT_PREFILL = 'lastStr("integration.aiEngineTimeSlot.timeSlot")'
 
 DEMO_ORG_SLUG = "hrh"
 
@@ -105,6 +114,46 @@ def create_demo_template(organization: Organization, name: str = "sAI-ERComp") -
     return template
 
 
+def create_demo_rules(template: PlanTemplate) -> None:
+    """The seed's example rule: when aiEngineTimeSlot posts a slot, give the patient the
+    appointment form prefilled with it, and mark the plan's risk status "scheduled"."""
+    from rules.models import ActionKind, Rule, RuleAction, RuleColumn, Trigger
+
+    appointment = template.form_assignment_definitions.get(
+        form__name="appointment", role__role_id="Patient"
+    )
+    appointment.default_calculations = {"slot": TIME_SLOT_PREFILL}
+    appointment.save(update_fields=["default_calculations"])
+    RuleColumn.objects.create(
+        template=template,
+        position=0,
+        name="timeSlot",
+        reference="integration.aiEngineTimeSlot.timeSlot",
+    )
+    RuleColumn.objects.create(
+        template=template, position=1, name="riskStatus", reference="plan.riskStatus"
+    )
+    rule = Rule.objects.create(
+        template=template,
+        position=0,
+        name="Offer the appointment",
+        trigger=Trigger.INTEGRATION,
+        subject="aiEngineTimeSlot",
+        # Any slot; not again once the plan is scheduled (a later slot is left to staff).
+        cells={"timeSlot": "", "riskStatus": "!=scheduled"},
+    )
+    RuleAction.objects.create(
+        rule=rule, position=0, kind=ActionKind.ASSIGN_FORM, form_assignment=appointment
+    )
+    RuleAction.objects.create(
+        rule=rule,
+        position=1,
+        kind=ActionKind.SET_DATA_POINT,
+        target="plan.riskStatus",
+        expression='"scheduled"',
+    )
+
+
 def create_demo_work_queue(organization: Organization, name: str = "triage") -> WorkQueue:
     """Three statuses in order, and two service windows."""
     queue = WorkQueue.objects.create(
@@ -164,6 +213,7 @@ def load_demo() -> bool:
     tester = _user(hrh, "test.patient", UserType.USER, is_test=True, first_name="Test")
 
     template = create_demo_template(hrh)
+    create_demo_rules(template)
     queue = create_demo_work_queue(hrh)
     first = services.assign_plan(
         actor=actor,

@@ -112,6 +112,7 @@ INSTALLED_APPS = [
     "plans",
     "events",
     "integrations",
+    "rules",
 ]
 
 MIDDLEWARE = [
@@ -190,6 +191,21 @@ HEALIX_INBOUND_BATCH = env.int("HEALIX_INBOUND_BATCH", default=200)
 # Largest payload accepted (REST and NATS); integration payloads are small records, so 256 KiB
 # is generous while keeping one message's parsing and storage cheap.
 HEALIX_INBOUND_MAX_BYTES = env.int("HEALIX_INBOUND_MAX_BYTES", default=256 * 1024)
+
+# Rules (rules/).
+# How many evaluations one trigger may cause when rule actions change data that "on change"
+# rows read again; the evaluation at the limit records that the chain stopped.
+HEALIX_RULES_CHAIN_LIMIT = env.int("HEALIX_RULES_CHAIN_LIMIT", default=5)
+# How often Celery beat looks for time-elapsed rows that came due (each fires once per due date).
+HEALIX_RULES_TIME_TICK_SECONDS = env.float("HEALIX_RULES_TIME_TICK_SECONDS", default=60.0)
+CELERY_BEAT_SCHEDULE = {
+    "rules-time-elapsed": {
+        "task": "rules.evaluate_due_rules",
+        "schedule": HEALIX_RULES_TIME_TICK_SECONDS,
+    },
+}
+# beat keeps its last-run times here, not in the working directory.
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 REST_FRAMEWORK = {
     # Partners authenticate with organization API keys only (no sessions: no CSRF surface).

@@ -1,0 +1,109 @@
+"""Evaluating compiled rows against one plan's data: pure, no database, never raises.
+
+Hit policy: every row whose non-empty cells all hold fires, in row order; an empty cell is
+"don't care". Column values are computed once per evaluation and shared by all rows.
+"""
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from rules.compiler import CompiledRule, CompiledTable
+from rules.context import EvaluationContext
+from rules.errors import ExpressionRuntimeError
+
+__all__ = ["RowOutcome", "TableOutcome", "evaluate_rows", "to_json"]
+
+
+def to_json(value: Any) -> Any:
+    """A value as the audit trail stores it (JSON): dates as ISO text, Decimal as a number."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list | tuple):
+        return [to_json(item) for item in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+@dataclass
+class RowOutcome:
+    rule: CompiledRule
+    fired: bool
+    failed_column: str = ""
+    reason: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        row: dict[str, Any] = {"rule": self.rule.pk, "name": self.rule.name, "fired": self.fired}
+        if not self.fired:
+            row["column"] = self.failed_column
+            row["reason"] = self.reason
+        return row
+
+
+@dataclass
+class TableOutcome:
+    inputs: dict[str, Any]
+    rows: list[RowOutcome] = field(default_factory=list)
+
+    @property
+    def fired(self) -> list[CompiledRule]:
+        return [row.rule for row in self.rows if row.fired]
+
+
+def evaluate_rows(
+    table: CompiledTable, rules: list[CompiledRule], context: EvaluationContext
+) -> TableOutcome:
+    """Which of `rules` fire for the plan behind `context.data`, and why the others do not."""
+    values: list[Any] = []
+    problems: dict[int, str] = {}
+    inputs: dict[str, Any] = {}
+    for index, column in enumerate(table.columns):
+        value = None
+        if column.reference:
+            value = context.data.last(column.reference)
+        elif column.expression is not None:
+            try:
+                value = column.expression.evaluate(context)
+            except ExpressionRuntimeError as error:
+                problems[index] = f"could not be calculated: {error}"
+        values.append(value)
+        inputs[column.name] = to_json(value)
+    outcome = TableOutcome(inputs=inputs)
+    for rule in rules:
+        if rule.problem:
+            outcome.rows.append(
+                RowOutcome(rule, False, "", f"not run: the row does not validate ({rule.problem})")
+            )
+            continue
+        for index, condition, text in rule.cells:
+            value = values[index]
+            if index in problems or not condition.holds(value):
+                name = table.columns[index].name
+                reason = problems.get(index) or (
+                    f"{name} is {_show(value)}, which is not {condition.describe()} (cell `{text}`)"
+                )
+                outcome.rows.append(RowOutcome(rule, False, name, reason))
+                break
+        else:
+            outcome.rows.append(RowOutcome(rule, True))
+    return outcome
+
+
+def _show(value: Any) -> str:
+    if value is None or value == "" or value == []:
+        return "empty"
+    shown = to_json(value)
+    return (
+        f"“{shown}”"
+        if isinstance(shown, str)
+        else str(shown).lower()
+        if isinstance(shown, bool)
+        else str(shown)
+    )
