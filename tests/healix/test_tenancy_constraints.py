@@ -14,6 +14,8 @@ from healix.db import constraint_name
 from healix.models import Organization, OrganizationOwned, User, UserType
 from integrations.models import IntegrationDefinition
 from plans import services
+from rules.models import Rule, RuleAction, RuleColumn, RuleEvaluation
+from rules.services import evaluate_inbound_events
 from plans.models import (
     FormAssignment,
     FormSubmission,
@@ -32,6 +34,8 @@ from templates.models import (
     WorkQueue,
     WorkQueueStatus,
 )
+from healix.demo import create_demo_rules
+from integrations.models import InboundEvent
 from tests.fixtures.domain import make_template, make_user, make_work_queue
 
 pytestmark = pytest.mark.django_db
@@ -85,6 +89,20 @@ def build_world(organization: Organization) -> dict[type[models.Model], models.M
     services.submit_form(actor=actor, assignment=assignment, data={"age": 30})
     item = services.create_work_queue_item(actor=actor, queue=queue, plan=plan, title="Visit")
     services.change_work_queue_item_status(actor=actor, item=item, status="done")
+    create_demo_rules(template)
+    rule = template.rules.get()
+    RuleAction.objects.create(
+        rule=rule, position=2, kind="change_work_queue_item_status", work_queue=queue, status="done"
+    )
+    event = InboundEvent.objects.create(
+        organization=organization,
+        subject="aiEngineTimeSlot",
+        source="rest",
+        status="accepted",
+        payload={"timeSlot": "09:30"},
+        plan_ids=[plan.pk],
+    )
+    evaluate_inbound_events([event.pk])
     return {
         User: patient,
         PlanTemplate: template,
@@ -100,6 +118,10 @@ def build_world(organization: Organization) -> dict[type[models.Model], models.M
         FormSubmission: assignment.submission,
         WorkQueueItem: item,
         WorkQueueItemStatusChange: item.status_changes.last(),
+        RuleColumn: template.rule_columns.first(),
+        Rule: rule,
+        RuleAction: rule.actions.get(position=2),
+        RuleEvaluation: RuleEvaluation.objects.get(plan=plan),
     }
 
 
@@ -138,6 +160,13 @@ def test_the_generic_check_covers_every_tenant_reference():
         "RoleAssignment.plan",
         "RoleAssignment.role",
         "RoleAssignment.user",
+        "Rule.template",
+        "RuleAction.form_assignment",
+        "RuleAction.rule",
+        "RuleAction.work_queue",
+        "RuleColumn.template",
+        "RuleEvaluation.plan",
+        "RuleEvaluation.template",
         "WorkQueueItem.plan",
         "WorkQueueItem.queue",
         "WorkQueueItemStatusChange.item",
