@@ -18,6 +18,7 @@ GROUP_GRANTS: dict[str, tuple[str, ...]] = {
         "templates",
         "integrations.integrationdefinition",
         "integrations.integrationfield",
+        "rules",
     ),
     ADMINISTRATORS: (
         "templates",
@@ -28,6 +29,7 @@ GROUP_GRANTS: dict[str, tuple[str, ...]] = {
         "integrations.integrationfield",
         "integrations.inboundevent",
         "events.outboxevent",
+        "rules",
     ),
 }
 ACTIONS = ("add", "change", "delete", "view")
