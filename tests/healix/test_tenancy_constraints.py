@@ -11,11 +11,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, models, transaction
 
 from healix.db import constraint_name
+from healix.demo import create_demo_rules
 from healix.models import Organization, OrganizationOwned, User, UserType
-from integrations.models import IntegrationDefinition
+from integrations.models import InboundEvent, IntegrationDefinition
 from plans import services
-from rules.models import Rule, RuleAction, RuleColumn, RuleEvaluation
-from rules.services import evaluate_inbound_events
 from plans.models import (
     FormAssignment,
     FormSubmission,
@@ -24,6 +23,8 @@ from plans.models import (
     WorkQueueItem,
     WorkQueueItemStatusChange,
 )
+from rules.models import Rule, RuleAction, RuleColumn, RuleEvaluation
+from rules.services import evaluate_inbound_events
 from templates.models import (
     CustomField,
     Form,
@@ -34,8 +35,6 @@ from templates.models import (
     WorkQueue,
     WorkQueueStatus,
 )
-from healix.demo import create_demo_rules
-from integrations.models import InboundEvent
 from tests.fixtures.domain import make_template, make_user, make_work_queue
 
 pytestmark = pytest.mark.django_db

@@ -26,14 +26,37 @@ def table_data(template, rows=None, columns=None) -> dict:
     saved_columns = list(template.rule_columns.order_by("position", "id"))
     saved_rules = list(template.rules.order_by("position", "id"))
     for prefix, saved, extra, fields in (
-        ("rule_columns", saved_columns, columns or {}, ("position", "name", "reference", "expression", "value_type")),
-        ("rules", saved_rules, rows or {}, ("position", "name", "enabled", "trigger", "subject", "elapsed_reference", "elapsed_amount", "elapsed_unit")),
-    ):  # fmt: skip
+        (
+            "rule_columns",
+            saved_columns,
+            columns or {},
+            ("position", "name", "reference", "expression", "value_type"),
+        ),
+        (
+            "rules",
+            saved_rules,
+            rows or {},
+            (
+                "position",
+                "name",
+                "enabled",
+                "trigger",
+                "subject",
+                "elapsed_reference",
+                "elapsed_amount",
+                "elapsed_unit",
+            ),
+        ),
+    ):
         count = max([len(saved), *(index + 1 for index in extra)])
-        data.update({
-            f"{prefix}-TOTAL_FORMS": str(count), f"{prefix}-INITIAL_FORMS": str(len(saved)),
-            f"{prefix}-MIN_NUM_FORMS": "0", f"{prefix}-MAX_NUM_FORMS": "1000",
-        })  # fmt: skip
+        data.update(
+            {
+                f"{prefix}-TOTAL_FORMS": str(count),
+                f"{prefix}-INITIAL_FORMS": str(len(saved)),
+                f"{prefix}-MIN_NUM_FORMS": "0",
+                f"{prefix}-MAX_NUM_FORMS": "1000",
+            }
+        )
         for index in range(count):
             values = {}
             if index < len(saved):
@@ -137,25 +160,45 @@ def test_an_action_of_the_wrong_type_is_refused_on_the_row_page(editor, demo_rul
     url = reverse("admin:rules_rule_change", args=[rule.pk])
     actions = list(rule.actions.order_by("position"))
     data = {
-        "position": 0, "name": rule.name, "enabled": "on", "trigger": rule.trigger,
-        "subject": rule.subject, "elapsed_reference": "", "elapsed_amount": "", "elapsed_unit": "",
-        "cell_timeSlot": "", "cell_riskStatus": "!=scheduled",
-        "actions-TOTAL_FORMS": "3", "actions-INITIAL_FORMS": "2",
-        "actions-MIN_NUM_FORMS": "0", "actions-MAX_NUM_FORMS": "1000",
-    }  # fmt: skip
+        "position": 0,
+        "name": rule.name,
+        "enabled": "on",
+        "trigger": rule.trigger,
+        "subject": rule.subject,
+        "elapsed_reference": "",
+        "elapsed_amount": "",
+        "elapsed_unit": "",
+        "cell_timeSlot": "",
+        "cell_riskStatus": "!=scheduled",
+        "actions-TOTAL_FORMS": "3",
+        "actions-INITIAL_FORMS": "2",
+        "actions-MIN_NUM_FORMS": "0",
+        "actions-MAX_NUM_FORMS": "1000",
+    }
     for index, action in enumerate(actions):
-        data.update({
-            f"actions-{index}-id": action.pk, f"actions-{index}-rule": rule.pk,
-            f"actions-{index}-position": action.position, f"actions-{index}-kind": action.kind,
-            f"actions-{index}-form_assignment": action.form_assignment_id or "",
-            f"actions-{index}-target": action.target, f"actions-{index}-expression": action.expression,
-            f"actions-{index}-work_queue": "", f"actions-{index}-status": "",
-        })  # fmt: skip
+        data.update(
+            {
+                f"actions-{index}-id": action.pk,
+                f"actions-{index}-rule": rule.pk,
+                f"actions-{index}-position": action.position,
+                f"actions-{index}-kind": action.kind,
+                f"actions-{index}-form_assignment": action.form_assignment_id or "",
+                f"actions-{index}-target": action.target,
+                f"actions-{index}-expression": action.expression,
+                f"actions-{index}-work_queue": "",
+                f"actions-{index}-status": "",
+            }
+        )
     # When a third action sets the number custom field score to text
-    data.update({
-        "actions-2-rule": rule.pk, "actions-2-position": 2, "actions-2-kind": ActionKind.SET_DATA_POINT,
-        "actions-2-target": "plan.score", "actions-2-expression": '"high"',
-    })  # fmt: skip
+    data.update(
+        {
+            "actions-2-rule": rule.pk,
+            "actions-2-position": 2,
+            "actions-2-kind": ActionKind.SET_DATA_POINT,
+            "actions-2-target": "plan.score",
+            "actions-2-expression": '"high"',
+        }
+    )
     response = editor.post(url, data)
     assert response.status_code == 200
     formset = response.context["inline_admin_formsets"][0].formset
