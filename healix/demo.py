@@ -4,6 +4,8 @@ The builders are also what the test fixtures use, so the demo is exercised by ev
 suite. Run-time rows are made through plans.services, like any other change.
 """
 
+import json
+
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
@@ -242,4 +244,12 @@ def load_demo() -> bool:
         service_location=queue.service_locations.get(name="Window 1"),
     )
     services.change_work_queue_item_status(actor=actor, item=item, status="in_service")
+    # The seed's example once, so the admin shows a rule that fired: the scheduling engine
+    # posts a slot for Pat Jones, and the rules give the appointment form (the worker, handed
+    # the same event after this commit, finds it already evaluated).
+    from integrations.services import ingest
+    from rules.services import evaluate_inbound_events
+
+    slot = json.dumps({"planId": str(first.pk), "timeSlot": "2026-12-01T09:30"})
+    evaluate_inbound_events([ingest(hrh, "aiEngineTimeSlot", slot, "rest").event_id])
     return True
