@@ -1,10 +1,9 @@
 """Evaluation, actions and the audit trail, in process against the real database."""
 
 import json
+from datetime import timedelta
 
 import pytest
-
-from datetime import timedelta
 
 from events.models import OutboxEvent
 from healix.demo import create_demo_rules
