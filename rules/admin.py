@@ -27,6 +27,7 @@ from healix.admin import (
 )
 from plans.models import Plan
 from rules.compiler import CompiledColumn, check_action, check_column, check_rule
+from rules.engine import row_reason
 from rules.models import DecisionTable, Rule, RuleAction, RuleColumn, RuleEvaluation, Trigger
 from rules.references import ReferenceCatalog
 from rules.simulation import simulate
@@ -481,7 +482,11 @@ class RuleEvaluationAdmin(RecordAdmin):
                 "",
                 "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
                 (
-                    (row.get("name"), "yes" if row.get("fired") else "no", row.get("reason", ""))
+                    (
+                        row.get("name"),
+                        "yes" if row.get("fired") else "no",
+                        row_reason(row, evaluation.inputs),
+                    )
                     for row in evaluation.rows
                 ),
             ),

@@ -7,6 +7,7 @@ compiles a template's table once per batch and never parses at run time.
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from rules.conditions import Condition
@@ -58,6 +59,12 @@ def _flatten(errors: Any, prefix: str = "") -> list[str]:
     if isinstance(errors, list):
         return [line for value in errors for line in _flatten(value, prefix)]
     return [f"{prefix}{errors}"]
+
+
+@lru_cache(maxsize=8192)
+def _parse_cell(text: str, field_type: str, choices: tuple[str, ...]) -> Condition:
+    # Conditions are immutable, so a table compiled per batch reuses the parse of equal cells.
+    return parse_cell(text, field_type, choices or None)
 
 
 def expression_fits(expression: Expression, field_type: str) -> bool:
@@ -237,8 +244,8 @@ class CompiledRule:
     enabled: bool
     trigger: str
     subject: str
-    # (column index, condition, cell text), only the non-empty cells.
-    cells: tuple[tuple[int, Condition, str], ...]
+    # (column index, condition, cell text, its description), only the non-empty cells.
+    cells: tuple[tuple[int, Condition, str, str], ...]
     actions: tuple[CompiledAction, ...]
     elapsed_reference: str = ""
     elapsed_amount: int | None = None
@@ -291,11 +298,11 @@ def check_rule(
         if not text.strip():
             continue
         try:
-            condition = parse_cell(text, column.field_type, column.choices or None)
+            condition = _parse_cell(text, column.field_type, tuple(column.choices))
         except CellSyntaxError as error:
             errors[f"cell:{column.name}"] = str(error)
             continue
-        compiled_cells.append((index, condition, text.strip()))
+        compiled_cells.append((index, condition, text.strip(), condition.describe()))
     compiled = CompiledRule(
         pk=rule.pk,
         name=rule.name,
@@ -396,8 +403,8 @@ def compile_table(
         # Re-index cells to the full column list.
         index_of = {c.name: i for i, c in enumerate(table.columns)}
         cells = tuple(
-            (index_of[good_columns[i].name], condition, text)
-            for i, condition, text in compiled.cells
+            (index_of[good_columns[i].name], condition, text, description)
+            for i, condition, text, description in compiled.cells
         )
         for name, problem in broken_columns.items():
             if str((rule.cells or {}).get(name, "")).strip():

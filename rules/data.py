@@ -5,16 +5,19 @@ and payloads store dates as ISO text, while the expression language's date funct
 objects (docs/rules-languages.md, "Date functions refuse text").
 """
 
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
+from django.db import connection
+
 from integrations.models import InboundEvent, InboundStatus
-from plans.models import FormSubmission, Plan, WorkQueueItem
+from plans.models import FormAssignment, FormSubmission, Plan, WorkQueueItem
 from rules.references import PLAN_ATTRIBUTES, ReferenceCatalog
-from templates.models import FieldType
+from templates.models import FieldType, Form, FormAssignmentDefinition
 
 __all__ = ["PlanData", "coerce", "load_plan_data"]
 
@@ -81,6 +84,28 @@ def _split(references: Iterable[str], kind: str) -> dict[str, set[str]]:
     return found
 
 
+def _json(value: Any) -> Any:
+    # Django's psycopg connection hands jsonb over as text; the ORM would parse it.
+    return json.loads(value) if isinstance(value, str) else value
+
+
+SUBMISSIONS_SQL = f"""
+SELECT a.plan_id, f.name, s.data
+FROM {FormSubmission._meta.db_table} s
+JOIN {FormAssignment._meta.db_table} a ON a.id = s.assignment_id
+JOIN {FormAssignmentDefinition._meta.db_table} d ON d.id = a.definition_id
+JOIN {Form._meta.db_table} f ON f.id = d.form_id
+WHERE a.plan_id = ANY(%s) AND f.name = ANY(%s)
+ORDER BY s.submitted_at, s.id
+"""
+INBOUND_SQL = f"""
+SELECT plan_ids, subject, payload FROM {InboundEvent._meta.db_table}
+WHERE organization_id = %s AND status = '{InboundStatus.ACCEPTED}' AND subject = ANY(%s)
+  AND plan_ids && %s::uuid[]
+ORDER BY received_at, id
+"""
+
+
 def load_plan_data(
     plans: list[Plan],
     references: set[str],
@@ -88,36 +113,37 @@ def load_plan_data(
     *,
     submission: FormSubmission | None = None,
 ) -> dict[uuid.UUID, PlanData]:
-    """PlanData for each plan, holding every value of `references` the plans have."""
+    """PlanData for each plan, holding every value of `references` the plans have: a query
+    per kind of reference (submissions, integrations, work queue items) for all plans."""
     data = {plan.pk: PlanData() for plan in plans}
     ids = list(data)
     types = {r: (catalog.get(r).field_type if catalog.get(r) else "") for r in references}
+    plan_references = []  # (reference, model attribute or None, custom field name, type)
+    for reference in references:
+        parts = reference.split(".")
+        if parts[0] == "plan" and len(parts) == 2:
+            attribute = PLAN_ATTRIBUTES.get(parts[1])
+            plan_references.append(
+                (reference, attribute[0] if attribute else None, parts[1], types[reference])
+            )
     for plan in plans:
         source = data[plan.pk]
-        for reference in references:
-            parts = reference.split(".")
-            if parts[0] != "plan" or len(parts) != 2:
-                continue
-            attribute = PLAN_ATTRIBUTES.get(parts[1])
-            value = (
-                getattr(plan, attribute[0])
-                if attribute
-                else (plan.custom_fields or {}).get(parts[1])
-            )
-            source.put(reference, coerce(value, types[reference]))
+        custom = plan.custom_fields or {}
+        for reference, attribute, name, field_type in plan_references:
+            value = getattr(plan, attribute) if attribute else custom.get(name)
+            source.put(reference, coerce(value, field_type))
     forms = _split(references, "submission")
     if forms and ids:
-        rows = (
-            FormSubmission.objects.filter(
-                assignment__plan_id__in=ids, assignment__definition__form__name__in=list(forms)
-            )
-            .order_by("submitted_at", "id")
-            .values_list("assignment__plan_id", "assignment__definition__form__name", "data")
-        )
+        with connection.cursor() as cursor:
+            cursor.execute(SUBMISSIONS_SQL, [ids, list(forms)])
+            rows = cursor.fetchall()
         for plan_id, form_name, values in rows:
+            values = _json(values)
+            if not isinstance(values, dict):
+                continue
             for field_name in forms[form_name]:
-                reference = f"submission.{form_name}.{field_name}"
-                if isinstance(values, dict) and field_name in values:
+                if field_name in values:
+                    reference = f"submission.{form_name}.{field_name}"
                     data[plan_id].put(reference, coerce(values[field_name], types[reference]))
     if submission is not None and submission.assignment.plan_id in data:
         form_name = submission.assignment.definition.form.name
@@ -128,17 +154,11 @@ def load_plan_data(
     subjects = _split(references, "integration")
     if subjects and ids:
         wanted = set(ids)
-        events = (
-            InboundEvent.objects.filter(
-                organization_id=catalog.template.organization_id,
-                status=InboundStatus.ACCEPTED,
-                subject__in=list(subjects),
-                plan_ids__overlap=ids,
-            )
-            .order_by("received_at", "id")
-            .values_list("plan_ids", "subject", "payload")
-        )
+        with connection.cursor() as cursor:
+            cursor.execute(INBOUND_SQL, [catalog.template.organization_id, list(subjects), ids])
+            events = cursor.fetchall()
         for plan_ids, subject, payload in events:
+            payload = _json(payload)
             if not isinstance(payload, dict):
                 continue
             for plan_id in wanted.intersection(plan_ids):

@@ -14,7 +14,7 @@ from rules.compiler import CompiledRule, CompiledTable
 from rules.context import EvaluationContext
 from rules.errors import ExpressionRuntimeError
 
-__all__ = ["RowOutcome", "TableOutcome", "evaluate_rows", "to_json"]
+__all__ = ["RowOutcome", "TableOutcome", "evaluate_rows", "row_reason", "to_json"]
 
 
 def to_json(value: Any) -> Any:
@@ -34,17 +34,36 @@ def to_json(value: Any) -> Any:
 
 @dataclass
 class RowOutcome:
+    """A row's outcome. For a row that did not fire: the first cell that did not hold (its
+    column and text; the value is the column's input), or the problem that stopped it."""
+
     rule: CompiledRule
     fired: bool
     failed_column: str = ""
-    reason: str = ""
+    cell: str = ""
+    problem: str = ""
 
     def as_json(self) -> dict[str, Any]:
+        # Compact: hundreds of evaluations a second each store one of these per row.
         row: dict[str, Any] = {"rule": self.rule.pk, "name": self.rule.name, "fired": self.fired}
-        if not self.fired:
+        if self.failed_column:
             row["column"] = self.failed_column
-            row["reason"] = self.reason
+            row["cell"] = self.cell
+        if self.problem:
+            row["problem"] = self.problem
         return row
+
+
+def row_reason(row: dict[str, Any], inputs: dict[str, Any]) -> str:
+    """Why a recorded row did not fire, in words (the admin and the simulator show it)."""
+    if row.get("fired"):
+        return ""
+    if row.get("problem"):
+        return row["problem"]
+    column = row.get("column", "")
+    return (
+        f"{column} is {_show(inputs.get(column))}; the cell `{row.get('cell', '')}` does not hold"
+    )
 
 
 @dataclass
@@ -78,28 +97,24 @@ def evaluate_rows(
     outcome = TableOutcome(inputs=inputs)
     for rule in rules:
         if rule.problem:
-            outcome.rows.append(
-                RowOutcome(rule, False, "", f"not run: the row does not validate ({rule.problem})")
-            )
+            problem = f"not run: the row does not validate ({rule.problem})"
+            outcome.rows.append(RowOutcome(rule, False, problem=problem))
             continue
-        for index, condition, text in rule.cells:
-            value = values[index]
-            if index in problems or not condition.holds(value):
+        for index, condition, text, _description in rule.cells:
+            if index in problems or not condition.holds(values[index]):
                 name = table.columns[index].name
-                reason = problems.get(index) or (
-                    f"{name} is {_show(value)}, which is not {condition.describe()} (cell `{text}`)"
-                )
-                outcome.rows.append(RowOutcome(rule, False, name, reason))
+                problem = f"{name} {problems[index]}" if index in problems else ""
+                outcome.rows.append(RowOutcome(rule, False, name, text, problem))
                 break
         else:
             outcome.rows.append(RowOutcome(rule, True))
     return outcome
 
 
-def _show(value: Any) -> str:
-    if value is None or value == "" or value == []:
+def _show(shown: Any) -> str:
+    """A JSON input value in words."""
+    if shown is None or shown == "" or shown == []:
         return "empty"
-    shown = to_json(value)
     return (
         f"“{shown}”"
         if isinstance(shown, str)

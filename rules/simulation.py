@@ -16,7 +16,7 @@ from plans.models import Plan
 from rules.compiler import compile_table
 from rules.context import EvaluationContext, StaticDataSource
 from rules.data import coerce
-from rules.engine import evaluate_rows
+from rules.engine import evaluate_rows, row_reason
 from rules.models import RuleEvaluation, Trigger
 from rules.services import PlanTrigger, evaluate_plans
 from templates.models import PlanTemplate
@@ -31,6 +31,10 @@ class SimulatedEvaluation:
     rows: list[dict[str, Any]]
     actions: list[dict[str, Any]] = field(default_factory=list)
     chain_stopped: bool = False
+
+    def __post_init__(self) -> None:
+        # Each row with its reason in words, for the page.
+        self.rows = [{**row, "reason": row_reason(row, self.inputs)} for row in self.rows]
 
 
 def simulate(

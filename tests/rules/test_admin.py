@@ -262,7 +262,7 @@ def test_the_simulator_evaluates_entered_values_without_a_plan(editor, demo_rule
     (evaluation,) = response.context["result"]
     assert evaluation.rows[0]["fired"] is False
     assert evaluation.rows[0]["reason"] == (
-        "riskStatus is “scheduled”, which is not is not scheduled (cell `!=scheduled`)"
+        "riskStatus is “scheduled”; the cell `!=scheduled` does not hold"
     )
     response = editor.post(url, {"trigger": "integration", "values": "[1]"})
     assert response.context["form"].errors["values"] == ["Give a JSON object, {...}."]

@@ -11,6 +11,7 @@ from integrations.models import InboundEvent, InboundSource, InboundStatus
 from plans import services as plan_services
 from plans.models import FormAssignment, WorkQueueItem
 from rules import services
+from rules.engine import row_reason
 from rules.models import ActionKind, Rule, RuleAction, RuleColumn, RuleEvaluation, Trigger
 from templates.models import FormField
 
@@ -115,8 +116,11 @@ def test_a_submission_fires_the_rows_whose_cells_all_hold_in_row_order(actor, te
         "name": "Children",
         "fired": False,
         "column": "age",
-        "reason": "age is 70, which is not is below 12 (cell `<12`)",
+        "cell": "<12",
     }
+    assert row_reason(evaluation.rows[2], evaluation.inputs) == (
+        "age is 70; the cell `<12` does not hold"
+    )
     assert evaluation.fired_rules == [elderly.pk, feverish.pk]
     assert evaluation.trace_id == "trace-form"
     # And the same submission is never evaluated twice
