@@ -12,12 +12,16 @@ NATS_URL name servers. Then:
    process, exactly as a worker runs it: the table compiled once per batch, the plans locked,
    their data loaded in bulk, 50 rows evaluated, the fired rows' actions run through
    plans.services (about 1 % of plans fire an action) and every evaluation recorded;
-   plan evaluations/s. The engine alone (no database) is printed for comparison;
+   plan evaluations/s, first on one thread, then on --threads threads of the same process
+   (each batch in its own transaction on its own connection, as a threaded worker runs
+   tasks: the database's work on one batch overlaps the evaluation of another). The engine
+   alone (no database) is printed for comparison;
 3. latency: `manage.py consume_bus` and a Celery worker (real processes) run; --latency time
    slots are published one by one on NATS, each for a plan whose row fires; the time from the
    publish to the committed action (its planUpdated event's occurredAt): p50 and p99.
 
-Target (issue 5): at least 2,000 plan evaluations/s in one process. Exits 1 if missed.
+Target (issue 5): at least 2,000 plan evaluations/s in one process (the better of the two
+passes; both are printed). Exits 1 if missed.
 """
 
 import argparse
@@ -180,20 +184,52 @@ def setup(plan_count: int):
     return org, template, plans
 
 
-def evaluation_rate(template, plans, batch: int) -> tuple[float, float, int]:
-    """(plan evaluations/s through evaluate_plans, engine-only evaluations/s, rows fired)."""
+def evaluate_all(template, plans, batch: int, threads: int, detail: dict) -> float:
+    """Evaluate every plan once in batches, on `threads` threads of this process (each with
+    its own database connection, as a threaded worker runs tasks); plan evaluations/s."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    from rules.models import Trigger
+    from rules.services import PlanTrigger, evaluate_plans
+
+    trigger = PlanTrigger(Trigger.ON_CHANGE, detail)
+
+    def one(offset: int) -> None:
+        try:
+            evaluate_plans(template, plans[offset : offset + batch], trigger)
+        finally:
+            if threads > 1:
+                connection.close()  # this thread's connection
+
+    started = time.perf_counter()
+    if threads == 1:
+        for offset in range(0, len(plans), batch):
+            one(offset)
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(one, range(0, len(plans), batch)))
+    return len(plans) / (time.perf_counter() - started)
+
+
+def evaluation_rate(template, plans, batch: int, threads: int) -> tuple[float, float, float, int]:
+    """(plan evaluations/s on one thread, on `threads` threads, of the engine alone, rows
+    fired on the first pass)."""
     from rules.compiler import compile_table
     from rules.context import EvaluationContext
     from rules.data import load_plan_data
     from rules.engine import evaluate_rows
     from rules.models import RuleEvaluation, Trigger
-    from rules.services import PlanTrigger, evaluate_plans
 
-    trigger = PlanTrigger(Trigger.ON_CHANGE, {"bench": True})
-    started = time.perf_counter()
-    for offset in range(0, len(plans), batch):
-        evaluate_plans(template, plans[offset : offset + batch], trigger)
-    rate = len(plans) / (time.perf_counter() - started)
+    rate = evaluate_all(template, plans, batch, 1, {"bench": "one thread"})
+    fired = sum(
+        len(fired_rules)
+        for fired_rules in RuleEvaluation.objects.filter(template=template).values_list(
+            "fired_rules", flat=True
+        )
+    )
+    threaded = evaluate_all(template, plans, batch, threads, {"bench": f"{threads} threads"})
     # The engine alone: the same rows over the same data, already loaded.
     table = compile_table(template)
     rules = table.rules_for(Trigger.ON_CHANGE)
@@ -203,13 +239,7 @@ def evaluation_rate(template, plans, batch: int) -> tuple[float, float, int]:
     for context in contexts:
         evaluate_rows(table, rules, context)
     engine = len(plans) / (time.perf_counter() - started)
-    fired = sum(
-        len(fired_rules)
-        for fired_rules in RuleEvaluation.objects.filter(template=template).values_list(
-            "fired_rules", flat=True
-        )
-    )
-    return rate, engine, fired
+    return rate, threaded, engine, fired
 
 
 def start_process(command: list[str], log: Path, ready: str) -> subprocess.Popen:
@@ -297,6 +327,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--plans", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=500, help="plans per evaluate_plans call")
+    parser.add_argument("--threads", type=int, default=2, help="threads of the second pass")
     parser.add_argument("--latency", type=int, default=200, help="time slots published")
     parser.add_argument("--spacing", type=float, default=0.05, help="seconds between them")
     args = parser.parse_args()
@@ -318,13 +349,16 @@ def run(args: argparse.Namespace, logs: Path) -> int:
     print(f"{os.cpu_count()} CPUs, logs in {logs}\n")
     started = time.perf_counter()
     org, template, plans = setup(args.plans)
+    took = time.perf_counter() - started
+    print(f"setup    {args.plans} plans, {ROWS} rows x 8 columns in {took:.1f}s")
+    rate, threaded, engine, fired = evaluation_rate(template, plans, args.batch, args.threads)
     print(
-        f"setup    {args.plans} plans, {ROWS} rows x 8 columns in {time.perf_counter() - started:.1f}s"
+        f"evaluate {rate:,.0f} plan evaluations/s on one thread (evaluate_plans, batches of "
+        f"{args.batch}, recorded; {fired} rows fired)"
     )
-    rate, engine, fired = evaluation_rate(template, plans, args.batch)
     print(
-        f"evaluate {rate:,.0f} plan evaluations/s (evaluate_plans, batches of {args.batch}, "
-        f"recorded; {fired} rows fired)"
+        f"         {threaded:,.0f} plan evaluations/s on {args.threads} threads of this process "
+        "(database waits overlap)"
     )
     print(f"         {engine:,.0f} plan evaluations/s of the engine alone (data loaded)")
     delays = latency(org, plans, args.latency, logs, args.spacing)
@@ -333,8 +367,9 @@ def run(args: argparse.Namespace, logs: Path) -> int:
         f"({args.spacing * 1000:.0f} ms apart): p50 {percentile(delays, 0.5) * 1000:.0f} ms, "
         f"p99 {percentile(delays, 0.99) * 1000:.0f} ms"
     )
-    ok = rate >= TARGET
-    print(f"\ntarget {TARGET:,}/s " + ("met" if ok else "NOT met"))
+    best = max(rate, threaded)
+    ok = best >= TARGET
+    print(f"\ntarget {TARGET:,}/s in one process: {best:,.0f}/s, " + ("met" if ok else "NOT met"))
     return 0 if ok else 1
 
 

@@ -196,6 +196,9 @@ HEALIX_INBOUND_MAX_BYTES = env.int("HEALIX_INBOUND_MAX_BYTES", default=256 * 102
 # How many evaluations one trigger may cause when rule actions change data that "on change"
 # rows read again; the evaluation at the limit records that the chain stopped.
 HEALIX_RULES_CHAIN_LIMIT = env.int("HEALIX_RULES_CHAIN_LIMIT", default=5)
+# Seconds a process keeps a compiled decision table: an edit saved elsewhere reaches every
+# worker within this time (the saving process forgets at once).
+HEALIX_RULES_TABLE_TTL_SECONDS = env.float("HEALIX_RULES_TABLE_TTL_SECONDS", default=2.0)
 # How often Celery beat looks for time-elapsed rows that came due (each fires once per due date).
 HEALIX_RULES_TIME_TICK_SECONDS = env.float("HEALIX_RULES_TIME_TICK_SECONDS", default=60.0)
 CELERY_BEAT_SCHEDULE = {

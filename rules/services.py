@@ -30,13 +30,14 @@ from events.tracing import current_trace_id, trace
 from healix.models import Organization, User, UserType
 from plans import services as plan_services
 from plans.models import FormSubmission, Plan, PlanStatus, WorkQueueItem
-from rules.compiler import CompiledAction, CompiledRule, CompiledTable, compile_table
+from rules.compiler import CompiledAction, CompiledRule, CompiledTable
 from rules.context import EvaluationContext
 from rules.data import PlanData, load_plan_data
 from rules.engine import TableOutcome, evaluate_rows, to_json
 from rules.errors import ExpressionRuntimeError
 from rules.models import ActionKind, Rule, RuleEvaluation, Trigger
 from rules.references import PLAN_ATTRIBUTES
+from rules.tables import compiled_table
 from templates.models import FieldType, FormAssignmentDefinition, PlanTemplate, ServiceLocation
 
 __all__ = [
@@ -130,7 +131,7 @@ def evaluate_plans(
     `trigger` may differ per plan (a dict by plan id). Plans whose trigger's source was
     already evaluated, and plans for which no row applies, are skipped (nothing recorded).
     """
-    table = table or compile_table(template)
+    table = table or compiled_table(template)
     triggers = trigger if isinstance(trigger, dict) else None
     plan_ids = [plan.pk for plan in plans]
     if not plan_ids:
@@ -485,7 +486,7 @@ def evaluate_due_rules(now: datetime | None = None) -> int:
         .distinct()
     )
     for template in PlanTemplate.objects.filter(pk__in=list(template_ids)):
-        table = compile_table(template)
+        table = compiled_table(template)
         rules = [r for r in table.rules_for(Trigger.TIME_ELAPSED) if not r.problem]
         plans = list(Plan.objects.filter(template=template, status=PlanStatus.OPEN))
         if not rules or not plans:

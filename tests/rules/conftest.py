@@ -3,6 +3,13 @@
 import pytest
 
 from healix.demo import create_demo_rules
+from rules.tables import forget_all
+
+
+@pytest.fixture(autouse=True)
+def _fresh_compiled_tables():
+    # A rolled-back test leaves no signal behind: start each test without compiled tables.
+    forget_all()
 
 
 @pytest.fixture
