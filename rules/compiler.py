@@ -251,6 +251,8 @@ class CompiledRule:
     elapsed_amount: int | None = None
     elapsed_unit: str = ""
     problem: str = ""  # set when the row no longer validates: it is recorded, never run
+    # The stored form of each outcome of this row (rules/engine.py), made once per table.
+    json_cache: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 def check_rule(
@@ -326,11 +328,15 @@ class CompiledTable:
     columns: list[CompiledColumn] = field(default_factory=list)
     rules: list[CompiledRule] = field(default_factory=list)
     catalog: ReferenceCatalog | None = None
+    _chosen: dict = field(default_factory=dict, repr=False)  # rules_for, per trigger
 
     def rules_for(
         self, trigger: str, subject: str = "", rule_id: int | None = None
     ) -> list[CompiledRule]:
         """The enabled rows a trigger evaluates, in row order."""
+        key = (trigger, subject, rule_id)
+        if key in self._chosen:
+            return self._chosen[key]
         chosen = []
         for rule in self.rules:
             if not rule.enabled or rule.trigger != trigger:
@@ -340,6 +346,7 @@ class CompiledTable:
             if rule_id is not None and rule.pk != rule_id:
                 continue
             chosen.append(rule)
+        self._chosen[key] = chosen
         return chosen
 
     def references(self) -> set[str]:
@@ -424,6 +431,7 @@ def compile_table(
             CompiledRule(
                 **{
                     **compiled.__dict__,
+                    "json_cache": {},
                     "cells": cells,
                     "actions": tuple(compiled_actions),
                     "problem": problem,

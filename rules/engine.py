@@ -4,6 +4,7 @@ Hit policy: every row whose non-empty cells all hold fires, in row order; an emp
 "don't care". Column values are computed once per evaluation and shared by all rows.
 """
 
+import json
 import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -11,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from rules.compiler import CompiledRule, CompiledTable
+from rules.conditions import coerce_value
 from rules.context import EvaluationContext
 from rules.errors import ExpressionRuntimeError
 
@@ -44,6 +46,24 @@ class RowOutcome:
     problem: str = ""
 
     def as_json(self) -> dict[str, Any]:
+        """The stored form; the same outcome of the same row gives the same (shared) dict."""
+        if self.problem:
+            return self._build()
+        key = (self.fired, self.failed_column, self.cell)
+        cached = self.rule.json_cache.get(key)
+        if cached is None:
+            row = self._build()
+            cached = self.rule.json_cache[key] = (row, _dumps(row))
+        return cached[0]
+
+    def as_text(self) -> str:
+        """as_json() as JSON text, cached like it: the audit record is written as text."""
+        if self.problem:
+            return _dumps(self._build())
+        self.as_json()
+        return self.rule.json_cache[(self.fired, self.failed_column, self.cell)][1]
+
+    def _build(self) -> dict[str, Any]:
         # Compact: hundreds of evaluations a second each store one of these per row.
         row: dict[str, Any] = {"rule": self.rule.pk, "name": self.rule.name, "fired": self.fired}
         if self.failed_column:
@@ -66,6 +86,9 @@ def row_reason(row: dict[str, Any], inputs: dict[str, Any]) -> str:
     )
 
 
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 @dataclass
 class TableOutcome:
     inputs: dict[str, Any]
@@ -74,6 +97,10 @@ class TableOutcome:
     @property
     def fired(self) -> list[CompiledRule]:
         return [row.rule for row in self.rows if row.fired]
+
+    def rows_text(self) -> str:
+        """The rows' stored form as one JSON array text."""
+        return "[" + ",".join(row.as_text() for row in self.rows) + "]"
 
 
 def evaluate_rows(
@@ -95,13 +122,23 @@ def evaluate_rows(
         values.append(value)
         inputs[column.name] = to_json(value)
     outcome = TableOutcome(inputs=inputs)
+    # Each column's value read once for its type; cells compare without reading it again.
+    coerced: dict[int, Any] = {}
     for rule in rules:
         if rule.problem:
             problem = f"not run: the row does not validate ({rule.problem})"
             outcome.rows.append(RowOutcome(rule, False, problem=problem))
             continue
         for index, condition, text, _description in rule.cells:
-            if index in problems or not condition.holds(values[index]):
+            if index in problems:
+                holds = False
+            elif hasattr(condition, "holds_coerced"):
+                if index not in coerced:
+                    coerced[index] = coerce_value(table.columns[index].field_type, values[index])
+                holds = condition.holds_coerced(coerced[index])
+            else:
+                holds = condition.holds(values[index])
+            if not holds:
                 name = table.columns[index].name
                 problem = f"{name} {problems[index]}" if index in problems else ""
                 outcome.rows.append(RowOutcome(rule, False, name, text, problem))

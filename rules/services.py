@@ -170,6 +170,7 @@ def evaluate_plans(
             outcome = evaluate_rows(table, rules, context)
             results = run_actions(plan, outcome, context, actor) if outcome.fired else []
             evaluation = _record(template, plan, plan_trigger, trace_id, depth, outcome, results)
+            evaluation._rows_text = outcome.rows_text()  # what COPY writes
             evaluations.append(evaluation)
             if any(result.changed for result in results):
                 chained.append((plan, evaluation))
@@ -180,7 +181,7 @@ def evaluate_plans(
 
 
 # The audit record's columns as COPY writes them; JSON columns as JSON text.
-_JSON_FIELDS = {"trigger_detail", "inputs", "rows", "actions"}
+_JSON_FIELDS = {"trigger_detail", "inputs", "actions"}
 
 
 def _insert_evaluations(evaluations: list[RuleEvaluation]) -> None:
@@ -191,6 +192,7 @@ def _insert_evaluations(evaluations: list[RuleEvaluation]) -> None:
         return
     table = RuleEvaluation._meta.db_table
     fields = [field.attname for field in RuleEvaluation._meta.concrete_fields]
+    rows_at = fields.index("rows")
     columns = ", ".join(
         connection.ops.quote_name(field.column) for field in RuleEvaluation._meta.concrete_fields
     )
@@ -207,12 +209,12 @@ def _insert_evaluations(evaluations: list[RuleEvaluation]) -> None:
         with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             for evaluation in evaluations:
                 values = evaluation.__dict__
-                copy.write_row(
-                    [
-                        dumps(values[name]) if name in _JSON_FIELDS else values[name]
-                        for name in fields
-                    ]
-                )
+                row = [
+                    dumps(values[name]) if name in _JSON_FIELDS else values[name] for name in fields
+                ]
+                # The rows' JSON made from their cached texts (rules/engine.py) when there.
+                row[rows_at] = values.get("_rows_text") or dumps(values["rows"])
+                copy.write_row(row)
 
 
 def _record(
