@@ -339,7 +339,7 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=500, help="plans per evaluate_plans call")
     parser.add_argument("--threads", type=int, default=2, help="threads of the second pass")
     parser.add_argument("--latency", type=int, default=200, help="time slots published")
-    parser.add_argument("--spacing", type=float, default=0.05, help="seconds between them")
+    parser.add_argument("--spacing", type=float, default=0.1, help="seconds between them")
     args = parser.parse_args()
     with ExitStack() as stack:
         start_servers(stack)
