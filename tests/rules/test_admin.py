@@ -279,3 +279,39 @@ def test_the_audit_trail_per_plan_and_per_rule(editor, demo_rules, plan, other_p
     assert list(response.context["cl"].result_list) == [evaluation]
     detail = editor.get(reverse("admin:rules_ruleevaluation_change", args=[evaluation.pk]))
     assert "Offer the appointment" in detail.content.decode()
+
+
+def test_the_simulator_refuses_another_organizations_plan(editor, demo_rules, other_plan):
+    url = reverse("admin:rules_decisiontable_simulate", args=[demo_rules.pk])
+    response = editor.post(url, {"plan": other_plan.pk, "trigger": "integration"})
+    assert response.status_code == 200
+    assert response.context["result"] is None
+    assert "plan" in response.context["form"].errors
+
+
+def test_an_action_may_only_give_a_form_assigned_by_rule(editor, demo_rules, other_work_queue):
+    rule = Rule.objects.get()
+    url = reverse("admin:rules_rule_change", args=[rule.pk])
+    at_once = demo_rules.form_assignment_definitions.get(assign_mode="AT_ONCE")
+    data = {
+        "position": 0, "name": rule.name, "enabled": "on", "trigger": rule.trigger,
+        "subject": rule.subject, "elapsed_reference": "", "elapsed_amount": "",
+        "elapsed_unit": "", "cell_timeSlot": "", "cell_riskStatus": "!=scheduled",
+        "actions-TOTAL_FORMS": "1", "actions-INITIAL_FORMS": "0",
+        "actions-MIN_NUM_FORMS": "0", "actions-MAX_NUM_FORMS": "1000",
+        "actions-0-rule": rule.pk, "actions-0-position": 5,
+        "actions-0-kind": ActionKind.ASSIGN_FORM, "actions-0-form_assignment": at_once.pk,
+    }  # fmt: skip
+    response = editor.post(url, data)
+    formset = response.context["inline_admin_formsets"][0].formset
+    assert formset.errors[0]["form_assignment"] == [
+        "Choose a form assignment marked “assigned by rule”."
+    ]
+    # And another organization's work queue is not even a choice
+    data.update({
+        "actions-0-kind": ActionKind.CREATE_WORK_QUEUE_ITEM, "actions-0-form_assignment": "",
+        "actions-0-work_queue": other_work_queue.pk, "actions-0-expression": '"x"',
+    })  # fmt: skip
+    response = editor.post(url, data)
+    formset = response.context["inline_admin_formsets"][0].formset
+    assert formset.errors[0]["work_queue"][0].startswith("Select a valid choice.")
