@@ -115,6 +115,7 @@ INSTALLED_APPS = [
     "plans",
     "events",
     "integrations",
+    "rules",
 ]
 
 MIDDLEWARE = [
@@ -196,6 +197,18 @@ HEALIX_INBOUND_BATCH = env.int("HEALIX_INBOUND_BATCH", default=500)
 # is generous while keeping one message's parsing and storage cheap.
 HEALIX_INBOUND_MAX_BYTES = env.int("HEALIX_INBOUND_MAX_BYTES", default=256 * 1024)
 
+# Rules (rules/).
+# How many evaluations one trigger may cause when rule actions change data that "on change"
+# rows read again; the evaluation at the limit records that the chain stopped.
+HEALIX_RULES_CHAIN_LIMIT = env.int("HEALIX_RULES_CHAIN_LIMIT", default=5)
+# Seconds a process keeps a compiled decision table: an edit saved elsewhere reaches every
+# worker within this time (the saving process forgets at once).
+HEALIX_RULES_TABLE_TTL_SECONDS = env.float("HEALIX_RULES_TABLE_TTL_SECONDS", default=2.0)
+# How often Celery beat looks for time-elapsed rows that came due (each fires once per due date).
+HEALIX_RULES_TIME_TICK_SECONDS = env.float("HEALIX_RULES_TIME_TICK_SECONDS", default=60.0)
+# beat keeps its last-run times here, not in the working directory.
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
 # Webhooks (integrations/: HTTP integrations, deliveries, attempts; docs/webhooks.md).
 # The durable consumer on HEALIX_EVENTS that fans events out to HTTP integrations.
 HEALIX_WEBHOOKS_CONSUMER = env.str("HEALIX_WEBHOOKS_CONSUMER", default="healix-webhooks")
@@ -249,6 +262,10 @@ HEALIX_WEBHOOK_SECRET_OVERLAP_SECONDS = env.float(
 )
 
 CELERY_BEAT_SCHEDULE = {
+    "rules-time-elapsed": {
+        "task": "rules.evaluate_due_rules",
+        "schedule": HEALIX_RULES_TIME_TICK_SECONDS,
+    },
     "sweep-webhook-deliveries": {
         "task": "integrations.sweep_webhook_deliveries",
         "schedule": HEALIX_WEBHOOK_SWEEP_SECONDS,
