@@ -93,7 +93,7 @@ def wait_until_serving(launcher: Launcher) -> None:
         try:
             if requests.get(f"{launcher.base_url}/admin/login/", timeout=2).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up, or still booting
             pass
         time.sleep(0.5)
     pytest.fail(f"no /admin/login/ after {STARTUP_TIMEOUT}s:\n{launcher.output()}")
@@ -162,9 +162,11 @@ def check_the_bus_walk_through(launcher: Launcher) -> None:
 
     import nats
 
+    scopes = ("inbound:write", "inbound:read", "events:read")
     key = manage(
-        launcher, "create_api_key", "--org", "hrh", "--name", "e2e", "--scope", "inbound:write"
-    )
+        launcher, "create_api_key", "--org", "hrh", "--name", "e2e",
+        *(part for scope in scopes for part in ("--scope", scope)),
+    )  # fmt: skip
     user_id = manage(
         launcher,
         "shell",
@@ -185,9 +187,19 @@ def check_the_bus_walk_through(launcher: Launcher) -> None:
     eventually(lambda: requests.get(detail, headers=headers, timeout=10).json()["readyAt"])
 
     async def publish_copy_and_read_events() -> list[str]:
-        nc = await nats.connect(run_env(launcher)["NATS_URL"])
+        # As a partner: the API key as token, through the bus_auth process's callout
+        # (docs/bus-access.md), with what POST /api/v1/bus-credentials/ says
+        credentials = requests.post(
+            f"{launcher.base_url}/api/v1/bus-credentials/", headers=headers, timeout=10
+        ).json()
+        nc = await nats.connect(
+            credentials["url"], token=key, inbox_prefix=credentials["inboxPrefix"]
+        )
         body = json.dumps({"timeSlot": "2026-01-05T10:30", "userId": user_id}).encode()
         await nc.jetstream().publish("healix.hrh.inbound.aiEngineTimeSlot", body)
+        await nc.close()
+        # The platform's own user reads the demo's events back from the stream
+        nc = await nats.connect(run_env(launcher)["NATS_URL"])
         sub = await nc.jetstream().subscribe("healix.hrh.*", ordered_consumer=True)
         subjects = []
         for _ in range(4):  # the demo's events, published by the relay
