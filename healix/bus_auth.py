@@ -257,7 +257,6 @@ async def ensure_consumer(js: JetStreamContext, api_key: OrganizationAPIKey) -> 
 def connections_to_close(user_names: set[str]) -> set[str]:
     """Of the partners' connection user names, those whose key no longer grants exactly what
     the connection was given: revoked, expired, deleted, or with other scopes."""
-    close_old_connections()
     prefixes = {name.split("/")[1] for name in user_names if name.count("/") == 2}
     keys = {
         key.prefix: key
@@ -271,6 +270,11 @@ def connections_to_close(user_names: set[str]) -> set[str]:
         if permissions is not None and not key.has_expired:
             still_valid.add(user_name(key, permissions))
     return user_names - still_valid
+
+
+def _connections_to_close(user_names: set[str]) -> set[str]:
+    close_old_connections()  # a connection the database dropped is replaced, not reused
+    return connections_to_close(user_names)
 
 
 async def _gather(nc: nats.NATS, subject: str, payload: dict, window: float) -> list[dict]:
@@ -308,7 +312,7 @@ async def sweep_revoked(system: nats.NATS, loop: asyncio.AbstractEventLoop) -> i
     if not connections:
         return 0
     names = {name for _server, _cid, name in connections}
-    to_close = await loop.run_in_executor(None, connections_to_close, names)
+    to_close = await loop.run_in_executor(None, _connections_to_close, names)
     closed = 0
     for server_id, cid, name in connections:
         if name in to_close:
