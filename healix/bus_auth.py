@@ -73,6 +73,9 @@ CONNZ_LIMIT = 10_000
 # Seconds to wait for the servers' answers to a system request (all of a cluster's servers
 # answer; a local one in about a millisecond).
 SYSTEM_REPLY_WINDOW_SECONDS = 0.5
+# Seconds during which a consumer made sure of is taken to exist: reconnect storms then cost
+# no JetStream call each (JetStream drops a consumer only after days unused).
+CONSUMER_RECHECK_SECONDS = 60.0
 JWT_HEADER = {"typ": "JWT", "alg": "ed25519-nkey"}
 # What the client is told on every refusal (it never reaches the client anyway: nats-server
 # answers "Authorization Violation"), so the server's log cannot tell a guessed key either.
@@ -344,6 +347,7 @@ async def serve(stop: asyncio.Event, ready: asyncio.Event | None = None) -> None
         settings.HEALIX_BUS_SYSTEM_NATS_URL, name="healix-bus-auth-sweep", max_reconnect_attempts=-1
     )
     js = service.jetstream()
+    ensured: dict[str, float] = {}  # consumer name -> when it was last made sure of
 
     async def on_request(msg) -> None:
         try:
@@ -351,7 +355,12 @@ async def serve(stop: asyncio.Event, ready: asyncio.Event | None = None) -> None
             # The database work runs in a thread: the event loop keeps the connections alive.
             grant = await loop.run_in_executor(None, _grant, request)
             if grant is not None and Scope.EVENTS_READ in grant.api_key.scopes:
-                await ensure_consumer(js, grant.api_key)
+                name = consumer_name(grant.api_key)
+                if loop.time() - ensured.get(name, -CONSUMER_RECHECK_SECONDS) >= (
+                    CONSUMER_RECHECK_SECONDS
+                ):
+                    await ensure_consumer(js, grant.api_key)
+                    ensured[name] = loop.time()
             await msg.respond(authorization_response(request, grant, issuer).encode())
         except Exception:
             # A malformed request, a database or JetStream outage: no answer, so nats-server

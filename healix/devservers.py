@@ -24,7 +24,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import nkeys
 import psutil
@@ -59,6 +59,14 @@ NATS_PORT_ATTEMPTS = 3
 def var_dir() -> Path:
     """The directory for local data: $HEALIX_VAR_DIR, else var/ in the project."""
     return Path(os.environ.get("HEALIX_VAR_DIR", BASE_DIR / "var")).resolve()
+
+
+def redacted(url: str) -> str:
+    """`url` with its password starred out, for printing."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(parts.password, "***")))
 
 
 def free_port(host: str = "127.0.0.1") -> int:
