@@ -77,8 +77,9 @@ SYSTEM_REPLY_WINDOW_SECONDS = 0.5
 # no JetStream call each (JetStream drops a consumer only after days unused).
 CONSUMER_RECHECK_SECONDS = 60.0
 JWT_HEADER = {"typ": "JWT", "alg": "ed25519-nkey"}
-# What the client is told on every refusal (it never reaches the client anyway: nats-server
-# answers "Authorization Violation"), so the server's log cannot tell a guessed key either.
+# The error of every refusal, whatever its reason (unknown key, wrong secret, revoked, expired,
+# no bus scope): nothing tells a guessed key from a real one. Clients see nats-server's own
+# "Authorization Violation" in any case.
 REFUSAL = "not authorized"
 
 
@@ -92,8 +93,8 @@ class BusPermissions:
 
 
 def consumer_name(api_key: OrganizationAPIKey) -> str:
-    """The one JetStream consumer a key may create and use: `<org>_<key prefix>`. Slugs have
-    no `_` and prefixes are alphanumeric, so names of two keys never collide."""
+    """The one JetStream consumer a key may use: `<org>_<key prefix>`. Slugs have no `_` and
+    prefixes are alphanumeric, so the names of two keys never collide."""
     return f"{api_key.organization.slug}_{api_key.prefix}"
 
 
