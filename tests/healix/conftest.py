@@ -4,44 +4,18 @@ processes on the test database and the session's nats-server (auth callout enabl
 import asyncio
 import contextlib
 import os
-import signal
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import nats
 import pytest
 
 from events.streams import ensure_events_stream
 from tests.fixtures.integrations import subprocess_database_url
-from tests.fixtures.waiting import PATIENCE, wait_until
+from tests.fixtures.processes import start_process, stop_process
+from tests.fixtures.waiting import wait_until
 
-BASE_DIR = Path(__file__).resolve().parent.parent.parent
 EVENTS = "HEALIX_EVENTS"
-
-
-def start_process(name: str, args: list[str], env: dict, log: Path) -> subprocess.Popen:
-    with log.open("w") as output:  # a file, not a pipe: a full pipe would block it
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", *args],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    process.log = log
-    return process
-
-
-def stop_process(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(PATIENCE)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 async def _fresh_events_stream(url: str) -> None:
@@ -79,7 +53,7 @@ def start_bus_auth(
 
     def start(check_seconds: float = 10) -> subprocess.Popen:
         env = {**process_env, "HEALIX_BUS_REVOCATION_CHECK_SECONDS": str(check_seconds)}
-        process = start_process("bus_auth", ["bus_auth"], env, tmp_path / "bus_auth.log")
+        process = start_process(["bus_auth"], env, tmp_path / "bus_auth.log")
         started.append(process)
         wait_until(lambda: "bus_auth started" in process.log.read_text() or process.poll())
         assert process.poll() is None, process.log.read_text()
@@ -95,9 +69,7 @@ def start_relay(transactional_db, process_env, tmp_path) -> Iterator[Callable[[]
     started: list[subprocess.Popen] = []
 
     def start() -> None:
-        started.append(
-            start_process("relay", ["relay_events"], process_env, tmp_path / "relay.log")
-        )
+        started.append(start_process(["relay_events"], process_env, tmp_path / "relay.log"))
 
     yield start
     for process in started:

@@ -22,7 +22,8 @@ from healix.scopes import Scope
 from integrations.bus import REPLY_HEADER
 from integrations.models import InboundEvent
 from tests.fixtures.integrations import make_api_key
-from tests.fixtures.waiting import PATIENCE
+from tests.fixtures.processes import start_process, stop_process
+from tests.fixtures.waiting import PATIENCE, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -419,3 +420,60 @@ def test_revoked_keys_connection_is_closed_within_the_check_period(
     assert waited <= period + SYSTEM_REPLY_WINDOW_SECONDS + 2
 
     assert survivor_connected
+
+
+def test_connection_is_closed_when_its_keys_scopes_change(start_bus_auth, nats_server, org):
+    # Given a key connected with both bus scopes, sweeps every second
+    key = make_api_key(org, scopes=[Scope.INBOUND_WRITE, Scope.EVENTS_READ])
+    start_bus_auth(check_seconds=1.0)
+    prefix = prefix_of(key)
+
+    async def scenario() -> list[str]:
+        disconnected = asyncio.Event()
+
+        async def on_disconnected() -> None:
+            disconnected.set()
+
+        partner = await connect(
+            nats_server.client_url, key, prefix, disconnected_cb=on_disconnected
+        )
+        try:
+            # When an administrator takes events:read away
+            await asyncio.to_thread(_narrow, key)
+            # Then the connection is closed; a new one gets the narrower permissions
+            await asyncio.wait_for(disconnected.wait(), PATIENCE)
+            again = await connect(nats_server.client_url, key, prefix)
+            try:
+                await again.nc.subscribe("healix.hrh.*")
+                await again.nc.flush()
+                return [await again.violation("healix.hrh.*")]
+            finally:
+                await again.nc.close()
+        finally:
+            await partner.nc.close()
+
+    assert asyncio.run(scenario())
+
+
+def _narrow(key: str) -> None:
+    try:
+        OrganizationAPIKey.objects.filter(prefix=key.partition(".")[0]).update(
+            scopes=[Scope.INBOUND_WRITE]
+        )
+    finally:
+        connection.close()
+
+
+def test_bus_auth_idles_when_the_callout_is_not_configured(process_env, tmp_path):
+    unconfigured = {
+        name: value
+        for name, value in process_env.items()
+        if name not in ("HEALIX_BUS_AUTH_NATS_URL", "HEALIX_BUS_AUTH_ISSUER_SEED")
+    }
+    process = start_process(["bus_auth"], unconfigured, tmp_path / "idle.log")
+    try:
+        wait_until(lambda: "bus_auth idle" in process.log.read_text() or process.poll())
+        assert process.poll() is None, process.log.read_text()  # alive: honcho runs on
+    finally:
+        stop_process(process)
+    assert process.returncode == 0
