@@ -141,3 +141,13 @@ def has_consumer(url: str, name: str) -> bool:
             await nc.close()
 
     return asyncio.run(look())
+
+
+@pytest.mark.django_db
+def test_openapi_document_describes_the_endpoint(client):
+    document = client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    operation = document.json()["paths"]["/api/v1/bus-credentials/"]["post"]
+    assert operation["operationId"] == "bus_credentials"
+    answer = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert {"url", "publish", "subscribe", "consumer", "example"} <= set(answer["required"])
+    assert {"401", "403"} <= set(operation["responses"])
