@@ -350,7 +350,7 @@ async def serve(stop: asyncio.Event, ready: asyncio.Event | None = None) -> None
     js = service.jetstream()
     ensured: dict[str, float] = {}  # consumer name -> when it was last made sure of
 
-    async def on_request(msg) -> None:
+    async def answer(msg) -> None:
         try:
             request = decode_jwt_claims(msg.data.decode())["nats"]
             # The database work runs in a thread: the event loop keeps the connections alive.
@@ -368,8 +368,17 @@ async def serve(stop: asyncio.Event, ready: asyncio.Event | None = None) -> None
             # refuses the client when its wait runs out; the service lives on.
             logger.exception("Authorization request failed; the connection is refused")
 
+    answering: set[asyncio.Task] = set()
+
+    async def on_request(msg) -> None:
+        # nats-py runs a subscription's callbacks one after another: a task per request lets
+        # the database checks of concurrent connects overlap.
+        task = asyncio.create_task(answer(msg))
+        answering.add(task)
+        task.add_done_callback(answering.discard)
+
+    requests = await callout.subscribe(AUTH_SUBJECT, queue=QUEUE_GROUP, cb=on_request)
     try:
-        await callout.subscribe(AUTH_SUBJECT, queue=QUEUE_GROUP, cb=on_request)
         await callout.flush()
         if ready is not None:
             ready.set()
@@ -381,6 +390,9 @@ async def serve(stop: asyncio.Event, ready: asyncio.Event | None = None) -> None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), settings.HEALIX_BUS_REVOCATION_CHECK_SECONDS)
     finally:
-        await callout.drain()
+        # No new requests; the answers under way are sent before the connections close.
+        await requests.unsubscribe()
+        await asyncio.gather(*answering, return_exceptions=True)
+        await callout.close()
         await service.close()
         await system.close()
