@@ -122,10 +122,13 @@ def print_banner_when_ready(url: str, password: str, done: threading.Event) -> N
         return
     rule = "=" * 64
     run_env = Path(os.environ["HEALIX_VAR_DIR"]) / "run.env"
+    partners = os.environ.get("HEALIX_BUS_PUBLIC_URL")
+    partners_line = f"  partners: {partners} (API key as token)\n" if partners else ""
     say(
         f"\n{rule}\nHealix is running: {url}/admin/\n"
         f"  user:     admin\n  password: {password}\n"
         f"  bus:      {os.environ['NATS_URL']}\n"
+        f"{partners_line}"
         f"manage.py in another terminal: set -a; . {run_env}; set +a\n"
         f"Stop everything with Ctrl-C.\n{rule}"
     )

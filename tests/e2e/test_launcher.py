@@ -223,6 +223,7 @@ def test_launcher_serves_the_template_editor_and_stops_cleanly(launcher: Launche
     wait_until_serving(launcher)
     password = (launcher.var_dir / "admin_password").read_text().strip()
     wait_for_output(launcher, f"password: {password}")
+    wait_for_output(launcher, "partners: nats://127.0.0.1:")
 
     # when the admin logs in with the printed credentials and opens the template editor
     session = log_in(launcher.base_url, password)
