@@ -93,7 +93,8 @@ def wait_until_serving(launcher: Launcher) -> None:
         try:
             if requests.get(f"{launcher.base_url}/admin/login/", timeout=2).status_code == 200:
                 return
-        except requests.ConnectionError:
+        # Not listening yet, or a worker still importing the project on a busy machine.
+        except (requests.ConnectionError, requests.Timeout):
             pass
         time.sleep(0.5)
     pytest.fail(f"no /admin/login/ after {STARTUP_TIMEOUT}s:\n{launcher.output()}")
