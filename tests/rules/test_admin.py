@@ -326,3 +326,9 @@ def test_renaming_a_column_keeps_its_cells_and_deleting_it_drops_them(editor, de
     assert Rule.objects.get().cells == {}
     # And the table still saves (no cell is left without its column)
     assert editor.post(change_url(demo_rules), table_data(demo_rules)).status_code == 302
+
+
+def test_a_plans_page_links_to_its_rule_evaluations(client, hrh_administrator, demo_rules, plan):
+    client.force_login(hrh_administrator)
+    page = client.get(reverse("admin:plans_plan_change", args=[plan.pk])).content.decode()
+    assert f"/admin/rules/ruleevaluation/?plan={plan.pk}" in page
