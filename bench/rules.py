@@ -20,8 +20,9 @@ NATS_URL name servers. Then:
    slots are published one by one on NATS, each for a plan whose row fires; the time from the
    publish to the committed action (its planUpdated event's occurredAt): p50 and p99.
 
-Target (issue 5): at least 2,000 plan evaluations/s in one process (the better of the two
-passes; both are printed). Exits 1 if missed.
+Target (issue 5): at least 2,000 plan evaluations/s in one process, checked on the one-thread
+figure (a prefork worker process runs one task at a time). Exits 1 if missed. The machine's
+other load moves every figure: run it on a quiet machine.
 """
 
 import argparse
@@ -377,9 +378,8 @@ def run(args: argparse.Namespace, logs: Path) -> int:
         f"({args.spacing * 1000:.0f} ms apart): p50 {percentile(delays, 0.5) * 1000:.0f} ms, "
         f"p99 {percentile(delays, 0.99) * 1000:.0f} ms"
     )
-    best = max(rate, threaded)
-    ok = best >= TARGET
-    print(f"\ntarget {TARGET:,}/s in one process: {best:,.0f}/s, " + ("met" if ok else "NOT met"))
+    ok = rate >= TARGET  # the stricter figure: one thread, as a prefork worker process runs
+    print(f"\ntarget {TARGET:,}/s on one thread: {rate:,.0f}/s, " + ("met" if ok else "NOT met"))
     return 0 if ok else 1
 
 

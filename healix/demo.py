@@ -174,8 +174,8 @@ def create_demo_rules(template: PlanTemplate) -> None:
         name="Offer the appointment",
         trigger=Trigger.INTEGRATION,
         subject="aiEngineTimeSlot",
-        # Any slot; not again once the plan is scheduled (a later slot is left to staff).
-        cells={"timeSlot": "", "riskStatus": "!=scheduled"},
+        # Any slot, but not again once the plan is scheduled (a later slot is left to staff).
+        cells={"riskStatus": "!=scheduled"},  # timeSlot: empty, any slot
     )
     RuleAction.objects.create(
         rule=rule, position=0, kind=ActionKind.ASSIGN_FORM, form_assignment=appointment

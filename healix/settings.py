@@ -273,8 +273,9 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # Bus access with an API key (healix/bus_auth.py, docs/bus-access.md).
-# The account partners' connections are placed in: the one holding the streams.
-HEALIX_BUS_ACCOUNT = env.str("HEALIX_BUS_ACCOUNT", default="HEALIX")
+# The account partners' connections are placed in: not the one holding the streams, which
+# partners reach only through its exports (docs/bus-access.md says why).
+HEALIX_BUS_ACCOUNT = env.str("HEALIX_BUS_ACCOUNT", default="PARTNERS")
 # Seconds between two sweeps that close the connections of revoked keys: the bound on how
 # long a revoked key's connection stays open (its next connect is refused at once).
 HEALIX_BUS_REVOCATION_CHECK_SECONDS = env.float("HEALIX_BUS_REVOCATION_CHECK_SECONDS", default=10)

@@ -163,7 +163,7 @@ class PlanAdmin(ServiceBackedAdmin):
     fieldsets = (
         (None, {"fields": ("id", "template", "user", "start_date")}),
         ("Changeable (through update_plan)", {"fields": PlanChangeForm.Meta.fields}),
-        ("Record", {"fields": ("organization", "created_at", "created_by")}),
+        ("Record", {"fields": ("organization", "created_at", "created_by", "rule_evaluations")}),
     )
     readonly_fields = (
         "id",
@@ -173,7 +173,16 @@ class PlanAdmin(ServiceBackedAdmin):
         "organization",
         "created_at",
         "created_by",
+        "rule_evaluations",
     )
+
+    @admin.display(description="rules")
+    def rule_evaluations(self, plan: Plan) -> str:
+        # The audit trail of this plan's rule evaluations (rules/admin.py).
+        if plan.pk is None:
+            return "-"
+        url = reverse("admin:rules_ruleevaluation_changelist") + f"?plan={plan.pk}"
+        return format_html('<a href="{}">Rule evaluations of this plan</a>', url)
 
 
 class StatusChangeInline(ReadOnlyInline):

@@ -8,7 +8,7 @@ class RulesConfig(AppConfig):
 
     def ready(self) -> None:
         from integrations.models import IntegrationDefinition, IntegrationField
-        from rules.models import Rule, RuleAction, RuleColumn
+        from rules.models import Rule, RuleAction, RuleColumn, drop_cells_of_deleted_column
         from rules.tables import forget_all
         from templates.models import (
             CustomField,
@@ -21,6 +21,9 @@ class RulesConfig(AppConfig):
             WorkQueueStatus,
         )
 
+        post_delete.connect(
+            drop_cells_of_deleted_column, sender=RuleColumn, dispatch_uid="rules-drop-cells"
+        )
         # A compiled table reads all of these: this process forgets its tables at once when
         # one changes here (other processes within HEALIX_RULES_TABLE_TTL_SECONDS).
         for model in (

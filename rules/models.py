@@ -115,6 +115,25 @@ class RuleColumn(TemplatePart):
     def is_calculated(self) -> bool:
         return bool(self.expression)
 
+    def save(self, *args, **kwargs) -> None:
+        # Rows keep their cells under the column's name: a renamed column takes them along.
+        old_name = None
+        if self.pk is not None:
+            old_name = RuleColumn.objects.filter(pk=self.pk).values_list("name", flat=True).first()
+        super().save(*args, **kwargs)
+        if old_name and old_name != self.name:
+            for rule in Rule.objects.filter(template_id=self.template_id, cells__has_key=old_name):
+                rule.cells[self.name] = rule.cells.pop(old_name)
+                rule.save(update_fields=["cells"])
+
+
+def drop_cells_of_deleted_column(sender, instance: "RuleColumn", **_kwargs) -> None:
+    """A deleted column's cells go with it (post_delete): a cell of no column could neither be
+    evaluated nor cleared in the editor."""
+    for rule in Rule.objects.filter(template_id=instance.template_id, cells__has_key=instance.name):
+        rule.cells.pop(instance.name, None)
+        rule.save(update_fields=["cells"])
+
 
 class Trigger(models.TextChoices):
     ON_CHANGE = "on_change", "On change (a form submitted, or data a rule changed)"

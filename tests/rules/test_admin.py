@@ -315,3 +315,20 @@ def test_an_action_may_only_give_a_form_assigned_by_rule(editor, demo_rules, oth
     response = editor.post(url, data)
     formset = response.context["inline_admin_formsets"][0].formset
     assert formset.errors[0]["work_queue"][0].startswith("Select a valid choice.")
+
+
+def test_renaming_a_column_keeps_its_cells_and_deleting_it_drops_them(editor, demo_rules):
+    column = demo_rules.rule_columns.get(name="riskStatus")
+    column.name = "risk"
+    column.save()
+    assert Rule.objects.get().cells == {"risk": "!=scheduled"}
+    column.delete()
+    assert Rule.objects.get().cells == {}
+    # And the table still saves (no cell is left without its column)
+    assert editor.post(change_url(demo_rules), table_data(demo_rules)).status_code == 302
+
+
+def test_a_plans_page_links_to_its_rule_evaluations(client, hrh_administrator, demo_rules, plan):
+    client.force_login(hrh_administrator)
+    page = client.get(reverse("admin:plans_plan_change", args=[plan.pk])).content.decode()
+    assert f"/admin/rules/ruleevaluation/?plan={plan.pk}" in page

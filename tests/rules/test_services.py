@@ -324,3 +324,45 @@ def test_rules_act_as_the_organizations_rules_user(demo_rules, plan, other_org):
     assert assignment.assigned_by.organization_id == plan.organization_id
     assert not assignment.assigned_by.has_usable_password()
     assert not assignment.assigned_by.is_staff
+
+
+# --- never failing at run time -----------------------------------------------------------------
+
+
+def test_a_row_that_no_longer_validates_is_recorded_not_run(actor, template, plan):
+    # Given a row on the intake's notes, whose field is deleted after the row was saved
+    column(template, "age", "submission.intake.age")
+    column(template, "notes", "submission.intake.notes", position=1)
+    broken = rule(template, "Notes", cells={"notes": "=knee", "age": ""})
+    action(broken, ActionKind.SET_DATA_POINT, target="plan.riskStatus", expression='"x"')
+    fine = rule(template, "Adult", cells={"age": ">=18"}, position=1)
+    template.forms.get(name="intake").fields.get(name="notes").delete()
+    services.evaluate_submission(submit_intake(actor, plan, age=40).pk)
+    # Then the broken row is recorded with its problem, and the other row still fires
+    evaluation = RuleEvaluation.objects.get()
+    assert evaluation.rows[0]["fired"] is False
+    assert evaluation.rows[0]["problem"].startswith("not run: the row does not validate")
+    assert "submission.intake.notes" in evaluation.rows[0]["problem"]
+    assert evaluation.fired_rules == [fine.pk]
+    plan.refresh_from_db()
+    assert plan.risk_status == ""
+
+
+def test_a_calculation_that_fails_at_run_time_fails_its_cells_with_the_reason(
+    actor, template, plan
+):
+    # Given a calculated date column over a form date nobody filled in
+    form = template.forms.get(name="intake")
+    FormField.objects.create(form=form, name="seen", field_type="date", position=9)
+    column(
+        template,
+        "followUp",
+        expression='dateAdd(lastVal("submission.intake.seen"), {days: 7})',
+        value_type="date",
+    )
+    rule(template, "Follow up", cells={"followUp": "<=2030-01-01"})
+    services.evaluate_submission(submit_intake(actor, plan, age=40).pk)
+    evaluation = RuleEvaluation.objects.get()
+    assert evaluation.inputs == {"followUp": None}
+    assert evaluation.rows[0]["fired"] is False
+    assert evaluation.rows[0]["problem"].startswith("followUp could not be calculated: dateAdd")
