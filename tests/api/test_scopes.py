@@ -37,8 +37,12 @@ def test_every_endpoint_admits_a_key_with_only_its_scope(endpoint, world, org):
     assert response.status_code in (200, 201, 202), response.content
 
 
+# Operations that need one of several scopes, tested where they are built.
+EITHER_SCOPE = {("POST", "/api/v1/bus-credentials/")}  # tests/healix/test_bus_credentials.py
+
+
 def test_the_catalogue_names_every_authenticated_operation(client):
-    # A new endpoint must join tests/fixtures/api.py, or this fails
+    # A new endpoint must join tests/fixtures/api.py (or EITHER_SCOPE), or this fails
     schema = client.get("/api/v1/schema/?format=json").json()
     operations = {
         (method.upper(), path)
@@ -47,7 +51,7 @@ def test_the_catalogue_names_every_authenticated_operation(client):
         if any(operation.get("security", []))
     }
     catalogue = {(endpoint.method, _template(endpoint.path)) for endpoint in ENDPOINTS}
-    assert operations == catalogue
+    assert operations == catalogue | EITHER_SCOPE
 
 
 def _template(path: str) -> str:
