@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.integrations",
     "tests.fixtures.nats",
     "tests.fixtures.webhooks",
+    "tests.fixtures.api",  # last: it imports the modules above
 ]

@@ -1,6 +1,6 @@
 """Benchmark of inbound events: consume_bus throughput, its ceiling, and REST under gunicorn.
 
-    .venv/bin/python bench/ingest.py [--events 20000] [--requests 5000] [--consumers 1]
+    .venv/bin/python bench/ingest.py [--events 20000] [--requests 5000] [--consumers 2]
 
 Starts an embedded PostgreSQL and nats-server (healix/devservers.py) unless DATABASE_URL /
 NATS_URL name servers. Then, in one run:
@@ -9,10 +9,12 @@ NATS_URL name servers. Then, in one run:
    JetStream on healix.<org>.inbound.aiEngineTimeSlot;
 2. ceiling: a bare nats-py loop (fetch a batch, ack each message) drains a second durable
    consumer of the same stream: what the bus alone allows;
-3. consume_bus: `manage.py consume_bus` (a real process) drains the inbound consumer: events/s
-   from its start-up line until every message is a committed row (accepted or counted);
-4. REST: gunicorn with 2 sync workers; an asyncio client (--concurrency connections) POSTs
-   --requests payloads (10 % duplicates) to /api/v1/inbound/<subject>/: requests/s.
+3. consume_bus: --consumers `manage.py consume_bus` processes (real ones; by default as many
+   as `make run` starts) drain the inbound consumer: events/s from their start-up lines until
+   every message is a committed row (accepted or counted);
+4. REST: the Procfile's web command (gunicorn, 2 workers); an asyncio client (--concurrency
+   connections) POSTs --requests payloads (10 % duplicates) to /api/v1/inbound/<subject>/:
+   requests/s.
 
 The hand-over to the rules is queued (one Celery task per commit) but no worker runs: the
 rules are not what is measured.
@@ -39,14 +41,13 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from healix import devservers  # noqa: E402 (needs the project on sys.path)
+from healix.launcher import BUS_PROCESSES  # noqa: E402
 
 SUBJECT = "aiEngineTimeSlot"
 # Plans the payloads name: routing looks one up per message, as in real traffic.
 PLANS = 50
 # Share of messages that repeat an earlier one: the first-message-only path is exercised too.
 DUPLICATE_SHARE = 0.10
-# Messages the ceiling loop fetches at once: the same batch consume_bus uses by default.
-CEILING_BATCH = 200
 # Seconds any phase may take before the benchmark gives up (something is broken).
 PHASE_TIMEOUT = 300.0
 
@@ -90,7 +91,9 @@ def setup_organization():
         str(services.assign_plan(actor=actor, template=template, user=patient).pk)
         for _ in range(PLANS)
     ]
-    _row, key = OrganizationAPIKey.objects.create_key(organization=org, name="bench")
+    _row, key = OrganizationAPIKey.objects.create_key(
+        organization=org, name="bench", scopes=["inbound:write"]
+    )
     return org, plans, key
 
 
@@ -113,6 +116,7 @@ async def ceiling(url: str, count: int) -> float:
     from django.conf import settings
     from nats.js.api import AckPolicy, ConsumerConfig
 
+    batch = settings.HEALIX_INBOUND_BATCH  # the batch consume_bus fetches
     nc = await nats.connect(url)
     try:
         js = nc.jetstream()
@@ -122,7 +126,7 @@ async def ceiling(url: str, count: int) -> float:
         sub = await js.pull_subscribe_bind(name, settings.HEALIX_INBOUND_STREAM)
         started, done = time.perf_counter(), 0
         while done < count:
-            for msg in await sub.fetch(CEILING_BATCH, timeout=5):
+            for msg in await sub.fetch(batch, timeout=5):
                 await msg.ack()
                 done += 1
         await nc.flush()
@@ -212,13 +216,20 @@ def rest_rate(key: str, payloads: list[bytes], concurrency: int, log: Path) -> t
     port = devservers.free_port()
     env = {**os.environ, "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1", "SECRET_KEY": "bench"}
     env["LOG_LEVEL"] = "WARNING"
+    # Every request is still counted by the per-key throttle; the limit is raised so the load
+    # is measured rather than refused.
+    env["HEALIX_API_RATE_PER_MINUTE"] = str(10**9)
     env.setdefault("CELERY_BROKER_URL", "filesystem://")  # required with DEBUG off; unused here
+    # The Procfile's own web command line: the server measured is the one `make run` starts.
+    from honcho.environ import expand_processes, parse_procfile
+
+    procfile = parse_procfile((BASE_DIR / "Procfile").read_text())
+    (web,) = expand_processes({"web": procfile.processes["web"]}, port=port)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     with log.open("w") as output:
-        command = [
-            sys.executable, "-m", "gunicorn", "healix.wsgi", "--bind", f"127.0.0.1:{port}",
-            "--workers", "2", "--no-control-socket",
-        ]  # fmt: skip
-        process = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=output, stderr=output)
+        process = subprocess.Popen(
+            web.cmd, shell=True, cwd=BASE_DIR, env={**env, **web.env}, stdout=output, stderr=output
+        )
     try:
         wait_for(lambda: _answers(port), "gunicorn to listen")
         asyncio.run(load(port, key, payloads[:200], concurrency))  # warm both workers up
@@ -241,7 +252,9 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--requests", type=int, default=5_000)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--consumers", type=int, default=1, help="consume_bus processes")
+    parser.add_argument(
+        "--consumers", type=int, default=BUS_PROCESSES, help="consume_bus processes"
+    )
     args = parser.parse_args()
     with ExitStack() as stack:
         start_servers(stack)
@@ -278,7 +291,8 @@ def run(args: argparse.Namespace, logs: Path) -> int:
     asyncio.run(publish(settings.NATS_URL, inbound_subject(org.slug, SUBJECT), messages))
     print(f"publish  {args.events} messages in {time.perf_counter() - started:.1f}s")
     ceiling_rate = asyncio.run(ceiling(settings.NATS_URL, args.events))
-    print(f"ceiling  {ceiling_rate:,.0f} events/s (bare nats-py fetch {CEILING_BATCH} + ack)")
+    batch = settings.HEALIX_INBOUND_BATCH
+    print(f"ceiling  {ceiling_rate:,.0f} events/s (bare nats-py fetch {batch} + ack)")
     bus_rate = consume_bus_rate(org, args.events, logs, args.consumers)
     share = bus_rate / ceiling_rate
     print(
@@ -296,7 +310,7 @@ def run(args: argparse.Namespace, logs: Path) -> int:
     )
     payloads = bodies(plans, args.requests + 200, seed=2)
     rest, statuses = rest_rate(key, payloads, args.concurrency, logs / "gunicorn.log")
-    print(f"REST     {rest:,.0f} requests/s, gunicorn 2 workers, {args.concurrency} connections")
+    print(f"REST     {rest:,.0f} requests/s, the Procfile's web, {args.concurrency} connections")
     print(f"         statuses {statuses}")
     ok = bus_rate >= 3000 and share >= 0.25 and rest >= 800
     print("\ntargets " + ("met" if ok else "NOT met"))

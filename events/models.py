@@ -5,7 +5,18 @@ from django.db import models
 from events.types import EventType
 from healix.models import Organization, OrganizationOwned
 
-__all__ = ["OutboxEvent"]
+__all__ = ["CurrentTransactionId", "OutboxEvent"]
+
+
+class CurrentTransactionId(models.Func):
+    """The 64-bit id of the inserting transaction (`pg_current_xact_id()`), as a bigint."""
+
+    template = "pg_current_xact_id()::text::bigint"
+    output_field = models.BigIntegerField()
+    allowed_default = True
+
+    def __init__(self) -> None:
+        super().__init__()
 
 
 class OutboxEvent(OrganizationOwned):
@@ -14,6 +25,10 @@ class OutboxEvent(OrganizationOwned):
     `id` comes from a sequence, so it orders the events; `emit()` makes the ids of one plan
     follow the commit order (see events/outbox.py). The relay publishes rows in id order and
     sets `published_at` once JetStream acknowledged them (see events/relay.py).
+
+    Ids are taken before commit, so across plans a lower id can commit after a higher one. The
+    REST feed therefore reads in (`transaction_id`, `id`) order and only below the visible
+    horizon (see events/feed.py): a position no later commit can land before.
     """
 
     id = models.BigAutoField(
@@ -54,6 +69,12 @@ class OutboxEvent(OrganizationOwned):
     payload = models.TextField(
         help_text="The envelope exactly as published (JSON).",
     )
+    transaction_id = models.BigIntegerField(
+        db_default=CurrentTransactionId(),
+        editable=False,
+        verbose_name="transaction",
+        help_text="The PostgreSQL transaction that wrote the event (orders the REST feed).",
+    )
     occurred_at = models.DateTimeField(
         verbose_name="occurredAt",
     )
@@ -92,6 +113,8 @@ class OutboxEvent(OrganizationOwned):
             # The admin's filters (exact matches; no LIKE index needed).
             models.Index(fields=["plan_id"], name="outbox_plan"),
             models.Index(fields=["trace_id"], name="outbox_trace"),
+            # The REST feed: one organization's events in commit-safe order.
+            models.Index(fields=["organization", "transaction_id", "id"], name="outbox_feed"),
         ]
 
     def __str__(self) -> str:

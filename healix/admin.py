@@ -21,6 +21,7 @@ from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
 from healix.models import Organization, OrganizationAPIKey, User
+from healix.scopes import Scope
 
 __all__ = [
     "OrganizationAPIKeyAdmin",
@@ -314,14 +315,53 @@ class UserAdmin(OrganizationScopedAdmin, DjangoUserAdmin):
 admin.site.unregister(APIKey)
 
 
+class OrganizationAPIKeyForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(
+        choices=Scope.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="What the key may do; tick only what the partner needs.",
+    )
+
+    class Meta:
+        model = OrganizationAPIKey
+        fields = ("organization", "name", "scopes", "expiry_date", "revoked")
+
+
 @admin.register(OrganizationAPIKey)
 class OrganizationAPIKeyAdmin(OrganizationScopedAdmin, APIKeyModelAdmin):
     """Keys of partner systems: the key is shown once, on creation (a message); revoking one
-    cannot be undone; an expiry is optional."""
+    cannot be undone; an expiry is optional. Its scopes are ticked when it is made (and may be
+    narrowed or widened later); its prefix and last use show which key a partner is using."""
 
-    list_display = ("prefix", "name", "organization", "created", "expiry_date", "revoked")
+    form = OrganizationAPIKeyForm
+    list_display = (
+        "prefix",
+        "name",
+        "organization",
+        "scope_list",
+        "last_used_at",
+        "created",
+        "expiry_date",
+        "revoked",
+    )
     list_filter = ("organization", "revoked")
-    fields = ("organization", "name", "expiry_date", "revoked", "prefix")
+    fields = (
+        "organization",
+        "name",
+        "scopes",
+        "expiry_date",
+        "revoked",
+        "prefix",
+        "last_used_at",
+        "user",
+    )
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        return (*super().get_readonly_fields(request, obj), "last_used_at", "user")
+
+    @admin.display(description="scopes")
+    def scope_list(self, obj: OrganizationAPIKey) -> str:
+        return ", ".join(obj.scopes) or "none"
 
 
 class RecordAdmin(OrganizationScopedAdmin):

@@ -1,23 +1,36 @@
 """REST authentication: `Authorization: Api-Key <key>`, each key bound to one organization.
 
-`request.auth` is the OrganizationAPIKey; `organization_of(request)` its organization. Keys are
+`request.auth` is the OrganizationAPIKey; `organization_of(request)` its organization and
+`actor_of(request)` the key's service account (the `actor` of the writes it makes). Keys are
 verified against their stored hash (djangorestframework-api-key); revoked and expired keys fail.
+`HasOrganizationAPIKey` also checks the key's scopes: a view names the scope each of its
+methods needs (`read_scope` for GET/HEAD/OPTIONS, `write_scope` for the others).
 """
+
+from datetime import timedelta
 
 from django.db import connection
 from django.http import HttpRequest
+from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication
-from rest_framework.exceptions import AuthenticationFailed
-from rest_framework.permissions import BasePermission
+from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from healix.models import Organization, OrganizationAPIKey
+from healix.models import Organization, OrganizationAPIKey, User
 
 __all__ = [
     "KEYWORD",
     "HasOrganizationAPIKey",
+    "MissingScope",
     "OrganizationAPIKeyAuthentication",
+    "actor_of",
     "organization_of",
+    "required_scope",
 ]
+
+# "Last used" is kept to this precision, so a busy key writes its row once a minute at most
+# rather than on every request.
+LAST_USE_PRECISION = timedelta(minutes=1)
 
 KEYWORD = "Api-Key"
 
@@ -37,6 +50,7 @@ class OrganizationAPIKeyAuthentication(BaseAuthentication):
             raise AuthenticationFailed("Unknown or revoked API key.")
         if api_key.has_expired:
             raise AuthenticationFailed("This API key has expired.")
+        _note_use(api_key)
         return (None, api_key)
 
     def authenticate_header(self, request: HttpRequest) -> str:
@@ -45,7 +59,8 @@ class OrganizationAPIKeyAuthentication(BaseAuthentication):
 
 
 KEY_SQL = f"""
-SELECT k.id, k.name, k.hashed_key, k.expiry_date, k.created, o.id, o.slug, o.name
+SELECT k.id, k.name, k.hashed_key, k.expiry_date, k.created, k.scopes, k.user_id,
+       k.last_used_at, o.id, o.slug, o.name
 FROM {OrganizationAPIKey._meta.db_table} k
 JOIN {Organization._meta.db_table} o ON o.id = k.organization_id
 WHERE k.prefix = %s AND NOT k.revoked
@@ -60,7 +75,8 @@ def _usable_key(prefix: str) -> OrganizationAPIKey | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    pk, name, hashed_key, expiry_date, created, org_pk, slug, org_name = row
+    pk, name, hashed_key, expiry_date, created, scopes, user_id, last_used_at, *org = row
+    org_pk, slug, org_name = org
     organization = Organization(pk=org_pk, slug=slug, name=org_name)
     api_key = OrganizationAPIKey(
         id=pk,
@@ -71,15 +87,52 @@ def _usable_key(prefix: str) -> OrganizationAPIKey | None:
         created=created,
         revoked=False,
         organization=organization,
+        scopes=scopes,
+        user_id=user_id,
+        last_used_at=last_used_at,
     )
     api_key._state.adding = False
     return api_key
 
 
+def _note_use(api_key: OrganizationAPIKey) -> None:
+    now = timezone.now()
+    if api_key.last_used_at is not None and now - api_key.last_used_at < LAST_USE_PRECISION:
+        return
+    api_key.last_used_at = now
+    OrganizationAPIKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+
+
+class MissingScope(PermissionDenied):
+    """403 naming the scope the key lacks (the problem's `missingScope` member)."""
+
+    def __init__(self, scope: str) -> None:
+        super().__init__(f"This API key lacks the scope {scope}.")
+        self.problem_members = {"missingScope": scope}
+
+
+def required_scope(view, method: str) -> str | None:
+    """The scope `view` needs for `method`, or None when it needs none."""
+    attribute = "read_scope" if method in SAFE_METHODS else "write_scope"
+    return getattr(view, attribute, None)
+
+
 class HasOrganizationAPIKey(BasePermission):
+    """An organization API key with the scope the view names for the method."""
+
     def has_permission(self, request, view) -> bool:
-        return isinstance(request.auth, OrganizationAPIKey)
+        if not isinstance(request.auth, OrganizationAPIKey):
+            return False
+        scope = required_scope(view, request.method)
+        if scope is not None and scope not in request.auth.scopes:
+            raise MissingScope(scope)
+        return True
 
 
 def organization_of(request) -> Organization:
     return request.auth.organization
+
+
+def actor_of(request) -> User:
+    """The key's service account, which the services take as the acting user."""
+    return User.objects.get(pk=request.auth.user_id)

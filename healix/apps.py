@@ -10,6 +10,8 @@ class HealixConfig(AppConfig):
         # The editor groups are synced after every migrate (and every test flush), with the
         # final models: a new app or model joins its groups without a migration of its own.
         post_migrate.connect(sync_editor_groups, sender=self)
+        # Registers the Api-Key scheme with drf-spectacular (extensions register on import).
+        import healix.openapi  # noqa: F401
 
 
 def sync_editor_groups(sender: AppConfig, using: str = "default", **kwargs) -> None:

@@ -4,6 +4,8 @@ The builders are also what the test fixtures use, so the demo is exercised by ev
 suite. Run-time rows are made through plans.services, like any other change.
 """
 
+import json
+
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
@@ -34,11 +36,15 @@ from templates.models import (
 __all__ = [
     "DEMO_ORG_SLUG",
     "DEMO_RECEIVER_NAME",
+    "create_demo_rules",
     "create_demo_template",
     "create_demo_work_queue",
     "ensure_demo_integration",
     "load_demo",
 ]
+
+# The seed's example: the appointment form shows the time slot the scheduling engine posted.
+TIME_SLOT_PREFILL = 'lastStr("integration.aiEngineTimeSlot.timeSlot")'
 
 DEMO_ORG_SLUG = "hrh"
 # The demo's HTTP integration; `manage.py demo_webhook_receiver` (the Procfile's receiver)
@@ -143,6 +149,46 @@ def create_demo_template(organization: Organization, name: str = "sAI-ERComp") -
     return template
 
 
+def create_demo_rules(template: PlanTemplate) -> None:
+    """The seed's example rule: when aiEngineTimeSlot posts a slot, give the patient the
+    appointment form prefilled with it, and mark the plan's risk status "scheduled"."""
+    from rules.models import ActionKind, Rule, RuleAction, RuleColumn, Trigger
+
+    appointment = template.form_assignment_definitions.get(
+        form__name="appointment", role__role_id="Patient"
+    )
+    appointment.default_calculations = {"slot": TIME_SLOT_PREFILL}
+    appointment.save(update_fields=["default_calculations"])
+    RuleColumn.objects.create(
+        template=template,
+        position=0,
+        name="timeSlot",
+        reference="integration.aiEngineTimeSlot.timeSlot",
+    )
+    RuleColumn.objects.create(
+        template=template, position=1, name="riskStatus", reference="plan.riskStatus"
+    )
+    rule = Rule.objects.create(
+        template=template,
+        position=0,
+        name="Offer the appointment",
+        trigger=Trigger.INTEGRATION,
+        subject="aiEngineTimeSlot",
+        # Any slot; not again once the plan is scheduled (a later slot is left to staff).
+        cells={"timeSlot": "", "riskStatus": "!=scheduled"},
+    )
+    RuleAction.objects.create(
+        rule=rule, position=0, kind=ActionKind.ASSIGN_FORM, form_assignment=appointment
+    )
+    RuleAction.objects.create(
+        rule=rule,
+        position=1,
+        kind=ActionKind.SET_DATA_POINT,
+        target="plan.riskStatus",
+        expression='"scheduled"',
+    )
+
+
 def create_demo_work_queue(organization: Organization, name: str = "triage") -> WorkQueue:
     """Three statuses in order, and two service windows."""
     queue = WorkQueue.objects.create(
@@ -202,6 +248,7 @@ def load_demo() -> bool:
     tester = _user(hrh, "test.patient", UserType.USER, is_test=True, first_name="Test")
 
     template = create_demo_template(hrh)
+    create_demo_rules(template)
     queue = create_demo_work_queue(hrh)
     # Before the demo's events: the webhook consumer matches them against it.
     ensure_demo_integration(hrh)
@@ -232,4 +279,12 @@ def load_demo() -> bool:
         service_location=queue.service_locations.get(name="Window 1"),
     )
     services.change_work_queue_item_status(actor=actor, item=item, status="in_service")
+    # The seed's example once, so the admin shows a rule that fired: the scheduling engine
+    # posts a slot for Pat Jones, and the rules give the appointment form (the worker, handed
+    # the same event after this commit, finds it already evaluated).
+    from integrations.services import ingest
+    from rules.services import evaluate_inbound_events
+
+    slot = json.dumps({"planId": str(first.pk), "timeSlot": "2026-12-01T09:30"})
+    evaluate_inbound_events([ingest(hrh, "aiEngineTimeSlot", slot, "rest").event_id])
     return True

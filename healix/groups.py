@@ -18,6 +18,7 @@ GROUP_GRANTS: dict[str, tuple[str, ...]] = {
         "templates",
         "integrations.integrationdefinition",
         "integrations.integrationfield",
+        "rules",
     ),
     ADMINISTRATORS: (
         "templates",
@@ -37,6 +38,7 @@ GROUP_GRANTS: dict[str, tuple[str, ...]] = {
         "integrations.httpintegrationevent",
         "integrations.webhookdelivery",
         "integrations.webhookattempt",
+        "rules",
     ),
 }
 ACTIONS = ("add", "change", "delete", "view")

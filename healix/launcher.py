@@ -28,6 +28,10 @@ from healix import devservers
 BASE_DIR = devservers.BASE_DIR
 # Seconds between two probes of the web process while waiting to print the banner.
 READY_POLL_INTERVAL = 0.5
+# consume_bus processes: one commits while the other parses, so two use both cores (one process
+# reached 20 % of the bus's ceiling, two 28 %: bench/ingest.py). More share the same durable
+# consumer, so this scales out the same way on more machines.
+BUS_PROCESSES = int(os.environ.get("HEALIX_BUS_PROCESSES", "2"))
 # Exit codes honcho reports after it stopped the processes on our SIGINT / SIGTERM.
 STOPPED_BY_SIGNAL = {130, 143}
 
@@ -123,7 +127,8 @@ def run_procfile(port: int, password: str) -> int:
     """Run the Procfile until a signal (or a crash) stops it; honcho's exit code."""
     procfile = parse_procfile((BASE_DIR / "Procfile").read_text())
     manager = Manager()
-    for process in expand_processes(procfile.processes, port=port):
+    concurrency = {"bus": BUS_PROCESSES}
+    for process in expand_processes(procfile.processes, concurrency=concurrency, port=port):
         manager.add_process(process.name, process.cmd, env={**os.environ, **process.env})
     done = threading.Event()
     banner = threading.Thread(

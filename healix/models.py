@@ -5,12 +5,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from rest_framework_api_key.models import AbstractAPIKey
 
+from healix.scopes import Scope
+
 __all__ = [
+    "ApiRateWindow",
+    "IdempotentRequest",
     "Organization",
     "OrganizationAPIKey",
     "OrganizationOwned",
@@ -185,14 +190,129 @@ class User(AbstractUser):
 
 class OrganizationAPIKey(AbstractAPIKey):
     """A key a partner system sends as `Authorization: Api-Key <key>`; it acts for exactly one
-    organization. Only a hash is stored (djangorestframework-api-key): the key is shown once."""
+    organization, within its scopes. Only a hash is stored (djangorestframework-api-key): the
+    key is shown once.
+
+    What a key changes through the API is done by its own service account (`user`, made with
+    the key), so events name the key's account as `requestedBy`.
+    """
 
     organization = models.ForeignKey(
         Organization,
         on_delete=models.CASCADE,
         related_name="api_keys",
     )
+    scopes = ArrayField(
+        models.CharField(max_length=40, choices=Scope.choices),
+        default=list,
+        blank=True,
+        help_text="What the key may do; a request outside them is refused (403).",
+    )
+    user = models.OneToOneField(
+        "healix.User",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="api_key",
+        verbose_name="service account",
+        help_text="The user the key acts as; events it causes name it as requestedBy.",
+    )
+    last_used_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        verbose_name="last used",
+        help_text="When the key last authenticated a request (to the minute).",
+    )
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = "API key"
         verbose_name_plural = "API keys"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(scopes__contained_by=Scope.values),
+                name="organizationapikey_scopes_known",
+            ),
+        ]
+
+    def save(self, *args, **kwargs) -> None:
+        if self.user_id is None:
+            self.user = _service_account(self)
+        super().save(*args, **kwargs)
+
+
+def _service_account(api_key: OrganizationAPIKey) -> User:
+    """A user of the key's organization that cannot log in: the actor of the key's writes."""
+    account = User(
+        username=f"api-key-{api_key.prefix or uuid.uuid4().hex[:8]}",
+        first_name="API key",
+        last_name=(api_key.name or "")[:150],
+        organization_id=api_key.organization_id,
+        user_type=UserType.ADMIN,
+        is_staff=False,
+    )
+    account.set_unusable_password()
+    account.save()
+    return account
+
+
+class IdempotentRequest(models.Model):
+    """The first answer to a POST that carried an `Idempotency-Key`, replayed for a repeat of
+    it within IDEMPOTENCY_WINDOW (healix/idempotency.py). Keys are the partner's, so they are
+    unique per organization, not globally."""
+
+    organization = models.ForeignKey(
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    key = models.CharField(
+        max_length=255,
+        verbose_name="Idempotency-Key",
+    )
+    fingerprint = models.CharField(
+        max_length=64,
+        help_text="SHA-256 of the method, path and body: a repeat must send the same.",
+    )
+    status_code = models.PositiveSmallIntegerField()
+    response_body = models.TextField(
+        blank=True,
+    )
+    response_headers = models.JSONField(
+        default=dict,
+    )
+    created_at = models.DateTimeField(
+        auto_now_add=True,
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "key"],
+                name="idempotentrequest_key_unique_per_organization",
+            ),
+        ]
+        indexes = [models.Index(fields=["created_at"], name="idempotentrequest_age")]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class ApiRateWindow(models.Model):
+    """How many requests an API key made in its current throttling window
+    (healix/throttling.py). One row per key, counted with one atomic upsert; the table is
+    UNLOGGED (migration): a counter lost in a crash costs nothing, and skipping the WAL keeps
+    the per-request write cheap."""
+
+    api_key = models.OneToOneField(
+        OrganizationAPIKey,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="+",
+    )
+    window_start = models.DateTimeField()
+    requests = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.api_key_id}: {self.requests} since {self.window_start:%H:%M}"

@@ -96,7 +96,8 @@ def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
         ((slug, title) for kind, slug, title in KNOWN if isinstance(exc, kind)),
         ("about:blank", response.status_text),
     )
-    members: dict[str, Any] = {}
+    # An exception may carry extra members of its problem (for example the missing scope).
+    members: dict[str, Any] = dict(getattr(exc, "problem_members", {}))
     if isinstance(exc, exceptions.ValidationError):
         members["errors"] = validation_errors(exc.detail)
         detail = "; ".join(f"{e['pointer']}: {e['detail']}" for e in members["errors"])

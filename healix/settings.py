@@ -107,17 +107,23 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "rest_framework",
     "rest_framework_api_key",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "healix",
     "templates",
     "plans",
     "events",
     "integrations",
+    "rules",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # First, so everything a request causes (its events included) carries its trace id.
     "events.tracing.TraceIdMiddleware",
+    # Before anything reads a request body: refuses one over the API's limit (413).
+    "healix.middleware.ApiBodyLimitMiddleware",
     # Serves the admin's static files from gunicorn, so the Procfile needs no separate server.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -186,10 +192,22 @@ HEALIX_INBOUND_REPLICAS = env.int("HEALIX_INBOUND_REPLICAS", default=1)
 HEALIX_INBOUND_CONSUMER = env.str("HEALIX_INBOUND_CONSUMER", default="healix-inbound")
 # Messages fetched and committed together: one commit per batch is what makes thousands per
 # second possible; small enough that a redelivered batch is cheap.
-HEALIX_INBOUND_BATCH = env.int("HEALIX_INBOUND_BATCH", default=200)
+HEALIX_INBOUND_BATCH = env.int("HEALIX_INBOUND_BATCH", default=500)
 # Largest payload accepted (REST and NATS); integration payloads are small records, so 256 KiB
 # is generous while keeping one message's parsing and storage cheap.
 HEALIX_INBOUND_MAX_BYTES = env.int("HEALIX_INBOUND_MAX_BYTES", default=256 * 1024)
+
+# Rules (rules/).
+# How many evaluations one trigger may cause when rule actions change data that "on change"
+# rows read again; the evaluation at the limit records that the chain stopped.
+HEALIX_RULES_CHAIN_LIMIT = env.int("HEALIX_RULES_CHAIN_LIMIT", default=5)
+# Seconds a process keeps a compiled decision table: an edit saved elsewhere reaches every
+# worker within this time (the saving process forgets at once).
+HEALIX_RULES_TABLE_TTL_SECONDS = env.float("HEALIX_RULES_TABLE_TTL_SECONDS", default=2.0)
+# How often Celery beat looks for time-elapsed rows that came due (each fires once per due date).
+HEALIX_RULES_TIME_TICK_SECONDS = env.float("HEALIX_RULES_TIME_TICK_SECONDS", default=60.0)
+# beat keeps its last-run times here, not in the working directory.
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # Webhooks (integrations/: HTTP integrations, deliveries, attempts; docs/webhooks.md).
 # The durable consumer on HEALIX_EVENTS that fans events out to HTTP integrations.
@@ -244,6 +262,10 @@ HEALIX_WEBHOOK_SECRET_OVERLAP_SECONDS = env.float(
 )
 
 CELERY_BEAT_SCHEDULE = {
+    "rules-time-elapsed": {
+        "task": "rules.evaluate_due_rules",
+        "schedule": HEALIX_RULES_TIME_TICK_SECONDS,
+    },
     "sweep-webhook-deliveries": {
         "task": "integrations.sweep_webhook_deliveries",
         "schedule": HEALIX_WEBHOOK_SWEEP_SECONDS,
@@ -258,8 +280,50 @@ REST_FRAMEWORK = {
     # Errors are RFC 9457 problem details (healix/problems.py).
     "EXCEPTION_HANDLER": "healix.problems.problem_exception_handler",
     "UNAUTHENTICATED_USER": None,
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "healix.pagination.ApiCursorPagination",
     "PAGE_SIZE": 100,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # Per API key, counted in PostgreSQL so every web process shares it (healix/throttling.py).
+    "DEFAULT_THROTTLE_CLASSES": ["healix.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# Requests one API key may make per minute, over all web processes; then 429 + Retry-After.
+# 1200 a minute (20 a second, sustained) is far above what a polling or posting partner
+# needs, and low enough that one runaway client cannot starve the others.
+HEALIX_API_RATE_PER_MINUTE = env.int("HEALIX_API_RATE_PER_MINUTE", default=1200)
+# Largest request body the REST API reads (the inbound payload limit is separate and smaller).
+HEALIX_API_MAX_BODY_BYTES = env.int("HEALIX_API_MAX_BODY_BYTES", default=1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(HEALIX_API_MAX_BODY_BYTES, 2_621_440)
+
+# The OpenAPI document (drf-spectacular) and its Swagger UI, served offline from the sidecar.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Healix integration API",
+    "DESCRIPTION": (
+        "Everything an integrator can do over HTTP: send inbound events, read the outgoing "
+        "event log, read and change plans, form assignments and work queue items. "
+        "Authenticate with `Authorization: Api-Key <key>`; errors are RFC 9457 problem "
+        "details. See docs/integrators.md."
+    ),
+    "VERSION": "1.0.0",
+    "OAS_VERSION": "3.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "healix.openapi.add_problem_responses",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "PlanStatusEnum": "plans.models.PlanStatus",
+        "FormAssignmentStatusEnum": "plans.models.FormAssignmentStatus",
+        "InboundStatusEnum": "integrations.models.InboundStatus",
+    },
 }
 
 if not DEBUG:

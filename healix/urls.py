@@ -1,20 +1,22 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from events.views import asyncapi_view, event_schema_view
+from healix.health import healthz, readyz
 from healix.problems import api_not_found
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
-    path(
-        "api/v1/schemas/events/<str:event_type>.json",
-        event_schema_view,
-        name="event-schema",
-    ),
-    path("api/v1/asyncapi.json", asyncapi_view, name="asyncapi"),
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    # The REST API: each app's api/ package, and the OpenAPI document describing them all.
+    path("api/v1/schema/", SpectacularAPIView.as_view(), name="openapi"),
+    path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="openapi"), name="swagger-ui"),
+    path("api/v1/", include("events.api.urls")),
     path("api/v1/", include("integrations.api.urls")),
+    path("api/v1/", include("plans.api.urls")),
     # Last: whatever else is under /api/ answers problem details, not an HTML page.
     re_path(r"^api/(?P<path>.*)$", api_not_found),
 ]

@@ -1,8 +1,8 @@
 """Handing accepted events to the rules, after (and only after) their commit.
 
 The on-commit hook queues the Celery task integrations.hand_to_rules (integrations/tasks.py)
-for the committed events; a worker runs it. Until the rules issue lands the task records that
-the events are ready (`ready_at`); that issue evaluates the rules there. An event whose hook
+for the committed events; a worker runs it: it records that the events are ready (`ready_at`)
+and evaluates the rules for every plan they target (rules/services.py). An event whose hook
 never ran (the process died right after the commit, or the broker was down) keeps `ready_at`
 empty, which is how a sweep will find it.
 """

@@ -1,9 +1,10 @@
 """`ingest()`: the one path of every inbound message, whatever its source (REST, NATS, re-run).
 
 parse -> find the subject's definitions -> route (planId / userId) -> validate -> hash the
-canonical JSON (RFC 8785, SHA-256) -> INSERT ... ON CONFLICT DO NOTHING on the partial unique
-index over (organization, subject, hash) of accepted rows. The first copy is accepted and
-handed to the rules after the commit; a later copy only bumps the first's duplicate count.
+canonical JSON (RFC 8785, SHA-256) -> INSERT ... ON CONFLICT on the partial unique index over
+(organization, subject, hash) of accepted rows. The first copy is accepted and handed to the
+rules after the commit; a later copy only bumps the first's duplicate count (the conflict's
+DO UPDATE, in the same statement: see storage.py).
 Whatever cannot succeed is stored as rejected, with one problem per reason.
 """
 
@@ -125,8 +126,9 @@ def ingest_batch(
     messages: list[Message], source: str, *, cache: DefinitionCache | None = None
 ) -> list[IngestResult]:
     """ingest() for many messages at once, as the NATS consumer commits them: the same checks
-    per message, then one INSERT for the rejected, one INSERT ... ON CONFLICT DO NOTHING for
-    the candidates, one UPDATE counting the duplicates. One result per message, in order."""
+    per message, then one INSERT for the rejected and one INSERT ... ON CONFLICT for the
+    candidates, which stores first copies and counts the others. One result per message, in
+    order."""
     source = InboundSource(source)
     cache = cache or DefinitionCache()
     # A longer subject, or one with NUL (which PostgreSQL text refuses), names no definition.

@@ -1,14 +1,13 @@
-"""The writes of ingest_batch(): rejected rows, then every candidate with INSERT ... ON
-CONFLICT DO NOTHING on the partial unique index of accepted rows, then one UPDATE counting the
-copies that were not inserted on their first copy."""
+"""The writes of ingest_batch(): rejected rows, then one INSERT ... ON CONFLICT DO UPDATE
+over the partial unique index of accepted rows that stores the first copy of each data and
+counts every later copy on it, in a single statement."""
 
 import json
 import uuid
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import OperationalError, connection
+from django.db import connection
 from django.utils import timezone
 
 from integrations import handoff
@@ -29,27 +28,26 @@ __all__ = [
 # How much of an unparseable body is kept for the admin: enough to see what went wrong.
 RAW_BODY_KEEP_CHARS = 4096
 TABLE = InboundEvent._meta.db_table
-# Fixed statement texts with one array per column (not one placeholder per value): the
-# driver then converts 9 parameters instead of thousands, and the server can reuse its plan.
-INSERT_MANY_SQL = f"""
-INSERT INTO {TABLE} (id, organization_id, subject, source, status, payload, raw_body,
-    payload_hash, errors, plan_ids, duplicate_count, received_at, trace_id, stream_sequence)
-SELECT v.id, v.organization_id, v.subject, %s, 'accepted', v.payload::jsonb, '',
-    v.payload_hash, '[]', v.plan_ids::uuid[], 0, now(), v.trace_id, v.stream_sequence
-FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[],
-    %s::text[], %s::bigint[]) WITH ORDINALITY
-    AS v(id, organization_id, subject, payload, payload_hash, plan_ids, trace_id, stream_sequence,
-    ord)
-ORDER BY v.ord  -- within a batch, the first copy is the one accepted
-ON CONFLICT (organization_id, subject, payload_hash) WHERE status = 'accepted' DO NOTHING
-RETURNING id
-"""
-COUNT_DUPLICATES_SQL = f"""
-UPDATE {TABLE} t SET duplicate_count = t.duplicate_count + v.n, last_seen_at = now()
-FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::int[])
-    AS v(organization_id, subject, payload_hash, n)
-WHERE t.organization_id = v.organization_id AND t.subject = v.subject
-  AND t.payload_hash = v.payload_hash AND t.status = 'accepted'
+# One row per distinct data of the batch, with `copies` = how many messages carried it. A new
+# row is accepted with the other copies already counted; an existing accepted row only has its
+# count raised. The batch travels as one JSON document: the driver then sends one string
+# instead of adapting thousands of values (its list adapter cost more than the insert), and the
+# statement text never changes, so the server reuses its plan. Rows go in key order, which is
+# the order their locks are taken in: two consumers counting the same data cannot deadlock.
+STORE_SQL = f"""
+INSERT INTO {TABLE} AS t (id, organization_id, subject, source, status, payload, raw_body,
+    payload_hash, errors, plan_ids, duplicate_count, last_seen_at, received_at, trace_id,
+    stream_sequence)
+SELECT v.id, v.organization_id, v.subject, %s, 'accepted', v.payload, '', v.payload_hash, '[]',
+    v.plan_ids, v.copies - 1, CASE WHEN v.copies > 1 THEN now() END, now(), v.trace_id,
+    v.stream_sequence
+FROM jsonb_to_recordset(%s::jsonb) AS v(id uuid, organization_id bigint, subject text,
+    payload jsonb, payload_hash text, plan_ids uuid[], trace_id text, stream_sequence bigint,
+    copies int)
+ORDER BY v.organization_id, v.subject, v.payload_hash
+ON CONFLICT (organization_id, subject, payload_hash) WHERE status = 'accepted'
+DO UPDATE SET duplicate_count = t.duplicate_count + EXCLUDED.duplicate_count + 1,
+    last_seen_at = now()
 RETURNING t.id, t.organization_id, t.subject, t.payload_hash
 """
 COUNT_DUPLICATE_SQL = f"""
@@ -102,43 +100,41 @@ def text_of(body: bytes | str) -> str:
 
 
 def store_first_or_count(candidates: list[Candidate], source: str) -> dict[int, IngestResult]:
-    """Insert every candidate with ON CONFLICT DO NOTHING; those that were not inserted (the
-    same data is accepted already, or earlier in this batch) are counted on the first copy."""
+    """Store the first copy of each data (in batch order) and count every other copy on the
+    accepted row, new or already there; one result per candidate index."""
     if not candidates:
         return {}
-    keys = {c.index: c.key for c in candidates}
-    columns = [
-        [c.new_id for c in candidates],
-        [c.message.organization_id for c in candidates],
-        [c.message.subject for c in candidates],
-        [json.dumps(c.payload) for c in candidates],
-        [keys[c.index][2] for c in candidates],
-        ["{" + ",".join(str(p) for p in c.plan_ids) + "}" for c in candidates],
-        [c.trace_id for c in candidates],
-        [c.message.stream_sequence for c in candidates],
+    firsts: dict[tuple[int, str, str], Candidate] = {}
+    copies: dict[tuple[int, str, str], int] = {}
+    keys = {}
+    for c in candidates:
+        key = keys[c.index] = c.key
+        firsts.setdefault(key, c)
+        copies[key] = copies.get(key, 0) + 1
+    rows = [
+        {
+            "id": str(c.new_id),
+            "organization_id": key[0],
+            "subject": key[1],
+            "payload": c.payload,
+            "payload_hash": key[2],
+            "plan_ids": [str(plan_id) for plan_id in c.plan_ids],
+            "trace_id": c.trace_id,
+            "stream_sequence": c.message.stream_sequence,
+            "copies": copies[key],
+        }
+        for key, c in firsts.items()
     ]
     with connection.cursor() as cursor:
-        cursor.execute(INSERT_MANY_SQL, [source, *columns])
-        inserted = {row[0] for row in cursor.fetchall()}
-        results: dict[int, IngestResult] = {}
-        copies: Counter[tuple[int, str, str]] = Counter()
-        for c in candidates:
-            if c.new_id in inserted:
-                handoff.after_commit(c.new_id)
-                results[c.index] = IngestResult(c.new_id, Outcome.ACCEPTED)
-            else:
-                copies[keys[c.index]] += 1
-        if copies:
-            groups = sorted(copies.items())  # one lock order for every consumer
-            params = [[key[part] for key, _n in groups] for part in range(3)]
-            cursor.execute(COUNT_DUPLICATES_SQL, [*params, [n for _key, n in groups]])
-            firsts = {(org, subject, digest): pk for pk, org, subject, digest in cursor.fetchall()}
-            for c in candidates:
-                if c.index in results:
-                    continue
-                first = firsts.get(keys[c.index])
-                if first is None:
-                    # The first copy was deleted meanwhile: let the caller try again.
-                    raise OperationalError("The first copy vanished while counting a duplicate.")
-                results[c.index] = IngestResult(first, Outcome.DUPLICATE, duplicate_of=first)
+        cursor.execute(STORE_SQL, [source, json.dumps(rows)])
+        stored = {(org, subject, digest): pk for pk, org, subject, digest in cursor.fetchall()}
+    results: dict[int, IngestResult] = {}
+    for c in candidates:
+        key = keys[c.index]
+        pk = stored[key]
+        if c is firsts[key] and pk == c.new_id:
+            handoff.after_commit(pk)
+            results[c.index] = IngestResult(pk, Outcome.ACCEPTED)
+        else:
+            results[c.index] = IngestResult(pk, Outcome.DUPLICATE, duplicate_of=pk)
     return results

@@ -10,8 +10,10 @@ attributes still change (so it can be reopened) and its existing work queue item
 worked to the end.
 """
 
+import logging
 from collections.abc import Mapping
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -21,6 +23,7 @@ from django.utils import timezone
 
 import events
 from events import EventType
+from events.tracing import current_trace_id
 from healix.models import User, require_same_organization
 from plans.models import (
     FormAssignment,
@@ -54,6 +57,9 @@ __all__ = [
     "update_plan",
     "update_work_queue_item",
 ]
+
+
+logger = logging.getLogger(__name__)
 
 
 class _Unset:
@@ -323,7 +329,22 @@ def submit_form(
     assignment.status = FormAssignmentStatus.SUBMITTED
     assignment.save(update_fields=["status"])
     events.emit(EventType.FORM_SUBMITTED, actor=actor, submission=submission)
+    # The rules see the submission only once it is committed, under this trace id.
+    transaction.on_commit(
+        partial(_queue_rules_for_submission, submission.pk, current_trace_id()), robust=True
+    )
     return submission
+
+
+def _queue_rules_for_submission(submission_id: int, trace_id: str | None) -> None:
+    """On commit: hand the submission to the rules' worker. Never raises into the caller,
+    whose submission is committed either way."""
+    from rules.tasks import evaluate_submission
+
+    try:
+        evaluate_submission.delay(submission_id, trace_id)
+    except Exception:
+        logger.exception("Could not queue submission %s for the rules", submission_id)
 
 
 # --- work queue items ----------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""The two languages of rules: the shorthand syntax of a decision-table cell and expressions.
+"""Rules: decision tables, their two languages, evaluation, actions and the audit trail.
 
-Pure library code: no models, no database. Import from the modules themselves:
-`rules.shorthand` (cells) and `rules.expressions` (expressions). See docs/rules-languages.md.
+The languages are pure library code (`rules.shorthand`, `rules.expressions`, see
+docs/rules-languages.md); the tables, triggers and audit trail are in `rules.models` and
+`rules.services` (docs/rules.md).
 """

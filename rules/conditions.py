@@ -204,7 +204,11 @@ class Comparison:
     operand: Any
 
     def holds(self, value: Any) -> bool:
-        coerced = coerce_value(self.field_type, value)
+        return self.holds_coerced(coerce_value(self.field_type, value))
+
+    def holds_coerced(self, coerced: Any) -> bool:
+        """holds() for a value already read by coerce_value(self.field_type, ...): a table's
+        cells share their column's value, so the engine reads it once."""
         # A missing or unreadable value satisfies nothing, not even `!=` (only `null` does).
         return coerced is not None and COMPARATORS[self.operator](coerced, self.operand)
 
@@ -221,7 +225,9 @@ class Membership:
     negated: bool
 
     def holds(self, value: Any) -> bool:
-        coerced = coerce_value(self.field_type, value)
+        return self.holds_coerced(coerce_value(self.field_type, value))
+
+    def holds_coerced(self, coerced: Any) -> bool:
         if coerced is None:
             return False
         return (coerced in self.operands) != self.negated
@@ -243,7 +249,9 @@ class Range:
     negated: bool
 
     def holds(self, value: Any) -> bool:
-        coerced = coerce_value(self.field_type, value)
+        return self.holds_coerced(coerce_value(self.field_type, value))
+
+    def holds_coerced(self, coerced: Any) -> bool:
         if coerced is None:
             return False
         above_low = coerced >= self.low if self.low_inclusive else coerced > self.low

@@ -10,6 +10,7 @@ from typing import Any
 
 from healix.models import UserType
 from integrations.transfer import INTEGRATIONS
+from rules.transfer import DECISION_TABLE
 from templates.models import (
     CHOICE_TYPES,
     AssignMode,
@@ -367,4 +368,12 @@ CUSTOM_FIELDS = Section(
 
 # In document order. Written (and checked) in this order, cleared in reverse: a section may
 # refer to the sections before it (formAssignments names forms and roles).
-SECTIONS: tuple[Section, ...] = (ROLES, FORMS, FORM_ASSIGNMENTS, CUSTOM_FIELDS, INTEGRATIONS)
+# The decision table comes last: its cells and expressions read every section before it.
+SECTIONS: tuple[Section, ...] = (
+    ROLES,
+    FORMS,
+    FORM_ASSIGNMENTS,
+    CUSTOM_FIELDS,
+    INTEGRATIONS,
+    DECISION_TABLE,
+)

@@ -2,9 +2,16 @@
 
 from django.urls import path
 
-from integrations.api.views import InboundItemView, InboundListView
+from integrations.api.views import (
+    InboundItemView,
+    InboundListView,
+    IntegrationDetailView,
+    IntegrationListView,
+)
 
 urlpatterns = [
     path("inbound/", InboundListView.as_view(), name="inbound-list"),
     path("inbound/<str:key>/", InboundItemView.as_view(), name="inbound-item"),
+    path("integrations/", IntegrationListView.as_view(), name="integration-list"),
+    path("integrations/<int:pk>/", IntegrationDetailView.as_view(), name="integration-detail"),
 ]

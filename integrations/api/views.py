@@ -1,4 +1,5 @@
-"""POST /api/v1/inbound/<subject>/ (ingest), GET /api/v1/inbound/ and /api/v1/inbound/<id>/.
+"""POST /api/v1/inbound/<subject>/ (ingest), GET /api/v1/inbound/ and /api/v1/inbound/<id>/;
+GET /api/v1/integrations/ and /api/v1/integrations/<id>/ (the subjects and their schemas).
 
 Thin: the work is integrations.services.ingest(). Everything is scoped to the organization of
 the request's API key; another organization's events are simply not there (404).
@@ -7,23 +8,42 @@ the request's API key; another organization's events are simply not there (404).
 import uuid
 
 from django.conf import settings
-from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from healix.api_auth import organization_of
+from healix.idempotency import idempotent
 from healix.problems import problem_response
-from integrations.api.serializers import InboundEventSerializer
-from integrations.models import InboundEvent, InboundSource, InboundStatus
+from healix.scopes import Scope
+from integrations.api.filters import InboundEventFilter, IntegrationDefinitionFilter
+from integrations.api.serializers import InboundEventSerializer, IntegrationDefinitionSerializer
+from integrations.models import InboundEvent, InboundSource, IntegrationDefinition
 from integrations.services import ingest
 
-__all__ = ["InboundItemView", "InboundListView"]
+__all__ = [
+    "InboundItemView",
+    "InboundListView",
+    "IntegrationDetailView",
+    "IntegrationListView",
+]
 
 # What a partner may send: JSON (any charset parameter; the body must be UTF-8 anyway).
 JSON_MEDIA_TYPES = ("application/json",)
+
+
+INGEST_ANSWER = {
+    "type": "object",
+    "required": ["id", "status", "duplicateOf"],
+    "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "status": {"type": "string", "enum": ["accepted", "duplicate"]},
+        "duplicateOf": {"type": ["string", "null"], "format": "uuid"},
+    },
+}
 
 
 def _scoped(request: Request):
@@ -32,37 +52,32 @@ def _scoped(request: Request):
 
 class InboundListView(generics.ListAPIView):
     serializer_class = InboundEventSerializer
+    filterset_class = InboundEventFilter
+    read_scope = Scope.INBOUND_READ
+    cursor_ordering = ("-received_at", "id")
 
     def get_queryset(self):
-        queryset = _scoped(self.request)
-        params = self.request.query_params
-        if subject := params.get("subject"):
-            queryset = queryset.filter(subject=subject)
-        if event_status := params.get("status"):
-            if event_status not in InboundStatus.values:
-                choices = ", ".join(InboundStatus.values)
-                raise ValidationError({"status": [f"Use one of {choices}."]})
-            queryset = queryset.filter(status=event_status)
-        if since := params.get("since"):
-            moment = _parse_moment(since)
-            queryset = queryset.filter(received_at__gte=moment)
-        return queryset.order_by("-received_at", "id")
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular reading the view
+            return InboundEvent.objects.none()
+        return _scoped(self.request)
 
-
-def _parse_moment(value: str):
-    try:
-        moment = parse_datetime(value)
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        raise ValidationError({"since": ["Give an RFC 3339 date-time with a time zone."]})
-    return moment
+    @extend_schema(summary="List inbound events, newest first")
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
 
 
 class InboundItemView(APIView):
     """One URL, two meanings: POST ingests into <subject>; GET shows the event <id>. (A
     subject may look like a UUID, so two URL patterns could not tell them apart.)"""
 
+    read_scope = Scope.INBOUND_READ
+    write_scope = Scope.INBOUND_WRITE
+
+    @extend_schema(
+        summary="Read one inbound event",
+        parameters=[OpenApiParameter("key", str, OpenApiParameter.PATH, description="Its id.")],
+        responses={200: InboundEventSerializer},
+    )
     def get(self, request: Request, key: str) -> Response:
         try:
             event_id = uuid.UUID(key)
@@ -73,6 +88,28 @@ class InboundItemView(APIView):
             raise NotFound("No inbound event with this id.")
         return Response(InboundEventSerializer(event).data)
 
+    @extend_schema(
+        summary="Send an inbound event on a subject",
+        description="The body is the integration's payload (see GET /api/v1/integrations/), "
+        "with `userId` and/or `planId`. Only the first copy of the same data is processed; "
+        "later copies answer `duplicate`.",
+        parameters=[
+            OpenApiParameter("key", str, OpenApiParameter.PATH, description="The subject.")
+        ],
+        request={"application/json": {"type": "object", "additionalProperties": True}},
+        responses={202: INGEST_ANSWER},
+        examples=[
+            OpenApiExample(
+                "aiEngineTimeSlot",
+                value={
+                    "planId": "242b7766-ac9e-451f-9fe4-dd54489108c1",
+                    "timeSlot": "2026-12-01T09:30:00Z",
+                },
+                request_only=True,
+            )
+        ],
+    )
+    @idempotent
     def post(self, request: Request, key: str) -> Response:
         media_type = (request.content_type or "").split(";")[0].strip().lower()
         if media_type not in JSON_MEDIA_TYPES:
@@ -102,3 +139,33 @@ class InboundItemView(APIView):
             title, code = answer.pop("title"), answer.pop("status")
             return problem_response(code, title, slug=result.rejection.slug, **answer)
         return Response(answer, status=status.HTTP_202_ACCEPTED)
+
+
+def _integrations(request: Request):
+    return (
+        IntegrationDefinition.objects.filter(organization=organization_of(request))
+        .select_related("template", "organization")
+        .prefetch_related("fields")
+    )
+
+
+class IntegrationListView(generics.ListAPIView):
+    serializer_class = IntegrationDefinitionSerializer
+    filterset_class = IntegrationDefinitionFilter
+    read_scope = Scope.INTEGRATIONS_READ
+    cursor_ordering = ("id",)
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular reading the view
+            return IntegrationDefinition.objects.none()
+        return _integrations(self.request)
+
+
+class IntegrationDetailView(generics.RetrieveAPIView):
+    serializer_class = IntegrationDefinitionSerializer
+    read_scope = Scope.INTEGRATIONS_READ
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular reading the view
+            return IntegrationDefinition.objects.none()
+        return _integrations(self.request)

@@ -162,7 +162,9 @@ def check_the_bus_walk_through(launcher: Launcher) -> None:
 
     import nats
 
-    key = manage(launcher, "create_api_key", "--org", "hrh", "--name", "e2e")
+    key = manage(
+        launcher, "create_api_key", "--org", "hrh", "--name", "e2e", "--scope", "inbound:write"
+    )
     user_id = manage(
         launcher,
         "shell",
@@ -181,6 +183,20 @@ def check_the_bus_walk_through(launcher: Launcher) -> None:
     detail = f"{launcher.base_url}/api/v1/inbound/{first.json()['id']}/"
     # ...and the worker hands it on (readyAt is set by the Celery task)
     eventually(lambda: requests.get(detail, headers=headers, timeout=10).json()["readyAt"])
+    # ...and evaluates the rules for it: the seed's example scheduled Pat's plan when the demo
+    # was loaded, so this second slot is evaluated (recorded) but its row does not fire
+    evaluations = (
+        "from rules.models import RuleEvaluation as E; "
+        "print(*E.objects.filter(trigger='integration').order_by('pk')"
+        ".values_list('fired_rules', flat=True))"
+    )
+    fired = eventually(
+        lambda: (
+            (out := manage(launcher, "shell", "--no-imports", "-c", evaluations)).count("[") == 2
+            and out
+        )
+    )
+    assert fired.endswith("[]"), fired
 
     async def publish_copy_and_read_events() -> list[str]:
         nc = await nats.connect(run_env(launcher)["NATS_URL"])
@@ -218,13 +234,13 @@ def test_launcher_serves_the_template_editor_and_stops_cleanly(launcher: Launche
     assert editor.status_code == 200, launcher.output()
     assert DEMO_TEMPLATE in editor.text, launcher.output()
 
-    # and every process of the Procfile does its part (web, bus, worker, relay)
+    # and every process of the Procfile does its part (web, bus, worker, relay, beat)
     check_the_bus_walk_through(launcher)
     # including the webhooks: the demo's receiver verified the demo's events (beat, receiver)
     wait_for_output(launcher, "healix.hrh.planCreated", timeout=60)
     receiver_lines = [line for line in launcher.output().splitlines() if "| webhook " in line]
     assert receiver_lines and all("signature verified" in line for line in receiver_lines)
-    assert "beat: Starting" in launcher.output()
+    wait_for_output(launcher, "beat: Starting")
 
     # when it receives a Ctrl-C
     launcher.process.send_signal(signal.SIGINT)

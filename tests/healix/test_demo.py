@@ -32,7 +32,13 @@ def test_load_demo_builds_the_demo_once():
 
     trace_ids = set(OutboxEvent.objects.filter(organization=hrh).values_list("trace_id", flat=True))
     assert len(trace_ids) == 1
-    assert OutboxEvent.objects.filter(organization=hrh).count() == 4
+    # (created x2, submitted, status updated, and planUpdated by the seed's example rule)
+    assert OutboxEvent.objects.filter(organization=hrh).count() == 5
+    # And the seed's example rule gave Pat Jones the appointment form with the slot
+    from plans.models import FormAssignment
+
+    appointment = FormAssignment.objects.get(organization=hrh, definition__form__name="appointment")
+    assert appointment.prefill == {"slot": "2026-12-01T09:30"}
 
 
 def test_ensure_admin_never_promotes_an_organizations_user(monkeypatch, org):

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, models, transaction
 
 from healix.db import constraint_name
+from healix.demo import create_demo_rules
 from healix.models import Organization, OrganizationOwned, User, UserType
 from integrations.models import (
     HttpIntegration,
@@ -18,6 +19,7 @@ from integrations.models import (
     HttpIntegrationForm,
     HttpIntegrationTemplate,
     HttpIntegrationWorkQueue,
+    InboundEvent,
     IntegrationDefinition,
     WebhookDelivery,
 )
@@ -31,6 +33,8 @@ from plans.models import (
     WorkQueueItem,
     WorkQueueItemStatusChange,
 )
+from rules.models import Rule, RuleAction, RuleColumn, RuleEvaluation
+from rules.services import evaluate_inbound_events
 from templates.models import (
     CustomField,
     Form,
@@ -103,6 +107,20 @@ def build_world(organization: Organization) -> dict[type[models.Model], models.M
         status_updated=[queue],
     )
     rotate_secret(integration)
+    create_demo_rules(template)
+    rule = template.rules.get()
+    RuleAction.objects.create(
+        rule=rule, position=2, kind="change_work_queue_item_status", work_queue=queue, status="done"
+    )
+    event = InboundEvent.objects.create(
+        organization=organization,
+        subject="aiEngineTimeSlot",
+        source="rest",
+        status="accepted",
+        payload={"timeSlot": "09:30"},
+        plan_ids=[plan.pk],
+    )
+    evaluate_inbound_events([event.pk])
     return {
         User: patient,
         PlanTemplate: template,
@@ -124,6 +142,10 @@ def build_world(organization: Organization) -> dict[type[models.Model], models.M
         HttpIntegrationWorkQueue: integration.work_queues.get(),
         HttpIntegrationEvent: integration.events.get(),
         WebhookDelivery: send_test_event(integration),
+        RuleColumn: template.rule_columns.first(),
+        Rule: rule,
+        RuleAction: rule.actions.get(position=2),
+        RuleEvaluation: RuleEvaluation.objects.get(plan=plan),
     }
 
 
@@ -169,6 +191,13 @@ def test_the_generic_check_covers_every_tenant_reference():
         "RoleAssignment.plan",
         "RoleAssignment.role",
         "RoleAssignment.user",
+        "Rule.template",
+        "RuleAction.form_assignment",
+        "RuleAction.rule",
+        "RuleAction.work_queue",
+        "RuleColumn.template",
+        "RuleEvaluation.plan",
+        "RuleEvaluation.template",
         "WebhookDelivery.integration",
         "WorkQueueItem.plan",
         "WorkQueueItem.queue",

@@ -110,7 +110,12 @@ def test_inbound_events_are_read_only_and_kept_to_their_organization(
 def test_an_api_key_made_in_the_admin_is_shown_once_and_works(hrh_client, org, plan):
     response = hrh_client.post(
         reverse("admin:healix_organizationapikey_add"),
-        {"name": "scheduler", "expiry_date_0": "", "expiry_date_1": ""},
+        {
+            "name": "scheduler",
+            "scopes": ["inbound:write"],
+            "expiry_date_0": "",
+            "expiry_date_1": "",
+        },
         follow=True,
     )
     shown = [str(m) for m in response.context["messages"]]
@@ -118,6 +123,8 @@ def test_an_api_key_made_in_the_admin_is_shown_once_and_works(hrh_client, org, p
     key = message.split("The API key for scheduler is: ")[1].split(". ")[0]
     stored = OrganizationAPIKey.objects.get(name="scheduler")
     assert stored.organization == org
+    assert stored.scopes == ["inbound:write"]
+    assert stored.user.organization == org and not stored.user.has_usable_password()
     assert key not in response.content.decode().replace(message, "")
     body = {"planId": str(plan.pk), "timeSlot": "x"}
     assert post_json(key_client(key), "aiEngineTimeSlot", body).status_code == 202

@@ -174,13 +174,22 @@ def test_a_key_cannot_post_to_or_read_another_organizations_events(
 
 def test_create_api_key_command_prints_a_working_key(org, plan):
     out = StringIO()
-    call_command("create_api_key", "--org", "hrh", "--name", "scheduler", stdout=out)
+    call_command(
+        "create_api_key",
+        "--org",
+        "hrh",
+        "--name",
+        "scheduler",
+        "--scope",
+        "inbound:write",
+        stdout=out,
+    )
     key = out.getvalue().strip()
     assert post_json(key_client(key), SUBJECT, slot(plan)).status_code == 202
     stored = OrganizationAPIKey.objects.get(name="scheduler")
     assert key not in (stored.hashed_key, stored.id) and stored.organization == org
     with pytest.raises(CommandError, match="No organization nope"):
-        call_command("create_api_key", "--org", "nope", "--name", "x")
+        call_command("create_api_key", "--org", "nope", "--name", "x", "--scope", "all")
 
 
 @pytest.mark.parametrize("url", ["/api/v1/nothing-here/", "/api/v2/inbound/x/", "/api/"])

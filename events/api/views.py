@@ -1,0 +1,156 @@
+"""/api/v1/events/ (the outgoing event log as a feed to poll) and the published contract:
+/api/v1/schemas/events/<type>.json and /api/v1/asyncapi.json (public: they hold no data)."""
+
+from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from events.contract import asyncapi_document, event_schema
+from events.feed import MAX_PAGE, FeedFilters, FeedPosition, InvalidPosition, read_feed
+from events.types import EventType
+from healix.api_auth import organization_of
+from healix.scopes import Scope
+
+__all__ = ["AsyncApiView", "EventFeedView", "EventSchemaView"]
+
+DEFAULT_PAGE = 100
+
+
+class FeedQuery(serializers.Serializer):
+    after = serializers.CharField(required=False, max_length=40)
+    type = serializers.ChoiceField(choices=EventType.choices, required=False)
+    planId = serializers.UUIDField(required=False)
+    traceId = serializers.CharField(required=False, max_length=64)
+    since = serializers.DateTimeField(required=False)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE)
+
+    def validate_after(self, value: str) -> FeedPosition:
+        try:
+            return FeedPosition.parse(value)
+        except InvalidPosition:
+            raise serializers.ValidationError(
+                "Not a cursor of this feed; send back the `cursor` of a previous page."
+            ) from None
+
+
+def _event_schema(event_type: str) -> dict:
+    return {k: v for k, v in event_schema(event_type).items() if k not in ("$schema", "$id")}
+
+
+def _feed_schema() -> dict:
+    return {
+        "type": "object",
+        "required": ["results", "cursor", "caughtUp", "next"],
+        "properties": {
+            "results": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["cursor", "event"],
+                    "properties": {
+                        "cursor": {
+                            "type": "string",
+                            "description": "Where this event is; `after` it continues.",
+                        },
+                        "event": {
+                            "description": "The envelope exactly as published on NATS.",
+                            "oneOf": [_event_schema(t) for t in EventType.values],
+                        },
+                    },
+                },
+            },
+            "cursor": {
+                "type": "string",
+                "description": "Send it back as `after` in the next poll.",
+            },
+            "caughtUp": {
+                "type": "boolean",
+                "description": "False when the page was full: poll again at once.",
+            },
+            "next": {"type": "string", "description": "The URL of the next poll."},
+        },
+    }
+
+
+def _quote(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+class EventFeedView(APIView):
+    read_scope = Scope.EVENTS_READ
+
+    @extend_schema(
+        summary="Read the outgoing event log, oldest first, after a cursor",
+        description=(
+            "Poll with `after=<cursor>` from the previous answer: you get every event of your "
+            "organization exactly once, in a commit-safe order, even while events are being "
+            "committed concurrently (see docs/integrators.md). Filters narrow what you get; "
+            "the cursor still moves past what they leave out."
+        ),
+        parameters=[FeedQuery],
+        responses={200: _feed_schema()},
+    )
+    def get(self, request: Request) -> HttpResponse:
+        query = FeedQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        given = query.validated_data
+        filters = FeedFilters(
+            event_type=given.get("type"),
+            plan_id=given.get("planId"),
+            trace_id=given.get("traceId"),
+            since=given.get("since"),
+        )
+        page = read_feed(
+            organization_of(request),
+            given.get("after"),
+            given.get("limit", DEFAULT_PAGE),
+            filters,
+        )
+        params = request.query_params.copy()
+        params["after"] = str(page.next_position)
+        next_url = request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+        # The stored envelopes are JSON already: joined as they are, never parsed again.
+        results = ",".join(
+            f'{{"cursor":"{position}","event":{payload}}}' for position, payload in page.events
+        )
+        body = (
+            f'{{"results":[{results}],"cursor":"{page.next_position}",'
+            f'"caughtUp":{"true" if page.caught_up else "false"},"next":"{_quote(next_url)}"}}'
+        )
+        return HttpResponse(body, content_type="application/json")
+
+
+class EventSchemaView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="The JSON Schema (draft 2020-12) of one event type",
+        parameters=[
+            OpenApiParameter("event_type", str, OpenApiParameter.PATH, enum=EventType.values)
+        ],
+        responses={
+            (200, "application/schema+json"): {"type": "object", "description": "A JSON Schema."}
+        },
+    )
+    def get(self, request: Request, event_type: str) -> Response:
+        if event_type not in EventType.values:
+            raise NotFound(f"No event type {event_type}.")
+        return Response(event_schema(event_type), content_type="application/schema+json")
+
+
+class AsyncApiView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="The AsyncAPI 3.0 document of the bus",
+        responses={200: {"type": "object", "description": "An AsyncAPI 3.0 document."}},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(asyncapi_document())

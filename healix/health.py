@@ -1,0 +1,90 @@
+"""/healthz (the process answers) and /readyz (what it depends on answers: PostgreSQL, NATS,
+the Celery broker). A load balancer sends traffic only to a ready process; 503 names what is
+down. Public and cheap: no key, no data."""
+
+import asyncio
+import os
+from collections.abc import Callable
+
+import nats
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.http import require_GET
+
+from healix.celery import app as celery_app
+from healix.problems import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE
+
+__all__ = ["healthz", "readyz"]
+
+# Seconds each dependency gets to answer: a probe must answer well within a load balancer's
+# own timeout (usually 5 s or more), even when two dependencies are down.
+CHECK_TIMEOUT = 1.5
+
+
+def _database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+async def _nats_round_trip() -> None:
+    client = await nats.connect(
+        settings.NATS_URL,
+        connect_timeout=CHECK_TIMEOUT,
+        max_reconnect_attempts=0,
+        allow_reconnect=False,
+    )
+    try:
+        await client.flush(timeout=CHECK_TIMEOUT)
+    finally:
+        await client.close()
+
+
+def _nats() -> None:
+    asyncio.run(asyncio.wait_for(_nats_round_trip(), CHECK_TIMEOUT * 2))
+
+
+def _celery_broker() -> None:
+    with celery_app.connection_for_write() as broker:
+        broker.ensure_connection(max_retries=1, interval_start=0, timeout=CHECK_TIMEOUT)
+    # The filesystem transport "connects" to anything: its folder is what must be there.
+    folder = (celery_app.conf.broker_transport_options or {}).get("data_folder_in")
+    filesystem = celery_app.conf.broker_url.startswith("filesystem")
+    if filesystem and folder and not os.access(folder, os.W_OK):
+        raise OSError(f"the broker folder {folder} is not writable")
+
+
+CHECKS: dict[str, Callable[[], None]] = {
+    "database": _database,
+    "nats": _nats,
+    "celeryBroker": _celery_broker,
+}
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    checks: dict[str, str] = {}
+    for name, check in CHECKS.items():
+        try:
+            check()
+        except Exception as error:  # any failure means "not ready", and says why
+            checks[name] = f"down: {type(error).__name__}: {error}"[:300]
+        else:
+            checks[name] = "ok"
+    down = [name for name, result in checks.items() if result != "ok"]
+    if not down:
+        return JsonResponse({"status": "ready", "checks": checks})
+    body = {
+        "type": PROBLEM_TYPE_BASE + "not-ready",
+        "title": "Not ready",
+        "status": 503,
+        "detail": f"Down: {', '.join(down)}.",
+        "down": down,
+        "checks": checks,
+    }
+    return JsonResponse(body, status=503, content_type=PROBLEM_CONTENT_TYPE)
