@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     OutboxEvent.objects.filter(organization=actor.organization).update(
         published_at=django_now()  # the set-up's planCreated events are not part of the run
     )
-    print(f"PostgreSQL {os.environ['DATABASE_URL']}\nNATS {settings.NATS_URL}")
+    print(f"PostgreSQL {os.environ['DATABASE_URL']}\nNATS {devservers.redacted(settings.NATS_URL)}")
     print(f"batch {settings.HEALIX_EVENTS_RELAY_BATCH}, {os.cpu_count()} CPUs\n")
 
     started = time.perf_counter()

@@ -273,7 +273,7 @@ def run(args: argparse.Namespace, logs: Path) -> int:
 
     call_command("migrate", verbosity=0)
     org, plans, key = setup_organization()
-    print(f"PostgreSQL {os.environ['DATABASE_URL']}\nNATS {settings.NATS_URL}")
+    print(f"PostgreSQL {os.environ['DATABASE_URL']}\nNATS {devservers.redacted(settings.NATS_URL)}")
     print(f"batch {settings.HEALIX_INBOUND_BATCH}, {os.cpu_count()} CPUs, logs in {logs}\n")
 
     async def make_stream() -> None:

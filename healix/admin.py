@@ -9,6 +9,7 @@ Models reach their organization through `organization`; models without one (Form
 WorkQueueStatus, ServiceLocation) through their required parent, found by `organization_path`.
 """
 
+import json
 from functools import cache
 
 from django import forms
@@ -17,9 +18,11 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import models
 from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpRequest
+from django.utils.html import format_html
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
+from healix.bus_credentials import bus_credentials
 from healix.models import Organization, OrganizationAPIKey, User
 from healix.scopes import Scope
 
@@ -354,10 +357,26 @@ class OrganizationAPIKeyAdmin(OrganizationScopedAdmin, APIKeyModelAdmin):
         "prefix",
         "last_used_at",
         "user",
+        "bus_access",
     )
 
     def get_readonly_fields(self, request: HttpRequest, obj=None):
-        return (*super().get_readonly_fields(request, obj), "last_used_at", "user")
+        return (*super().get_readonly_fields(request, obj), "last_used_at", "user", "bus_access")
+
+    @admin.display(description="bus access (NATS)")
+    def bus_access(self, obj: OrganizationAPIKey) -> str:
+        """What POST /api/v1/bus-credentials/ answers this key (docs/bus-access.md)."""
+        if obj is None or obj.pk is None:
+            return "-"
+        credentials = bus_credentials(obj)
+        if credentials is None:
+            return "None: the key has neither inbound:write nor events:read."
+        example = credentials.pop("example")
+        return format_html(
+            "<pre>{}</pre><p>Example (nats-py):</p><pre>{}</pre>",
+            json.dumps(credentials, indent=2),
+            example,
+        )
 
     @admin.display(description="scopes")
     def scope_list(self, obj: OrganizationAPIKey) -> str:

@@ -24,8 +24,10 @@ __all__ = [
     "MissingScope",
     "OrganizationAPIKeyAuthentication",
     "actor_of",
+    "note_use",
     "organization_of",
     "required_scope",
+    "verified_key",
 ]
 
 # "Last used" is kept to this precision, so a busy key writes its row once a minute at most
@@ -44,18 +46,25 @@ class OrganizationAPIKeyAuthentication(BaseAuthentication):
         key = key.strip()
         if scheme.lower() != KEYWORD.lower() or not key:  # schemes are case-insensitive (RFC 9110)
             raise AuthenticationFailed(f"Use the header Authorization: {KEYWORD} <key>.")
-        prefix, _, _ = key.partition(".")
-        api_key = _usable_key(prefix)
-        if api_key is None or not api_key.is_valid(key):
-            raise AuthenticationFailed("Unknown or revoked API key.")
-        if api_key.has_expired:
-            raise AuthenticationFailed("This API key has expired.")
-        _note_use(api_key)
+        api_key = verified_key(key)
+        note_use(api_key)
         return (None, api_key)
 
     def authenticate_header(self, request: HttpRequest) -> str:
         # Makes DRF answer 401 (not 403) with WWW-Authenticate when no key was given.
         return KEYWORD
+
+
+def verified_key(key: str) -> OrganizationAPIKey:
+    """The unrevoked, unexpired key `key` with its organization (also for the bus, see
+    healix/bus_auth.py); AuthenticationFailed otherwise."""
+    prefix, _, _ = key.partition(".")
+    api_key = _usable_key(prefix)
+    if api_key is None or not api_key.is_valid(key):
+        raise AuthenticationFailed("Unknown or revoked API key.")
+    if api_key.has_expired:
+        raise AuthenticationFailed("This API key has expired.")
+    return api_key
 
 
 KEY_SQL = f"""
@@ -95,7 +104,7 @@ def _usable_key(prefix: str) -> OrganizationAPIKey | None:
     return api_key
 
 
-def _note_use(api_key: OrganizationAPIKey) -> None:
+def note_use(api_key: OrganizationAPIKey) -> None:
     now = timezone.now()
     if api_key.last_used_at is not None and now - api_key.last_used_at < LAST_USE_PRECISION:
         return

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -22,8 +24,9 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
+import nkeys
 import psutil
 import psycopg
 from psycopg import sql
@@ -56,6 +59,14 @@ NATS_PORT_ATTEMPTS = 3
 def var_dir() -> Path:
     """The directory for local data: $HEALIX_VAR_DIR, else var/ in the project."""
     return Path(os.environ.get("HEALIX_VAR_DIR", BASE_DIR / "var")).resolve()
+
+
+def redacted(url: str) -> str:
+    """`url` with its password starred out, for printing."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(parts.password, "***")))
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -152,8 +163,121 @@ def nats_server_binary() -> str:
     return str(candidate) if candidate.exists() else "nats-server"
 
 
+# The embedded nats-server is configured as production's (docs/bus-access.md): the platform's
+# own processes connect as SERVICE_USER (its password in NATS_URL), the auth callout service
+# as BUS_AUTH_USER, and everyone else (partners, with an API key as the token) goes through
+# the callout, which places them in BUS_ACCOUNT with their organization's permissions.
+SERVICE_ACCOUNT = "HEALIX"
+SERVICE_USER = "healix"
+BUS_ACCOUNT = "PARTNERS"
+EVENTS_STREAM = "HEALIX_EVENTS"
+# Healix's answers to partners (Healix-Reply-To, docs/inbound.md) go to their inboxes,
+# _INBOX.<org>.<key prefix>.<id>: four tokens or more, where the platform's own are two or three.
+PARTNER_INBOXES = "_INBOX.*.*.>"
+# Where partners reach the JetStream API of the streams' account (nats-py: jetstream(prefix=)).
+JS_API_PREFIX = "JS.HEALIX.API"
+BUS_AUTH_ACCOUNT = "AUTH"
+BUS_AUTH_USER = "bus_auth"
+# bus_auth's view of the connections, to close those of revoked keys.
+SYSTEM_ACCOUNT = "SYS"
+SYSTEM_USER = "bus_auth_system"
+BUS_SECRETS_FILE = "bus-secrets.json"
+
+NATS_CONFIG = """# Written by healix/devservers.py on every start; see docs/bus-access.md.
+listen: "127.0.0.1:{port}"
+jetstream {{ store_dir: "{store_dir}" }}
+accounts {{
+  {service_account} {{
+    jetstream: enabled
+    users: [ {{ user: "{service_user}", password: "{service_password}" }} ]
+    exports: [
+      {{ service: "healix.*.inbound.>" }}
+      {{ stream: "healix.*.*" }}
+      {{ service: "$JS.API.CONSUMER.INFO.{events_stream}.*" }}
+      {{ service: "$JS.API.CONSUMER.MSG.NEXT.{events_stream}.*", response_type: stream }}
+      {{ service: "$JS.ACK.{events_stream}.>" }}
+      {{ stream: "{partner_inboxes}" }}
+    ]
+  }}
+  {bus_account} {{
+    imports: [
+      {{ service: {{ account: {service_account}, subject: "healix.*.inbound.>" }} }}
+      {{ stream: {{ account: {service_account}, subject: "healix.*.*" }} }}
+      {{
+        service: {{
+          account: {service_account}, subject: "$JS.API.CONSUMER.INFO.{events_stream}.*"
+        }}
+        to: "{js_prefix}.CONSUMER.INFO.{events_stream}.*"
+      }}
+      {{
+        service: {{
+          account: {service_account}, subject: "$JS.API.CONSUMER.MSG.NEXT.{events_stream}.*"
+        }}
+        to: "{js_prefix}.CONSUMER.MSG.NEXT.{events_stream}.*"
+      }}
+      {{ service: {{ account: {service_account}, subject: "$JS.ACK.{events_stream}.>" }} }}
+      {{ stream: {{ account: {service_account}, subject: "{partner_inboxes}" }} }}
+    ]
+  }}
+  {bus_auth_account} {{
+    users: [ {{ user: "{bus_auth_user}", password: "{bus_auth_password}" }} ]
+  }}
+  {system_account} {{
+    users: [ {{ user: "{system_user}", password: "{system_password}" }} ]
+  }}
+}}
+system_account: {system_account}
+authorization {{
+  auth_callout {{
+    issuer: "{issuer}"
+    account: {bus_auth_account}
+    auth_users: [ "{bus_auth_user}", "{service_user}", "{system_user}" ]
+  }}
+}}
+"""
+
+
+@dataclass(frozen=True)
+class BusSecrets:
+    """The embedded nats-server's passwords and the callout's issuer nkey seed."""
+
+    service_password: str
+    bus_auth_password: str
+    system_password: str
+    issuer_seed: str
+
+    @property
+    def issuer_public_key(self) -> str:
+        return nkeys.from_seed(self.issuer_seed.encode()).public_key.decode()
+
+
+def bus_secrets(folder: Path) -> BusSecrets:
+    """The secrets kept in `folder` (mode 0600), made on first use: `make run` keeps them in
+    var/ from one run to the next, tests in their scratch folders."""
+    path = folder / BUS_SECRETS_FILE
+    kept = json.loads(path.read_text()) if path.exists() else {}
+    made = {
+        "service_password": secrets.token_urlsafe(24),
+        "bus_auth_password": secrets.token_urlsafe(24),
+        "system_password": secrets.token_urlsafe(24),
+        "issuer_seed": nkeys.encode_seed(
+            secrets.token_bytes(32), nkeys.PREFIX_BYTE_ACCOUNT
+        ).decode(),
+    }
+    if made.keys() - kept.keys():  # first use, or secrets added since
+        kept = {**made, **kept}
+        folder.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        # O_EXCL + mode: never readable by others, not even for an instant.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as file:
+            json.dump(kept, file)
+    return BusSecrets(**{name: kept[name] for name in made})
+
+
 class NatsServer:
-    """A nats-server with JetStream on 127.0.0.1:`port`, storing under `data_dir`.
+    """A nats-server with JetStream on 127.0.0.1:`port`, storing under `data_dir`, with the
+    accounts and auth callout of NATS_CONFIG.
 
     `stop()` then `start()` brings it back on the same port with the same streams, which is
     how tests simulate a bus outage.
@@ -163,10 +287,66 @@ class NatsServer:
         self.data_dir = data_dir.resolve()
         self.port = port
         self.process: subprocess.Popen[bytes] | None = None
+        self.secrets = bus_secrets(self.data_dir)
 
     @property
     def url(self) -> str:
+        """For the platform's own processes (NATS_URL): the service user's credentials."""
+        return f"nats://{SERVICE_USER}:{self.secrets.service_password}@127.0.0.1:{self.port}"
+
+    @property
+    def client_url(self) -> str:
+        """For partners, who present an API key as the token (the auth callout checks it)."""
         return f"nats://127.0.0.1:{self.port}"
+
+    @property
+    def bus_auth_url(self) -> str:
+        """For `manage.py bus_auth`, the auth callout service."""
+        return f"nats://{BUS_AUTH_USER}:{self.secrets.bus_auth_password}@127.0.0.1:{self.port}"
+
+    @property
+    def system_url(self) -> str:
+        """For `manage.py bus_auth`'s watch of the connections (the system account)."""
+        return f"nats://{SYSTEM_USER}:{self.secrets.system_password}@127.0.0.1:{self.port}"
+
+    def environment(self) -> dict[str, str]:
+        """The settings that point the platform's processes at this server."""
+        return {
+            "NATS_URL": self.url,
+            "HEALIX_BUS_ACCOUNT": BUS_ACCOUNT,
+            "HEALIX_BUS_AUTH_NATS_URL": self.bus_auth_url,
+            "HEALIX_BUS_AUTH_ISSUER_SEED": self.secrets.issuer_seed,
+            "HEALIX_BUS_SYSTEM_NATS_URL": self.system_url,
+            "HEALIX_BUS_PUBLIC_URL": self.client_url,
+        }
+
+    @property
+    def config_file(self) -> Path:
+        return self.data_dir / "nats-server.conf"
+
+    def _write_config(self) -> None:
+        config = NATS_CONFIG.format(
+            port=self.port,
+            store_dir=self.data_dir,
+            service_account=SERVICE_ACCOUNT,
+            bus_account=BUS_ACCOUNT,
+            events_stream=EVENTS_STREAM,
+            js_prefix=JS_API_PREFIX,
+            partner_inboxes=PARTNER_INBOXES,
+            service_user=SERVICE_USER,
+            service_password=self.secrets.service_password,
+            bus_auth_account=BUS_AUTH_ACCOUNT,
+            bus_auth_user=BUS_AUTH_USER,
+            bus_auth_password=self.secrets.bus_auth_password,
+            system_account=SYSTEM_ACCOUNT,
+            system_user=SYSTEM_USER,
+            system_password=self.secrets.system_password,
+            issuer=self.secrets.issuer_public_key,
+        )
+        self.config_file.unlink(missing_ok=True)
+        fd = os.open(self.config_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(config)
 
     @property
     def log_file(self) -> Path:
@@ -181,7 +361,7 @@ class NatsServer:
         stops two servers from sharing a JetStream store, and they would corrupt it."""
         try:
             stale = psutil.Process(int(self.pid_file.read_text()))
-            if str(self.data_dir) in stale.cmdline():
+            if str(self.config_file) in stale.cmdline() or str(self.data_dir) in stale.cmdline():
                 stale.terminate()
                 stale.wait(NATS_STOP_TIMEOUT)
         except (OSError, ValueError, psutil.Error):
@@ -192,12 +372,10 @@ class NatsServer:
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._stop_stale_server()
+        self._write_config()
         command = [
             nats_server_binary(),
-            "-js",
-            "-sd", str(self.data_dir),
-            "-a", "127.0.0.1",
-            "-p", str(self.port),
+            "-c", str(self.config_file),
             "-l", str(self.log_file),
             "-P", str(self.pid_file),
         ]  # fmt: skip
@@ -287,4 +465,4 @@ def start_throwaway_servers(stack: contextlib.ExitStack, database: str = DATABAS
         stack.callback(shutil.rmtree, scratch, True)
         nats_server = start_nats(scratch)
         stack.callback(nats_server.stop)
-        os.environ["NATS_URL"] = nats_server.url
+        os.environ.update(nats_server.environment())

@@ -81,12 +81,25 @@ def start_servers(var: Path, stack: contextlib.ExitStack) -> None:
     if "NATS_URL" not in os.environ:
         nats = devservers.start_nats(var / "nats")
         stack.callback(nats.stop)
-        os.environ["NATS_URL"] = nats.url
-        say(f"nats-server with JetStream is running at {nats.url} (data in {nats.data_dir})")
+        os.environ.update(nats.environment())
+        say(
+            f"nats-server with JetStream and the API-key auth callout is running at "
+            f"{nats.client_url} (data in {nats.data_dir})"
+        )
 
 
 # What a second terminal needs for manage.py against the running system (see the banner).
-RUN_ENV_NAMES = ("DEBUG", "SECRET_KEY", "DATABASE_URL", "NATS_URL", "HEALIX_VAR_DIR")
+RUN_ENV_NAMES = (
+    "DEBUG",
+    "SECRET_KEY",
+    "DATABASE_URL",
+    "NATS_URL",
+    "HEALIX_VAR_DIR",
+    "HEALIX_BUS_ACCOUNT",
+    "HEALIX_BUS_AUTH_NATS_URL",
+    "HEALIX_BUS_AUTH_ISSUER_SEED",
+    "HEALIX_BUS_PUBLIC_URL",
+)
 
 
 def write_run_env(var: Path) -> Path:
@@ -97,7 +110,8 @@ def write_run_env(var: Path) -> Path:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as file:
         for name in RUN_ENV_NAMES:
-            file.write(f"{name}='{os.environ[name]}'\n")
+            if name in os.environ:  # the bus's are absent when NATS_URL names another server
+                file.write(f"{name}='{os.environ[name]}'\n")
     return path
 
 
@@ -114,10 +128,13 @@ def print_banner_when_ready(url: str, password: str, done: threading.Event) -> N
         return
     rule = "=" * 64
     run_env = Path(os.environ["HEALIX_VAR_DIR"]) / "run.env"
+    partners = os.environ.get("HEALIX_BUS_PUBLIC_URL")
+    partners_line = f"  partners: {partners} (API key as token)\n" if partners else ""
     say(
         f"\n{rule}\nHealix is running: {url}/admin/\n"
         f"  user:     admin\n  password: {password}\n"
         f"  bus:      {os.environ['NATS_URL']}\n"
+        f"{partners_line}"
         f"manage.py in another terminal: set -a; . {run_env}; set +a\n"
         f"Stop everything with Ctrl-C.\n{rule}"
     )

@@ -272,6 +272,22 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Bus access with an API key (healix/bus_auth.py, docs/bus-access.md).
+# The account partners' connections are placed in: the one holding the streams.
+HEALIX_BUS_ACCOUNT = env.str("HEALIX_BUS_ACCOUNT", default="HEALIX")
+# Seconds between two sweeps that close the connections of revoked keys: the bound on how
+# long a revoked key's connection stays open (its next connect is refused at once).
+HEALIX_BUS_REVOCATION_CHECK_SECONDS = env.float("HEALIX_BUS_REVOCATION_CHECK_SECONDS", default=10)
+# The callout service's own connection (a user of nats-server's auth_callout account).
+HEALIX_BUS_AUTH_NATS_URL = env.str("HEALIX_BUS_AUTH_NATS_URL", default="")
+# Seed (SA…) of the account nkey that signs partners' user JWTs; its public key is the
+# `issuer` of nats-server's auth_callout block.
+HEALIX_BUS_AUTH_ISSUER_SEED = env.str("HEALIX_BUS_AUTH_ISSUER_SEED", default="")
+# A user of nats-server's system account: the sweep lists connections and closes them.
+HEALIX_BUS_SYSTEM_NATS_URL = env.str("HEALIX_BUS_SYSTEM_NATS_URL", default="")
+# The URL partners connect to (POST /api/v1/bus-credentials/); without it, NATS_URL's host.
+HEALIX_BUS_PUBLIC_URL = env.str("HEALIX_BUS_PUBLIC_URL", default="")
+
 REST_FRAMEWORK = {
     # Partners authenticate with organization API keys only (no sessions: no CSRF surface).
     "DEFAULT_AUTHENTICATION_CLASSES": ["healix.api_auth.OrganizationAPIKeyAuthentication"],

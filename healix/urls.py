@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from healix.bus_views import BusCredentialsView
 from healix.health import healthz, readyz
 from healix.problems import api_not_found
 
@@ -17,6 +18,7 @@ urlpatterns = [
     path("api/v1/", include("events.api.urls")),
     path("api/v1/", include("integrations.api.urls")),
     path("api/v1/", include("plans.api.urls")),
+    path("api/v1/bus-credentials/", BusCredentialsView.as_view(), name="bus-credentials"),
     # Last: whatever else is under /api/ answers problem details, not an HTML page.
     re_path(r"^api/(?P<path>.*)$", api_not_found),
 ]

@@ -162,9 +162,11 @@ def check_the_bus_walk_through(launcher: Launcher) -> None:
 
     import nats
 
+    scopes = ("inbound:write", "inbound:read", "events:read")
     key = manage(
-        launcher, "create_api_key", "--org", "hrh", "--name", "e2e", "--scope", "inbound:write"
-    )
+        launcher, "create_api_key", "--org", "hrh", "--name", "e2e",
+        *(part for scope in scopes for part in ("--scope", scope)),
+    )  # fmt: skip
     user_id = manage(
         launcher,
         "shell",
@@ -199,9 +201,19 @@ def check_the_bus_walk_through(launcher: Launcher) -> None:
     assert fired.endswith("[]"), fired
 
     async def publish_copy_and_read_events() -> list[str]:
-        nc = await nats.connect(run_env(launcher)["NATS_URL"])
+        # As a partner: the API key as token, through the bus_auth process's callout
+        # (docs/bus-access.md), with what POST /api/v1/bus-credentials/ says
+        credentials = requests.post(
+            f"{launcher.base_url}/api/v1/bus-credentials/", headers=headers, timeout=10
+        ).json()
+        nc = await nats.connect(
+            credentials["url"], token=key, inbox_prefix=credentials["inboxPrefix"]
+        )
         body = json.dumps({"timeSlot": "2026-01-05T10:30", "userId": user_id}).encode()
         await nc.jetstream().publish("healix.hrh.inbound.aiEngineTimeSlot", body)
+        await nc.close()
+        # The platform's own user reads the demo's events back from the stream
+        nc = await nats.connect(run_env(launcher)["NATS_URL"])
         sub = await nc.jetstream().subscribe("healix.hrh.*", ordered_consumer=True)
         subjects = []
         for _ in range(4):  # the demo's events, published by the relay
@@ -225,6 +237,7 @@ def test_launcher_serves_the_template_editor_and_stops_cleanly(launcher: Launche
     wait_until_serving(launcher)
     password = (launcher.var_dir / "admin_password").read_text().strip()
     wait_for_output(launcher, f"password: {password}")
+    wait_for_output(launcher, "partners: nats://127.0.0.1:")
 
     # when the admin logs in with the printed credentials and opens the template editor
     session = log_in(launcher.base_url, password)

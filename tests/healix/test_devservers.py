@@ -5,7 +5,7 @@ import asyncio
 import nats
 from nats.js.api import StreamConfig
 
-from healix.devservers import NatsServer
+from healix.devservers import BUS_SECRETS_FILE, NatsServer, redacted
 
 
 async def _publish_and_read_back(url: str, stream: str, subject: str, body: bytes) -> bytes:
@@ -50,3 +50,22 @@ def test_stop_then_start_keeps_port_and_streams(nats_server: NatsServer) -> None
     # then it listens at the same URL and the stream still holds the message
     assert nats_server.url == url
     assert asyncio.run(_last_body(url, "DEVSERVERS_RESTART", "devservers.restart")) == b"kept"
+
+
+def test_platform_user_needs_no_callout_and_its_secrets_stay_private(
+    nats_server: NatsServer,
+) -> None:
+    # given the session's server, configured with accounts and the auth callout
+    secrets_file = nats_server.data_dir / BUS_SECRETS_FILE
+    # then its passwords and issuer seed are readable by their owner only, as is the config
+    assert secrets_file.stat().st_mode & 0o777 == 0o600
+    assert nats_server.config_file.stat().st_mode & 0o777 == 0o600
+    # and the platform's URL carries the service user's password, which prints starred out
+    assert nats_server.secrets.service_password in nats_server.url
+    assert nats_server.secrets.service_password not in redacted(nats_server.url)
+    assert "***" in redacted(nats_server.url)
+    # and the platform's user works without bus_auth running (it bypasses the callout)
+    body = asyncio.run(
+        _publish_and_read_back(nats_server.url, "DEVSERVERS_USER", "devservers.user", b"ok")
+    )
+    assert body == b"ok"

@@ -1,0 +1,160 @@
+"""Benchmark of bus access with an API key: connects through the auth callout, and the
+revocation sweep.
+
+    .venv/bin/python bench/bus_auth.py [--connects 300] [--concurrency 10] [--open 200]
+
+Starts an embedded PostgreSQL and nats-server (healix/devservers.py, auth callout enabled)
+unless DATABASE_URL / NATS_URL name servers, and `manage.py bus_auth` as a real process. Then:
+
+1. connects: --connects partner connections (API key as token), --concurrency at a time, each
+   connect-then-close: connects/s and latency percentiles, which include the key's check
+   (database), its consumer's creation (JetStream) and the JWTs;
+2. sweep: with --open partner connections open, the time of one revocation sweep (CONNZ of
+   the partners' account, one database query): what a sweep costs every period.
+
+No target: the figures tell how many partner (re)connects per second one bus_auth serves, and
+that a sweep stays far below its period (10 s).
+"""
+
+import argparse
+import asyncio
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import ExitStack
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+
+from healix import devservers  # noqa: E402 (needs the project on sys.path)
+
+# Seconds bus_auth may take to start, and any phase to finish, before the benchmark gives up.
+PHASE_TIMEOUT = 120.0
+
+
+def setup_keys(count: int) -> list[str]:
+    from healix.models import Organization, OrganizationAPIKey
+    from healix.scopes import Scope
+
+    slug = f"bench-{uuid.uuid4().hex[:8]}"
+    org = Organization.objects.create(slug=slug, name="Benchmark")
+    scopes = [Scope.INBOUND_WRITE, Scope.EVENTS_READ]
+    return [
+        OrganizationAPIKey.objects.create_key(organization=org, name=f"k{n}", scopes=scopes)[1]
+        for n in range(count)
+    ]
+
+
+def start_bus_auth(logs: Path, stack: ExitStack) -> None:
+    log = logs / "bus_auth.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "bus_auth"],
+            cwd=BASE_DIR,
+            env={**os.environ, "HEALIX_BUS_REVOCATION_CHECK_SECONDS": "3600"},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+
+    def stop() -> None:
+        process.send_signal(signal.SIGTERM)
+        process.wait(PHASE_TIMEOUT)
+
+    stack.callback(stop)
+    deadline = time.monotonic() + PHASE_TIMEOUT
+    while "bus_auth started" not in log.read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"bus_auth did not start:\n{log.read_text()}")
+        time.sleep(0.1)
+
+
+async def connects(url: str, keys: list[str], total: int, concurrency: int) -> list[float]:
+    import nats
+
+    latencies: list[float] = []
+    slots = asyncio.Semaphore(concurrency)
+
+    async def one(n: int) -> None:
+        key = keys[n % len(keys)]
+        async with slots:
+            started = time.perf_counter()
+            nc = await nats.connect(url, token=key, allow_reconnect=False, connect_timeout=10)
+            latencies.append(time.perf_counter() - started)
+            await nc.close()
+
+    await asyncio.gather(*(one(n) for n in range(total)))
+    return latencies
+
+
+async def sweep_time(url: str, keys: list[str], count: int) -> tuple[float, int]:
+    import nats
+    from django.conf import settings
+
+    from healix.bus_auth import sweep_revoked
+
+    clients = [
+        await nats.connect(url, token=keys[n % len(keys)], allow_reconnect=False)
+        for n in range(count)
+    ]
+    system = await nats.connect(settings.HEALIX_BUS_SYSTEM_NATS_URL)
+    try:
+        started = time.perf_counter()
+        closed = await sweep_revoked(system, asyncio.get_running_loop())
+        return time.perf_counter() - started, closed
+    finally:
+        await system.close()
+        for client in clients:
+            await client.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--connects", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument("--open", type=int, default=200, help="connections during the sweep")
+    parser.add_argument("--keys", type=int, default=20, help="distinct API keys")
+    args = parser.parse_args()
+    with ExitStack() as stack:
+        devservers.start_throwaway_servers(stack, database="healix_bench")
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healix.settings")
+        import django
+
+        django.setup()
+        from django.conf import settings
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        call_command("setup_streams", verbosity=0)
+        keys = setup_keys(args.keys)
+        logs = Path(tempfile.mkdtemp(prefix="bench-logs-"))
+        start_bus_auth(logs, stack)
+        url = settings.HEALIX_BUS_PUBLIC_URL
+        print(f"partners connect to {url}; {os.cpu_count()} CPUs, logs in {logs}\n")
+        started = time.perf_counter()
+        latencies = asyncio.run(connects(url, keys, args.connects, args.concurrency))
+        elapsed = time.perf_counter() - started
+        cuts = statistics.quantiles(latencies, n=100)
+        print(
+            f"connects {args.connects / elapsed:,.0f}/s through the callout "
+            f"({args.connects} connects, {args.concurrency} at a time, {args.keys} keys)"
+        )
+        print(
+            f"         latency p50 {cuts[49] * 1000:.1f} ms, p95 {cuts[94] * 1000:.1f} ms, "
+            f"max {max(latencies) * 1000:.1f} ms"
+        )
+        seconds, closed = asyncio.run(sweep_time(url, keys, args.open))
+        print(
+            f"sweep    {seconds * 1000:.0f} ms for {args.open} open connections "
+            f"({closed} closed; includes the wait for every server's answer)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
