@@ -78,3 +78,39 @@ def test_a_worker_killed_mid_delivery_delivers_afterwards_with_the_same_id(
     outcomes = list(sent.attempts.values_list("outcome", flat=True))
     assert outcomes == [AttemptOutcome.INTERRUPTED, AttemptOutcome.SUCCEEDED]
     Webhook(secret).verify(receiver.received[1].body, receiver.received[1].headers)
+
+
+def test_the_worker_disables_an_integration_answering_410(
+    org, receiver, webhook_settings, webhook_worker
+):
+    receiver.replies.append(Reply(410))
+    integration, _secret = make_integration(org, receiver.url())
+    sent = send_test_event(integration)
+    WebhookDelivery.objects.filter(pk=sent.pk).update(event_type="planCreated")  # a real type
+    from integrations.delivery import queue_deliveries
+
+    queue_deliveries([sent.pk])
+    wait_until(lambda: WebhookDelivery.objects.get(pk=sent.pk).status == DeliveryStatus.FAILED)
+    integration.refresh_from_db()
+    assert not integration.is_active
+    assert integration.events.get().kind == "disabled"
+
+
+def test_a_timeout_in_the_worker_is_a_failure_then_a_retry(
+    org, receiver, webhook_settings, webhook_worker
+):
+    # Given a receiver that holds the first request past the total timeout (2 s in tests)
+    held = threading.Event()
+    receiver.replies.append(Reply(200, hold=held))
+    integration, _secret = make_integration(org, receiver.url())
+    try:
+        sent = send_test_event(integration)
+        wait_until(lambda: sent.attempts.exists())
+    finally:
+        held.set()
+    # Then the worker recorded a timeout and succeeded on the retry
+    wait_until(lambda: WebhookDelivery.objects.get(pk=sent.pk).status == DeliveryStatus.SUCCEEDED)
+    first, second = sent.attempts.order_by("number")
+    assert (first.outcome, first.status_code) == ("retry", None)
+    assert "Timeout" in first.error
+    assert second.outcome == "succeeded"
