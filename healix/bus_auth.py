@@ -291,7 +291,7 @@ async def _gather(nc: nats.NATS, subject: str, payload: dict, window: float) -> 
         while True:
             try:
                 message = await answers.next_msg(timeout=window)
-            except nats.errors.TimeoutError:
+            except TimeoutError:  # idle (nats-py raises its own subclass or asyncio's plain one)
                 return gathered
             gathered.append(json.loads(message.data))
     finally:

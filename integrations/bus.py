@@ -244,7 +244,7 @@ async def consume(
         while not stop.is_set():
             try:
                 msgs = await sub.fetch(batch_size, timeout=FETCH_TIMEOUT_SECONDS)
-            except nats.errors.TimeoutError:
+            except TimeoutError:  # idle (nats-py raises its own subclass or asyncio's plain one)
                 continue
             except Exception:
                 logger.warning("fetch failed; retrying", exc_info=True)
