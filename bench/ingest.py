@@ -227,8 +227,14 @@ def rest_rate(key: str, payloads: list[bytes], concurrency: int, log: Path) -> t
     (web,) = expand_processes({"web": procfile.processes["web"]}, port=port)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     with log.open("w") as output:
+        # exec: the shell becomes gunicorn, so the SIGTERM below reaches gunicorn itself.
         process = subprocess.Popen(
-            web.cmd, shell=True, cwd=BASE_DIR, env={**env, **web.env}, stdout=output, stderr=output
+            f"exec {web.cmd}",
+            shell=True,
+            cwd=BASE_DIR,
+            env={**env, **web.env},
+            stdout=output,
+            stderr=output,
         )
     try:
         wait_for(lambda: _answers(port), "gunicorn to listen")
