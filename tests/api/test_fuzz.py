@@ -87,11 +87,11 @@ def test_the_real_ids_are_reachable_with_generated_bodies(live_server, world):
         )
         @given(case=operation.as_strategy(path_parameters=real[operation.path] or None))
         def run(case):
-            if operation.path == "/api/v1/plans/" and isinstance(case.body, dict):
+            if case.operation.path == "/api/v1/plans/" and isinstance(case.body, dict):
                 # A real template and person, so the rest of the body reaches assign_plan()
                 case.body |= {"templateName": "sAI-ERComp", "userId": world.patient_id}
             response = case.call(base_url=f"{live_server.url}", headers=auth)
-            statuses.setdefault(operation.path, set()).add(response.status_code)
+            statuses.setdefault(case.operation.path, set()).add(response.status_code)
             case.validate_response(response, checks=CHECKS)
 
         run()
