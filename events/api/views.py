@@ -2,7 +2,7 @@
 /api/v1/schemas/events/<type>.json and /api/v1/asyncapi.json (public: they hold no data)."""
 
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
@@ -77,6 +77,41 @@ def _feed_schema() -> dict:
     }
 
 
+# The seed's planCreated example (seed/integration.md), as the feed carries it.
+SEED_FEED_EXAMPLE = OpenApiExample(
+    "planCreated (the seed's example)",
+    response_only=True,
+    value={
+        "results": [
+            {
+                "cursor": "812.40",
+                "event": {
+                    "messageType": "healix.hrh.planCreated",
+                    "orgId": "hrh",
+                    "requestedBy": "15eba04e-0e95-4d03-916e-e6cd9807006b",
+                    "traceId": "4bf92f3577b34da6a3ce929d0e0e4736",
+                    "branch": "master",
+                    "eventId": "9b2f6a53-8f1e-4c4e-9a57-0f3c2f1c8e21",
+                    "occurredAt": "2026-11-23T10:15:00.000000Z",
+                    "info": {
+                        "planId": "242b7766-ac9e-451f-9fe4-dd54489108c1",
+                        "templateName": "sAI-ERComp",
+                        "userId": "2a925299-aee7-4749-bf10-909d3f6c6770",
+                        "isTest": False,
+                        "roleAssignments": [
+                            {"roleId": "Patient", "userId": "2a925299-aee7-4749-bf10-909d3f6c6770"}
+                        ],
+                    },
+                },
+            }
+        ],
+        "cursor": "815.0",
+        "caughtUp": True,
+        "next": "https://healix.example/api/v1/events/?after=815.0",
+    },
+)
+
+
 def _quote(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"')
 
@@ -94,6 +129,7 @@ class EventFeedView(APIView):
         ),
         parameters=[FeedQuery],
         responses={200: _feed_schema()},
+        examples=[SEED_FEED_EXAMPLE],
     )
     def get(self, request: Request) -> HttpResponse:
         query = FeedQuery(data=request.query_params)

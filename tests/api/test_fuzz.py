@@ -61,8 +61,8 @@ def test_every_operation_survives_generated_input(live_server, world, other_worl
 
 
 def test_the_real_ids_are_reachable_with_generated_bodies(live_server, world):
-    # The generated ids above are random UUIDs (404s); here the paths name real rows, so the
-    # bodies reach the services and their validation.
+    # The generated ids above are random UUIDs (404s); here the paths and bodies name real
+    # rows, so the generated rest of each body reaches the services and their validation.
     schema = schemathesis.openapi.from_url(f"{live_server.url}/api/v1/schema/?format=json")
     auth = {"Authorization": f"Api-Key {world.key}"}
     real = {
@@ -71,6 +71,8 @@ def test_the_real_ids_are_reachable_with_generated_bodies(live_server, world):
         "/api/v1/form-assignments/{id}/submit/": {"id": str(world.assignment.pk)},
         "/api/v1/inbound/{key}/": {"key": "aiEngineTimeSlot"},
     }
+    real["/api/v1/plans/"] = {}
+    statuses: dict[str, set[int]] = {}
     for result in schema.get_all_operations():
         operation = result.ok()
         if operation.path not in real or operation.method.upper() == "GET":
@@ -83,9 +85,16 @@ def test_the_real_ids_are_reachable_with_generated_bodies(live_server, world):
             derandomize=True,
             suppress_health_check=list(HealthCheck),
         )
-        @given(case=operation.as_strategy(path_parameters=real[operation.path]))
+        @given(case=operation.as_strategy(path_parameters=real[operation.path] or None))
         def run(case):
+            if case.operation.path == "/api/v1/plans/" and isinstance(case.body, dict):
+                # A real template and person, so the rest of the body reaches assign_plan()
+                case.body |= {"templateName": "sAI-ERComp", "userId": world.patient_id}
             response = case.call(base_url=f"{live_server.url}", headers=auth)
+            statuses.setdefault(case.operation.path, set()).add(response.status_code)
             case.validate_response(response, checks=CHECKS)
 
         run()
+    # The generated bodies did reach the services: some were accepted
+    assert 201 in statuses["/api/v1/plans/"]
+    assert 200 in statuses["/api/v1/plans/{id}/"]

@@ -69,3 +69,13 @@ def test_swagger_ui_is_served_offline(client):
     assert "cdn" not in html.lower()
     script = re.search(r'src="(/static/drf_spectacular_sidecar/[^"]+\.js)"', html).group(1)
     assert client.get(script).status_code == 200
+
+
+def test_the_feeds_example_is_a_valid_envelope(document):
+    from events.contract import envelope_errors
+
+    responses = document["paths"]["/api/v1/events/"]["get"]["responses"]
+    examples = responses["200"]["content"]["application/json"]["examples"]
+    [example] = examples.values()
+    for row in example["value"]["results"]:
+        assert envelope_errors(row["event"]) == []

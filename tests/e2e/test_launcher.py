@@ -93,8 +93,10 @@ def wait_until_serving(launcher: Launcher) -> None:
         try:
             if requests.get(f"{launcher.base_url}/admin/login/", timeout=2).status_code == 200:
                 return
-        except (requests.ConnectionError, requests.Timeout):
-            pass  # not listening yet, or its workers still booting (the socket accepts early)
+        except (requests.ConnectionError, requests.ReadTimeout):
+            # gunicorn accepts connections before its workers have imported the app: on a
+            # busy machine the first answers can take longer than one probe waits.
+            pass
         time.sleep(0.5)
     pytest.fail(f"no /admin/login/ after {STARTUP_TIMEOUT}s:\n{launcher.output()}")
 
