@@ -40,6 +40,7 @@ __all__ = [
     "ALL",
     "ConditionSpec",
     "create_integration",
+    "delete_integration",
     "replay_failed_since",
     "retry_delivery",
     "rotate_secret",
@@ -189,6 +190,14 @@ def update_integration(integration: HttpIntegration, **changes: Any) -> HttpInte
     if choices:
         set_choices(integration, **choices)
     return integration
+
+
+@transaction.atomic
+def delete_integration(integration: HttpIntegration) -> None:
+    """Remove the integration with its choices and delivery log; nothing is sent to it again
+    (a worker holding one of its deliveries finds the row gone). To pause it and keep the log,
+    update it with is_active=False instead."""
+    HttpIntegration.objects.filter(pk=integration.pk).delete()
 
 
 @transaction.atomic
