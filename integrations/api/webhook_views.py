@@ -9,6 +9,7 @@ DELETE removes the integration with its delivery log; PATCH {"isActive": false} 
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import mixins, status
@@ -71,6 +72,11 @@ SEED_WEBHOOK_EXAMPLE = OpenApiExample(
 CONFLICT = OpenApiResponse(
     response={"$ref": "#/components/schemas/Problem"},
     description="The delivery succeeded already, or a worker is sending it at this moment.",
+)
+
+IN_FLIGHT = OpenApiResponse(
+    response={"$ref": "#/components/schemas/Problem"},
+    description="A worker is sending one of the webhook's deliveries at this moment.",
 )
 
 
@@ -187,10 +193,18 @@ class WebhookDetailView(OrganizationScopedView):
     @extend_schema(
         summary="Delete a webhook and its delivery log",
         description='To pause a webhook and keep its log, PATCH {"isActive": false} instead.',
-        responses={204: None},
+        responses={204: None, (409, PROBLEM_MEDIA_TYPE): IN_FLIGHT},
     )
     def delete(self, request: Request, pk: str) -> Response:
-        webhook_services.delete_integration(self.get_object())
+        try:
+            webhook_services.delete_integration(self.get_object())
+        except DjangoValidationError as error:
+            return problem_response(
+                status.HTTP_409_CONFLICT,
+                "Webhook not deleted",
+                " ".join(error.messages),
+                "webhook-delivery-in-flight",
+            )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -4,8 +4,10 @@ real Celery worker to a real loopback receiver. (Scopes and the 404s on another 
 ids are in test_scopes.py and test_tenancy.py, through the catalogue.)"""
 
 import json
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from standardwebhooks import Webhook
 
 from integrations.models import DeliveryStatus, HttpIntegration, WebhookDelivery
@@ -186,6 +188,13 @@ def test_delete_removes_the_webhook_and_its_log_and_patch_pauses(world):
     url = f"{LIST}{world.webhook.pk}/"
     paused = patch(world.client, url, {"isActive": False})
     assert paused.status_code == 200 and paused.json()["isActive"] is False
+    # While a worker holds one of its deliveries (a lease), it is not deleted
+    leased = WebhookDelivery.objects.filter(pk=world.delivery.pk)
+    leased.update(leased_until=timezone.now() + timedelta(minutes=1))
+    refused = world.client.delete(url)
+    assert refused.status_code == 409 and "being sent right now" in refused.json()["detail"]
+    assert world.client.get(url).status_code == 200
+    leased.update(leased_until=timezone.now() - timedelta(seconds=1))
     assert world.client.delete(url).status_code == 204
     assert world.client.get(url).status_code == 404
     assert not WebhookDelivery.objects.filter(pk=world.delivery.pk).exists()
