@@ -184,6 +184,18 @@ def test_a_repeated_create_with_its_idempotency_key_makes_one_webhook(world):
     assert HttpIntegration.objects.filter(partner_name="Acme").count() == 1
 
 
+def test_a_repeated_rotation_with_its_idempotency_key_rotates_once(world):
+    path = f"{LIST}{world.webhook.pk}/rotate-secret/"
+    first = post(world.client, path, HTTP_IDEMPOTENCY_KEY="rotate-1")
+    again = post(world.client, path, HTTP_IDEMPOTENCY_KEY="rotate-1")
+    assert first.status_code == again.status_code == 200
+    assert again.json()["secret"] == first.json()["secret"]
+    world.webhook.refresh_from_db()
+    # One rotation: the world's first secret is still the previous one
+    assert world.webhook.secret == first.json()["secret"]
+    assert world.webhook.previous_secret == world.webhook_secret
+
+
 def test_delete_removes_the_webhook_and_its_log_and_patch_pauses(world):
     url = f"{LIST}{world.webhook.pk}/"
     paused = patch(world.client, url, {"isActive": False})
