@@ -69,6 +69,38 @@ SEED_WEBHOOK_EXAMPLE = OpenApiExample(
     },
     request_only=True,
 )
+CREATED_EXAMPLE = OpenApiExample(
+    "Registered: the secret, this once",
+    value={
+        "id": "4f0c2b1e-9a53-4a8e-b1b2-6d1f0c7e5a10",
+        "partnerName": "Acme Scheduling",
+        "url": "https://hooks.acme.example/healix",
+        "isActive": True,
+        "includeTestEvents": False,
+        "customHeaders": {"X-Api-Key": "acme-tenant-42"},
+        "planCreated": "all",
+        "planUpdated": [],
+        "formSubmitted": [],
+        "statusUpdated": [7],
+        "conditions": [{"path": "status", "fieldType": "text", "cell": "in[done,cancelled]"}],
+        "previousSecretExpiresAt": None,
+        "failingSince": None,
+        "disabledReason": "",
+        "createdAt": "2026-11-23T09:30:00Z",
+        "updatedAt": "2026-11-23T09:30:00Z",
+        "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    },
+    response_only=True,
+    status_codes=["201"],
+)
+ROTATED_EXAMPLE = OpenApiExample(
+    "Rotated",
+    value={
+        "secret": "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+        "previousSecretExpiresAt": "2026-11-24T09:30:00Z",
+    },
+    response_only=True,
+)
 CONFLICT = OpenApiResponse(
     response={"$ref": "#/components/schemas/Problem"},
     description="The delivery succeeded already, or a worker is sending it at this moment.",
@@ -142,7 +174,7 @@ class WebhookListView(mixins.ListModelMixin, OrganizationScopedView):
         "organization's own.",
         request=WebhookCreateSerializer,
         responses={201: WebhookCreatedSerializer},
-        examples=[SEED_WEBHOOK_EXAMPLE],
+        examples=[SEED_WEBHOOK_EXAMPLE, CREATED_EXAMPLE],
     )
     @idempotent
     def post(self, request: Request) -> Response:
@@ -241,6 +273,7 @@ class WebhookRotateSecretView(OrganizationScopedView):
         "receiver can switch without missing a message.",
         request=None,
         responses={200: RotatedSecretSerializer},
+        examples=[ROTATED_EXAMPLE],
     )
     @idempotent
     def post(self, request: Request, pk: str) -> Response:
