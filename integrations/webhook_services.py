@@ -40,6 +40,7 @@ __all__ = [
     "ALL",
     "ConditionSpec",
     "create_integration",
+    "delete_integration",
     "replay_failed_since",
     "retry_delivery",
     "rotate_secret",
@@ -189,6 +190,25 @@ def update_integration(integration: HttpIntegration, **changes: Any) -> HttpInte
     if choices:
         set_choices(integration, **choices)
     return integration
+
+
+@transaction.atomic
+def delete_integration(integration: HttpIntegration) -> None:
+    """Remove the integration with its choices and delivery log. To pause it and keep the log,
+    update it with is_active=False instead.
+
+    Refused (ValidationError) while a worker is sending one of its deliveries: the worker
+    would then record an attempt of a deleted delivery, and lose its whole batch's records.
+    Locking the deliveries first keeps workers from leasing them until the delete commits."""
+    HttpIntegration.objects.select_for_update().filter(pk=integration.pk).first()
+    deliveries = WebhookDelivery.objects.select_for_update().filter(integration=integration)
+    in_flight = [leased for leased in deliveries.values_list("leased_until", flat=True) if leased]
+    if any(leased > timezone.now() for leased in in_flight):
+        raise ValidationError(
+            "A delivery of this integration is being sent right now; try again in a minute, "
+            "or deactivate the integration first."
+        )
+    HttpIntegration.objects.filter(pk=integration.pk).delete()
 
 
 @transaction.atomic

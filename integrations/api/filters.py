@@ -6,9 +6,15 @@ import django_filters
 from django import forms
 from django.utils.dateparse import parse_datetime
 
-from integrations.models import InboundEvent, InboundStatus, IntegrationDefinition
+from integrations.models import (
+    DeliveryStatus,
+    InboundEvent,
+    InboundStatus,
+    IntegrationDefinition,
+    WebhookDelivery,
+)
 
-__all__ = ["InboundEventFilter", "IntegrationDefinitionFilter"]
+__all__ = ["InboundEventFilter", "IntegrationDefinitionFilter", "WebhookDeliveryFilter"]
 
 
 class AwareDateTimeField(forms.DateTimeField):
@@ -52,3 +58,12 @@ class IntegrationDefinitionFilter(django_filters.FilterSet):
     class Meta:
         model = IntegrationDefinition
         fields = ["subject", "templateName"]
+
+
+class WebhookDeliveryFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=DeliveryStatus.choices)
+    eventType = django_filters.CharFilter(field_name="event_type")
+
+    class Meta:
+        model = WebhookDelivery
+        fields = ["status", "eventType"]
