@@ -261,7 +261,17 @@ HEALIX_WEBHOOK_SECRET_OVERLAP_SECONDS = env.float(
     "HEALIX_WEBHOOK_SECRET_OVERLAP_SECONDS", default=24 * 3600
 )
 
+# Accepted inbound events the rules have not finished with this many seconds after they arrived
+# (a lost hand-off task, a failed evaluation) are queued again; beat looks this often.
+HEALIX_INBOUND_HANDOFF_SWEEP_SECONDS = env.float(
+    "HEALIX_INBOUND_HANDOFF_SWEEP_SECONDS", default=60.0
+)
+
 CELERY_BEAT_SCHEDULE = {
+    "sweep-inbound-handoffs": {
+        "task": "integrations.sweep_inbound_handoffs",
+        "schedule": HEALIX_INBOUND_HANDOFF_SWEEP_SECONDS,
+    },
     "rules-time-elapsed": {
         "task": "rules.evaluate_due_rules",
         "schedule": HEALIX_RULES_TIME_TICK_SECONDS,

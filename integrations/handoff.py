@@ -1,10 +1,11 @@
 """Handing accepted events to the rules, after (and only after) their commit.
 
 The on-commit hook queues the Celery task integrations.hand_to_rules (integrations/tasks.py)
-for the committed events; a worker runs it: it records that the events are ready (`ready_at`)
-and evaluates the rules for every plan they target (rules/services.py). An event whose hook
-never ran (the process died right after the commit, or the broker was down) keeps `ready_at`
-empty, which is how a sweep will find it.
+for the committed events; a worker runs it: it evaluates the rules for every plan they target
+(rules/services.py), then records that the events are done (`ready_at`). An event whose hook
+never ran (the process died right after the commit, the broker was down) or whose evaluation
+failed keeps `ready_at` empty; beat's `sweep()` queues it again. Evaluation is once per event
+and plan, so a second run changes nothing.
 """
 
 import logging
@@ -12,11 +13,13 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from functools import partial
 
 from django.db import OperationalError, connection, transaction
+from django.utils import timezone
 
-__all__ = ["after_commit", "collect", "hand_to_rules", "mark_ready"]
+__all__ = ["after_commit", "collect", "hand_to_rules", "mark_ready", "sweep"]
 
 logger = logging.getLogger(__name__)
 _local = threading.local()
@@ -28,7 +31,7 @@ READY_ATTEMPTS = 5
 
 
 def mark_ready(event_ids: list[uuid.UUID]) -> int:
-    """Record that the events are ready for the rules (run by the worker); how many were new."""
+    """Record that the rules are done with the events (run by the worker); how many were new."""
     from integrations.models import InboundEvent
 
     table = InboundEvent._meta.db_table
@@ -41,6 +44,25 @@ def mark_ready(event_ids: list[uuid.UUID]) -> int:
             if attempt == READY_ATTEMPTS:
                 raise
     return 0
+
+
+def sweep(older_than_seconds: float, limit: int = 1000) -> int:
+    """Queue again the accepted events the rules have not finished with although they were
+    received more than `older_than_seconds` ago; how many."""
+    from integrations.models import InboundEvent, InboundStatus
+
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    stale = list(
+        InboundEvent.objects.filter(
+            status=InboundStatus.ACCEPTED, ready_at__isnull=True, received_at__lt=cutoff
+        )
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    if stale:
+        logger.warning("Handing %d inbound events to the rules again", len(stale))
+        hand_to_rules(stale)
+    return len(stale)
 
 
 def hand_to_rules(event_ids: list[uuid.UUID]) -> None:

@@ -243,7 +243,7 @@ class InboundEvent(OrganizationOwned):
     ready_at = models.DateTimeField(
         null=True,
         blank=True,
-        help_text="When the event was handed to the rules (after its commit).",
+        help_text="When the rules were done with it (after its commit); empty until then.",
     )
     trace_id = models.CharField(
         max_length=64,
@@ -280,6 +280,12 @@ class InboundEvent(OrganizationOwned):
             models.Index(fields=["organization", "-received_at"], name="inbound_org_received"),
             # Every index costs each insert; a plain one (no LIKE twin) serves traceId lookups.
             models.Index(fields=["trace_id"], name="inbound_trace_id"),
+            # Only the events the rules have not finished with: beat's sweep reads it.
+            models.Index(
+                fields=["received_at"],
+                condition=models.Q(status="accepted", ready_at__isnull=True),
+                name="inbound_pending_rules",
+            ),
         ]
 
     def __str__(self) -> str:

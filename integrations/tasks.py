@@ -2,24 +2,37 @@
 
 import uuid
 
+from django.conf import settings
+
 from healix.celery import app
-from integrations import delivery
+from integrations import delivery, handoff
 from integrations.handoff import mark_ready
 
-__all__ = ["deliver_webhooks", "hand_to_rules", "sweep_webhook_deliveries"]
+__all__ = [
+    "deliver_webhooks",
+    "hand_to_rules",
+    "sweep_inbound_handoffs",
+    "sweep_webhook_deliveries",
+]
 
 
 @app.task(name="integrations.hand_to_rules")
 def hand_to_rules(event_ids: list[str]) -> int:
-    """Hand committed inbound events to the rules: record that they are ready (`ready_at`),
-    then evaluate the rules for every plan each one targets (rules/services.py; each event is
-    evaluated once per plan, so a task run twice changes nothing). Returns how many were new."""
+    """Hand committed inbound events to the rules: evaluate the rules for every plan each one
+    targets (rules/services.py; once per event and plan, so a task run twice changes nothing),
+    then record that they are done (`ready_at`): an evaluation that raised leaves it empty,
+    for beat's sweep to try again. Returns how many were new."""
     from rules.services import evaluate_inbound_events
 
     ids = [uuid.UUID(event_id) for event_id in event_ids]
-    ready = mark_ready(ids)
     evaluate_inbound_events(ids)
-    return ready
+    return mark_ready(ids)
+
+
+@app.task(name="integrations.sweep_inbound_handoffs")
+def sweep_inbound_handoffs() -> int:
+    """Beat: accepted events whose hand-off was lost, or whose evaluation failed."""
+    return handoff.sweep(settings.HEALIX_INBOUND_HANDOFF_SWEEP_SECONDS)
 
 
 @app.task(name="integrations.deliver_webhooks")

@@ -2,10 +2,13 @@
 
 import json
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
+from integrations import handoff
 from integrations.models import InboundEvent, InboundSource, InboundStatus, IntegrationField
 from integrations.services import Outcome, canonical_hash, ingest, rerun
 from plans import services
@@ -243,3 +246,40 @@ def test_accepted_events_are_handed_to_the_rules_by_a_worker_after_commit_only(
     request.getfixturevalue("celery_worker")
     # Then it hands the committed event over (records it as ready)
     wait_until(lambda: InboundEvent.objects.get(pk=committed.event_id).ready_at is not None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sweep_hands_over_accepted_events_whose_hand_off_was_lost(
+    fresh_celery_queue, org, plan, request
+):
+    # Given an accepted event whose on-commit hand-off never ran (as if the process died after
+    # the commit), received two minutes ago, and a fresh one
+    lost = InboundEvent.objects.create(
+        organization=org,
+        subject="aiEngineTimeSlot",
+        source="nats",
+        status="accepted",
+        payload={"planId": str(plan.pk), "timeSlot": "lost"},
+        payload_hash="lost",
+        plan_ids=[plan.pk],
+    )
+    InboundEvent.objects.filter(pk=lost.pk).update(
+        received_at=timezone.now() - timedelta(minutes=2)
+    )
+    fresh = InboundEvent.objects.create(
+        organization=org,
+        subject="aiEngineTimeSlot",
+        source="nats",
+        status="accepted",
+        payload={"planId": str(plan.pk), "timeSlot": "fresh"},
+        payload_hash="fresh",
+        plan_ids=[plan.pk],
+    )
+    # When beat's sweep runs with a one-minute threshold
+    assert handoff.sweep(older_than_seconds=60) == 1
+    # Then a real worker hands the lost one to the rules; the fresh one is left to its own task
+    request.getfixturevalue("celery_worker")
+    wait_until(lambda: InboundEvent.objects.get(pk=lost.pk).ready_at is not None)
+    assert InboundEvent.objects.get(pk=fresh.pk).ready_at is None
+    # And once done, it is swept no more
+    assert handoff.sweep(older_than_seconds=60) == 0
