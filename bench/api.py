@@ -32,7 +32,7 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from bench.ingest import SUBJECT, _answers, bodies, start_servers, wait_for  # noqa: E402
+from bench.ingest import SUBJECT, _answers, bodies, wait_for  # noqa: E402
 from healix import devservers  # noqa: E402
 
 TARGET = 800  # requests/s, issue 7
@@ -110,7 +110,7 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=5000)
     args = parser.parse_args()
     with ExitStack() as stack:
-        start_servers(stack)
+        devservers.start_throwaway_servers(stack, database="healix_bench")
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healix.settings")
         import django
 

@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from bench.common import percentile  # noqa: E402
 from healix import devservers  # noqa: E402 (needs the project on sys.path)
 
 # Seconds bus_auth may take to start, and any phase to finish, before the benchmark gives up.
@@ -139,13 +139,13 @@ def main() -> int:
         started = time.perf_counter()
         latencies = asyncio.run(connects(url, keys, args.connects, args.concurrency))
         elapsed = time.perf_counter() - started
-        cuts = statistics.quantiles(latencies, n=100)
         print(
             f"connects {args.connects / elapsed:,.0f}/s through the callout "
             f"({args.connects} connects, {args.concurrency} at a time, {args.keys} keys)"
         )
         print(
-            f"         latency p50 {cuts[49] * 1000:.1f} ms, p95 {cuts[94] * 1000:.1f} ms, "
+            f"         latency p50 {percentile(latencies, 0.50) * 1000:.1f} ms, "
+            f"p95 {percentile(latencies, 0.95) * 1000:.1f} ms, "
             f"max {max(latencies) * 1000:.1f} ms"
         )
         seconds, closed = asyncio.run(sweep_time(url, keys, args.open))

@@ -34,6 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import percentile
 from healix import devservers
 
 # Plans the emitters rotate over: enough that per-plan locks rarely meet.
@@ -44,11 +45,6 @@ EMITTERS = 3
 MIN_RATE_SHARE = 0.95
 # Issue 3: commit-to-JetStream p99 under 50 ms at 500 events/s.
 P99_TARGET_SECONDS = 0.050
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def main() -> int:

@@ -27,7 +27,6 @@ import asyncio
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -50,16 +49,6 @@ PLANS = 50
 DUPLICATE_SHARE = 0.10
 # Seconds any phase may take before the benchmark gives up (something is broken).
 PHASE_TIMEOUT = 300.0
-
-
-def start_servers(stack: ExitStack) -> None:
-    if "CELERY_FILESYSTEM_DIR" not in os.environ:
-        # The hand-over tasks the run queues (no worker runs: not what is measured) stay out
-        # of var/celery, where `make run`'s worker would find them.
-        celery_dir = tempfile.mkdtemp(prefix="bench-celery-")
-        stack.callback(shutil.rmtree, celery_dir, True)
-        os.environ["CELERY_FILESYSTEM_DIR"] = celery_dir
-    devservers.start_throwaway_servers(stack, database="healix_bench")
 
 
 def bodies(plan_ids: list[str], count: int, seed: int) -> list[bytes]:
@@ -263,7 +252,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     with ExitStack() as stack:
-        start_servers(stack)
+        devservers.start_throwaway_servers(stack, database="healix_bench")
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healix.settings")
         import django
 

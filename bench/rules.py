@@ -29,9 +29,7 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,20 +42,13 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from bench.common import percentile  # noqa: E402
 from healix import devservers  # noqa: E402 (needs the project on sys.path)
 
 SUBJECT = "aiEngineTimeSlot"
 ROWS = 50
 TARGET = 2000
 PHASE_TIMEOUT = 300.0
-
-
-def start_servers(stack: ExitStack) -> None:
-    if "CELERY_FILESYSTEM_DIR" not in os.environ:
-        celery_dir = tempfile.mkdtemp(prefix="bench-celery-")
-        stack.callback(shutil.rmtree, celery_dir, True)
-        os.environ["CELERY_FILESYSTEM_DIR"] = celery_dir
-    devservers.start_throwaway_servers(stack, database="healix_bench_rules")
 
 
 def build_table(template) -> None:
@@ -330,10 +321,6 @@ def latency(org, plans, count: int, logs: Path, spacing: float) -> list[float]:
             process.wait(30)
 
 
-def percentile(values: list[float], share: float) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[int(share * 100) - 1]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--plans", type=int, default=10_000)
@@ -343,7 +330,7 @@ def main() -> int:
     parser.add_argument("--spacing", type=float, default=0.1, help="seconds between them")
     args = parser.parse_args()
     with ExitStack() as stack:
-        start_servers(stack)
+        devservers.start_throwaway_servers(stack, database="healix_bench_rules")
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healix.settings")
         import django
 

@@ -39,6 +39,7 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from bench.common import percentile  # noqa: E402
 from healix import devservers  # noqa: E402
 
 PLANS = 64
@@ -56,11 +57,6 @@ BENCH_SETTINGS = {
 # The filesystem broker (no broker server on this machine) polls its folder; 0.1 s, the
 # default, is a tenth of a second added to every task here, which production's Redis or
 # RabbitMQ (pushing tasks) does not add. --polling sets it.
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 # --- the receiver (its own process) ----------------------------------------------------------
@@ -141,7 +137,6 @@ def main() -> int:
         devservers.start_throwaway_servers(stack, database="healix_bench_webhooks")
         scratch = Path(tempfile.mkdtemp(prefix="healix-bench-webhooks-"))
         os.environ.update(BENCH_SETTINGS)
-        os.environ["CELERY_FILESYSTEM_DIR"] = str(scratch / "celery")
         os.environ["CELERY_FILESYSTEM_POLLING_SECONDS"] = str(args.polling)
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healix.settings")
         import django

@@ -450,10 +450,15 @@ def start_nats(data_dir: Path) -> NatsServer:
 def start_throwaway_servers(stack: contextlib.ExitStack, database: str = DATABASE_NAME) -> None:
     """For benchmarks: an embedded PostgreSQL and nats-server in scratch folders under var/,
     each unless DATABASE_URL / NATS_URL already name one; their URLs go into os.environ, and
-    `stack` stops them and deletes their data."""
+    `stack` stops them and deletes their data. The Celery tasks a benchmark queues go to a
+    scratch folder too, never to var/celery where `make run`'s worker would find them."""
     os.environ.setdefault("DEBUG", "true")
     var = var_dir()
     var.mkdir(parents=True, exist_ok=True)
+    if "CELERY_FILESYSTEM_DIR" not in os.environ:
+        celery_dir = tempfile.mkdtemp(prefix="bench-celery-", dir=var)
+        stack.callback(shutil.rmtree, celery_dir, True)
+        os.environ["CELERY_FILESYSTEM_DIR"] = celery_dir
     if "DATABASE_URL" not in os.environ:
         scratch = Path(tempfile.mkdtemp(prefix="bench-", dir=var))
         stack.callback(shutil.rmtree, scratch, True)
