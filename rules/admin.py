@@ -26,7 +26,14 @@ from healix.admin import (
     scope_queryset,
 )
 from plans.models import Plan
-from rules.compiler import CompiledColumn, check_action, check_column, check_rule
+from rules.compiler import (
+    CompiledColumn,
+    check_action,
+    check_column,
+    check_rule,
+    compile_table,
+    type_name,
+)
 from rules.engine import row_reason
 from rules.models import DecisionTable, Rule, RuleAction, RuleColumn, RuleEvaluation, Trigger
 from rules.references import ReferenceCatalog
@@ -45,7 +52,6 @@ RULE_FIELDS = (
     "elapsed_amount",
     "elapsed_unit",
 )
-TYPE_NAMES = {"datetime": "date and time"}
 
 
 def cell_field(column_name: str) -> str:
@@ -54,14 +60,15 @@ def cell_field(column_name: str) -> str:
 
 def compiled_columns(template: PlanTemplate) -> tuple[ReferenceCatalog, list[CompiledColumn]]:
     """The template's saved columns with their types; a broken column gets type "broken"."""
-    catalog = ReferenceCatalog(template)
-    columns = []
-    for column in template.rule_columns.all():
-        try:
-            columns.append(check_column(catalog, column))
-        except ValueError:
-            columns.append(CompiledColumn(column.name, "broken", ()))
-    return catalog, columns
+    table = compile_table(template, rules=[])
+    return table.catalog, table.columns
+
+
+def add_check_errors(form: forms.BaseForm, error: ValueError) -> None:
+    """The compiler's checks raise ValueError({field: message}): each at its field."""
+    (messages,) = error.args
+    for field_name, message in messages.items():
+        form.add_error(field_name if field_name in form.fields else None, message)
 
 
 class RuleCellsForm(forms.ModelForm):
@@ -118,11 +125,11 @@ def rule_form_for(template: PlanTemplate | None) -> type[RuleCellsForm]:
     catalog, columns = compiled_columns(template)
     declared: dict[str, Any] = {"columns": columns, "catalog": catalog}
     for column in columns:
-        type_name = TYPE_NAMES.get(column.field_type, column.field_type)
         declared[cell_field(column.name)] = forms.CharField(
             required=False,
             max_length=1000,
-            label=f"column {column.name} ({type_name})",  # capfirst keeps the name as is
+            # capfirst keeps the column's name as is
+            label=f"column {column.name} ({type_name(column.field_type)})",
             help_text=column.reference or "calculated",
             widget=forms.TextInput(attrs={"size": 12}),
         )
@@ -151,9 +158,7 @@ class RuleColumnForm(forms.ModelForm):
         try:
             check_column(ReferenceCatalog(PlanTemplate.objects.get(pk=template_id)), probe)
         except ValueError as error:
-            (messages,) = error.args
-            for field_name, message in messages.items():
-                self.add_error(field_name if field_name in self.fields else None, message)
+            add_check_errors(self, error)
         return cleaned
 
 
@@ -292,12 +297,6 @@ class SimulationForm(forms.Form):
         subjects = template.integrations.values_list("subject", flat=True)
         self.fields["subject"].choices = [("", "(any)"), *((s, s) for s in subjects)]
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        if not cleaned.get("plan") and cleaned.get("payload") and not cleaned.get("values"):
-            cleaned["values"] = {}
-        return cleaned
-
 
 class RuleActionForm(forms.ModelForm):
     class Meta:
@@ -331,9 +330,7 @@ class RuleActionForm(forms.ModelForm):
         try:
             check_action(ReferenceCatalog(rule.template), probe)
         except ValueError as error:
-            (messages,) = error.args
-            for field_name, message in messages.items():
-                self.add_error(field_name if field_name in self.fields else None, message)
+            add_check_errors(self, error)
         return cleaned
 
 

@@ -6,7 +6,7 @@ compiles a template's table once per batch and never parses at run time.
 """
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -86,7 +86,8 @@ def _compile(source: str, catalog: ReferenceCatalog) -> Expression:
     return expression
 
 
-def _type_name(field_type: str) -> str:
+def type_name(field_type: str) -> str:
+    """A field type as people say it."""
     return {"datetime": "date and time"}.get(field_type, field_type)
 
 
@@ -121,7 +122,7 @@ def check_column(catalog: ReferenceCatalog, column: RuleColumn) -> CompiledColum
         raise ValueError(
             {
                 "expression": f"The expression gives {expression.infer_type()}, not "
-                f"{_type_name(column.value_type)} (the column's type)."
+                f"{type_name(column.value_type)} (the column's type)."
             }
         )
     return CompiledColumn(column.name, column.value_type, (), "", expression)
@@ -165,7 +166,7 @@ def check_action(catalog: ReferenceCatalog, action: RuleAction) -> CompiledActio
                 if not expression_fits(expression, form_field.field_type):
                     raise ValueError(
                         f"the expression gives {expression.infer_type()}, not "
-                        f"{_type_name(form_field.field_type)}"
+                        f"{type_name(form_field.field_type)}"
                     )
             except ValueError as error:
                 raise ValueError(
@@ -194,7 +195,7 @@ def check_action(catalog: ReferenceCatalog, action: RuleAction) -> CompiledActio
             raise ValueError(
                 {
                     "expression": f"The expression gives {value.infer_type()}, but "
-                    f"{target.reference} takes {_type_name(target.field_type)}."
+                    f"{target.reference} takes {type_name(target.field_type)}."
                 }
             )
         return CompiledAction(
@@ -275,7 +276,7 @@ def check_rule(
                 info = catalog.require(rule.elapsed_reference)
                 if info.field_type not in DATE_TYPES:
                     errors["elapsed_reference"] = (
-                        f"{info.reference} is {_type_name(info.field_type)}, "
+                        f"{info.reference} is {type_name(info.field_type)}, "
                         "not a date or date and time."
                     )
             except UnknownReference as error:
@@ -404,11 +405,11 @@ def compile_table(
             broken_columns[column.name] = "; ".join(message.values())
             # Keep the column so cells stay aligned; it reads nothing and matches nothing typed.
             table.columns.append(CompiledColumn(column.name, "broken", ()))
+    good_columns = [c for c in table.columns if c.field_type != "broken"]
+    index_of = {c.name: i for i, c in enumerate(table.columns)}
     for rule, actions in rules:
-        good_columns = [c for c in table.columns if c.field_type != "broken"]
         compiled, rule_errors = check_rule(catalog, good_columns, rule)
         # Re-index cells to the full column list.
-        index_of = {c.name: i for i, c in enumerate(table.columns)}
         cells = tuple(
             (index_of[good_columns[i].name], condition, text, description)
             for i, condition, text, description in compiled.cells
@@ -428,14 +429,12 @@ def compile_table(
             errors[f"rules.{rule.name}"] = rule_errors
         problem = "; ".join(f"{key}: {text}" for key, text in rule_errors.items())
         table.rules.append(
-            CompiledRule(
-                **{
-                    **compiled.__dict__,
-                    "json_cache": {},
-                    "cells": cells,
-                    "actions": tuple(compiled_actions),
-                    "problem": problem,
-                }
+            replace(
+                compiled,
+                json_cache={},
+                cells=cells,
+                actions=tuple(compiled_actions),
+                problem=problem,
             )
         )
     table.rules.sort(key=lambda r: (r.position, r.pk or 0))

@@ -38,7 +38,13 @@ from rules.errors import ExpressionRuntimeError
 from rules.models import ActionKind, Rule, RuleEvaluation, Trigger
 from rules.references import PLAN_ATTRIBUTES
 from rules.tables import compiled_table
-from templates.models import FieldType, FormAssignmentDefinition, PlanTemplate, ServiceLocation
+from templates.models import (
+    FieldType,
+    FormAssignmentDefinition,
+    PlanTemplate,
+    ServiceLocation,
+    WorkQueue,
+)
 
 __all__ = [
     "ActionResult",
@@ -392,8 +398,6 @@ def _run(plan: Plan, action: CompiledAction, context: EvaluationContext, actor: 
         )
         return f"{target.reference} = {to_json(value)!r}", bool(changes)
     if action.kind == ActionKind.CREATE_WORK_QUEUE_ITEM:
-        from templates.models import WorkQueue
-
         title = _form_value(action.value.evaluate(context), FieldType.TEXT) or ""
         queue = WorkQueue.objects.get(pk=action.queue_id)
         item = plan_services.create_work_queue_item(
@@ -410,8 +414,6 @@ def _run(plan: Plan, action: CompiledAction, context: EvaluationContext, actor: 
 
 
 def _queue_id(plan: Plan, queue_name: str) -> int:
-    from templates.models import WorkQueue
-
     return WorkQueue.objects.get(organization_id=plan.organization_id, name=queue_name).pk
 
 
