@@ -14,7 +14,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
 from healix.celery import app as celery_app
-from healix.problems import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE
+from healix.problems import problem_json
 
 __all__ = ["healthz", "readyz"]
 
@@ -94,12 +94,5 @@ def readyz(request: HttpRequest) -> JsonResponse:
     down = [name for name, result in checks.items() if result != "ok"]
     if not down:
         return JsonResponse({"status": "ready", "checks": checks})
-    body = {
-        "type": PROBLEM_TYPE_BASE + "not-ready",
-        "title": "Not ready",
-        "status": 503,
-        "detail": f"Down: {', '.join(down)}.",
-        "down": down,
-        "checks": checks,
-    }
-    return JsonResponse(body, status=503, content_type=PROBLEM_CONTENT_TYPE)
+    detail = f"Down: {', '.join(down)}."
+    return problem_json(503, "Not ready", detail, "not-ready", down=down, checks=checks)

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from healix.problems import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE
+from healix.problems import problem_json
 
 __all__ = ["ApiBodyLimitMiddleware"]
 
@@ -15,13 +15,7 @@ API_PREFIX = "/api/"
 
 
 def _too_large(detail: str) -> JsonResponse:
-    body = {
-        "type": PROBLEM_TYPE_BASE + "payload-too-large",
-        "title": "Payload too large",
-        "status": 413,
-        "detail": detail,
-    }
-    return JsonResponse(body, status=413, content_type=PROBLEM_CONTENT_TYPE)
+    return problem_json(413, "Payload too large", detail, "payload-too-large")
 
 
 class ApiBodyLimitMiddleware:

@@ -8,10 +8,11 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from healix.api_auth import KEYWORD
 from healix.idempotency import HEADER as IDEMPOTENCY_HEADER
 from healix.idempotency import MAX_KEY_LENGTH, REPLAY_HEADER
+from healix.problems import PROBLEM_CONTENT_TYPE
 
 __all__ = ["ApiKeySchemeExtension", "add_problem_responses"]
 
-PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_MEDIA_TYPE = PROBLEM_CONTENT_TYPE
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",

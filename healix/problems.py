@@ -17,7 +17,11 @@ __all__ = [
     "PROBLEM_CONTENT_TYPE",
     "PROBLEM_TYPE_BASE",
     "api_not_found",
+    "join_pointer",
+    "pointer",
+    "problem_body",
     "problem_exception_handler",
+    "problem_json",
     "problem_response",
     "validation_errors",
 ]
@@ -41,6 +45,18 @@ KNOWN: list[tuple[type[Exception], str, str]] = [
 ]
 
 
+def problem_body(
+    status_code: int, title: str, detail: str = "", slug: str = "about:blank", **members: Any
+) -> dict[str, Any]:
+    return {
+        "type": slug if slug == "about:blank" else PROBLEM_TYPE_BASE + slug,
+        "title": title,
+        "status": status_code,
+        **({"detail": detail} if detail else {}),
+        **members,
+    }
+
+
 def problem_response(
     status_code: int,
     title: str,
@@ -50,18 +66,29 @@ def problem_response(
     headers: dict[str, str] | None = None,
     **members: Any,
 ) -> Response:
-    body = {
-        "type": slug if slug == "about:blank" else PROBLEM_TYPE_BASE + slug,
-        "title": title,
-        "status": status_code,
-        **({"detail": detail} if detail else {}),
-        **members,
-    }
+    """A problem answered by a DRF view."""
+    body = problem_body(status_code, title, detail, slug, **members)
     return Response(body, status=status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
 
 
-def _pointer(tokens: list[str]) -> str:
-    return "#" + "".join("/" + token.replace("~", "~0").replace("/", "~1") for token in tokens)
+def problem_json(
+    status_code: int, title: str, detail: str = "", slug: str = "about:blank", **members: Any
+) -> JsonResponse:
+    """A problem answered by plain Django code (middleware, health checks, URL fallbacks)."""
+    body = problem_body(status_code, title, detail, slug, **members)
+    return JsonResponse(body, status=status_code, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def join_pointer(base: str, *tokens: str | int) -> str:
+    """Append reference tokens to a JSON pointer, escaping `~` and `/` as RFC 6901 says and
+    nothing else, so keys are shown as sent."""
+    escaped = (str(token).replace("~", "~0").replace("/", "~1") for token in tokens)
+    return "".join([base, *(f"/{token}" for token in escaped)])
+
+
+def pointer(*tokens: str | int) -> str:
+    """`#/a/b`: a JSON pointer in RFC 9457's URI-fragment form."""
+    return join_pointer("#", *tokens)
 
 
 def validation_errors(detail: Any, path: list[str] | None = None) -> list[dict[str, str]]:
@@ -77,13 +104,13 @@ def validation_errors(detail: Any, path: list[str] | None = None) -> list[dict[s
         ]
     if isinstance(detail, list):
         if all(not isinstance(item, dict | list) for item in detail):
-            return [{"pointer": _pointer(path), "detail": str(item)} for item in detail]
+            return [{"pointer": pointer(*path), "detail": str(item)} for item in detail]
         return [
             error
             for index, item in enumerate(detail)
             for error in validation_errors(item, [*path, str(index)])
         ]
-    return [{"pointer": _pointer(path), "detail": str(detail)}]
+    return [{"pointer": pointer(*path), "detail": str(detail)}]
 
 
 def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
@@ -115,10 +142,5 @@ def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
 def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
     """The answer to a URL under /api/ that names no resource: problem details, like every
     other API error, rather than Django's HTML page."""
-    body = {
-        "type": PROBLEM_TYPE_BASE + "not-found",
-        "title": "Not found",
-        "status": 404,
-        "detail": f"No API resource at {request.path}. See /api/v1/asyncapi.json and docs/.",
-    }
-    return JsonResponse(body, status=404, content_type=PROBLEM_CONTENT_TYPE)
+    detail = f"No API resource at {request.path}. See /api/v1/asyncapi.json and docs/."
+    return problem_json(404, "Not found", detail, "not-found")

@@ -10,6 +10,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
 from jsonschema.exceptions import ValidationError as JsonSchemaError
 
+from healix.problems import pointer
 from integrations.models import RESERVED_FIELD_NAMES, IntegrationDefinition, IntegrationFieldType
 
 __all__ = [
@@ -81,12 +82,6 @@ class Problem:
 
     def as_dict(self) -> dict[str, str]:
         return {"pointer": self.pointer, "detail": self.detail}
-
-
-def pointer(*tokens: str | int) -> str:
-    """`#/a/b`, escaping `~` and `/` (RFC 6901) and nothing else: keys are shown as sent."""
-    escaped = (str(token).replace("~", "~0").replace("/", "~1") for token in tokens)
-    return "#" + "".join("/" + token for token in escaped)
 
 
 def derived_schema(fields: list[tuple[str, str, bool]], title: str = "") -> dict[str, Any]:

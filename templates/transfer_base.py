@@ -10,6 +10,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, models
 
 from healix.models import Organization
+from healix.problems import join_pointer
 from templates.models import IDENTIFIER_PATTERN, PlanTemplate, identifier_validator
 
 __all__ = [
@@ -46,12 +47,6 @@ class TemplateImportError(Exception):
             f"Template import refused ({len(self.problems)} problem(s)): "
             + "; ".join(str(problem) for problem in self.problems)
         )
-
-
-def join_pointer(base: str, *tokens: str | int) -> str:
-    """Append reference tokens to a JSON pointer, escaping '~' and '/' as RFC 6901 says."""
-    escaped = (str(token).replace("~", "~0").replace("/", "~1") for token in tokens)
-    return "".join([base, *(f"/{token}" for token in escaped)])
 
 
 def problems_from_validation_error(
