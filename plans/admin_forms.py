@@ -224,12 +224,5 @@ class WorkQueueItemChangeForm(ServiceForm):
             self.fields["service_location"].queryset = queue.service_locations.all()
 
     def perform(self) -> WorkQueueItem:
-        item = self.instance
-        if "status" in self.changed_data:
-            services.change_work_queue_item_status(
-                actor=self.actor, item=item, status=self.cleaned_data["status"]
-            )
-        changes = self.changed_values(("priority", "service_location", "queue_position"))
-        if changes:
-            services.update_work_queue_item(actor=self.actor, item=item, **changes)
-        return item
+        changes = self.changed_values(("status", "priority", "service_location", "queue_position"))
+        return services.change_work_queue_item(actor=self.actor, item=self.instance, **changes)

@@ -51,6 +51,7 @@ __all__ = [
     "assign_form",
     "assign_plan",
     "assign_role",
+    "change_work_queue_item",
     "change_work_queue_item_status",
     "create_work_queue_item",
     "submit_form",
@@ -501,3 +502,17 @@ def update_work_queue_item(
         item.full_clean()
         item.save(update_fields=[*changes, "updated_at"])
     return changes
+
+
+@transaction.atomic
+def change_work_queue_item(
+    *, actor: User, item: WorkQueueItem, status: WorkQueueStatus | str = UNSET, **changes: Any
+) -> WorkQueueItem:
+    """A status change (with its event) and other changes (update_work_queue_item's) made
+    together or not at all, as the admin and the API offer them; the item as it now is."""
+    if status is not UNSET:
+        change_work_queue_item_status(actor=actor, item=item, status=status)
+        item.refresh_from_db()
+    if changes:
+        update_work_queue_item(actor=actor, item=item, **changes)
+    return item

@@ -5,7 +5,6 @@ emits the same events as the admin. Everything is scoped to the key's organizati
 organization's rows, and ids that name nothing, are 404.
 """
 
-from django.db import transaction
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import mixins, status
 from rest_framework.exceptions import ValidationError
@@ -54,6 +53,8 @@ PLAN_FIELDS = {
     "custom_fields": "customFields",
     "plan": "non_field_errors",
 }
+# The API's names -> the services'.
+PLAN_ATTRIBUTES = {api: name for name, api in PLAN_FIELDS.items()}
 ITEM_FIELDS = {
     "status": "status",
     "priority": "priority",
@@ -173,14 +174,7 @@ class PlanDetailView(OrganizationScopedView):
         plan = self.get_object()
         given = PlanUpdateSerializer(data=request.data)
         given.is_valid(raise_exception=True)
-        names = {
-            "title": "title",
-            "status": "status",
-            "riskStatus": "risk_status",
-            "endDate": "end_date",
-            "customFields": "custom_fields",
-        }
-        changes = {names[name]: value for name, value in given.validated_data.items()}
+        changes = {PLAN_ATTRIBUTES[name]: value for name, value in given.validated_data.items()}
         # The plan's one constraint over several fields is "endDate >= startDate".
         unnamed = "endDate" if "endDate" in given.validated_data else "non_field_errors"
         with service_errors(PLAN_FIELDS, unnamed=unnamed):
@@ -315,14 +309,10 @@ class WorkQueueItemDetailView(OrganizationScopedView):
             changes["queue_position"] = data["queuePosition"]
         if "serviceLocation" in data:
             changes["service_location"] = self._location(item, data["serviceLocation"])
-        with service_errors(ITEM_FIELDS), transaction.atomic():
-            if "status" in data:
-                services.change_work_queue_item_status(
-                    actor=actor, item=item, status=data["status"]
-                )
-                item.refresh_from_db()
-            if changes:
-                services.update_work_queue_item(actor=actor, item=item, **changes)
+        if "status" in data:
+            changes["status"] = data["status"]
+        with service_errors(ITEM_FIELDS):
+            services.change_work_queue_item(actor=actor, item=item, **changes)
         return Response(WorkQueueItemSerializer(self.get_queryset().get(pk=item.pk)).data)
 
     @staticmethod
