@@ -33,7 +33,7 @@ from nats.aio.msg import Msg
 
 from events.tracing import TRACE_HEADER, clean_trace_id, new_trace_id
 from healix.models import Organization
-from integrations import services
+from integrations import services, storage
 from integrations.models import InboundEvent, InboundSource, InboundStatus, UnroutableMessage
 from integrations.schemas import Problem
 from integrations.streams import (
@@ -56,8 +56,6 @@ NAK_DELAY_SECONDS = 5.0
 FETCH_TIMEOUT_SECONDS = 1.0
 # Seconds between attempts to reach NATS or the database after a failure.
 RETRY_PAUSE_SECONDS = 2.0
-# How much of an unroutable body is kept (it belongs to no organization: keep it small).
-UNROUTABLE_KEEP_CHARS = 4096
 # Tries of a whole batch after transient errors before each message is tried on its own.
 BATCH_ATTEMPTS = 3
 # Errors worth a retry: the database was unreachable, or the transaction lost a race.
@@ -84,10 +82,14 @@ class Result:
     answer: dict[str, Any] | None = None
 
 
+def _organization_pk(slug: str) -> int | None:
+    return Organization.objects.filter(slug=slug).values_list("pk", flat=True).first()
+
+
 def _unroutable(item: Item, reason: str) -> Result:
     UnroutableMessage.objects.create(
         subject=item.subject[:500].replace("\x00", "\ufffd"),  # PostgreSQL text holds no NUL
-        raw_body=item.data.decode("utf-8", "replace")[:UNROUTABLE_KEEP_CHARS].replace("\x00", ""),
+        raw_body=storage.text_of(item.data),
         reason=reason.replace("\x00", "\ufffd"),
     )
     answer = {"type": "about:blank", "title": "Unknown organization", "status": 404}
@@ -108,9 +110,7 @@ def _handle_all(items: list[Item], cache: services.DefinitionCache) -> list[Resu
             continue
         org_id, subject = parsed
         if org_id not in organizations:
-            organizations[org_id] = (
-                Organization.objects.filter(slug=org_id).values_list("pk", flat=True).first()
-            )
+            organizations[org_id] = _organization_pk(org_id)
         if organizations[org_id] is None:
             results[index] = _unroutable(item, f"No organization {org_id}.")
             continue
@@ -146,11 +146,7 @@ def _store_failure(item: Item, error: Exception) -> Result:
     parsed = parse_inbound_subject(item.subject)
     problem = Problem("#", f"Healix could not process this message ({type(error).__name__}).")
     try:
-        organization_id = (
-            Organization.objects.filter(slug=parsed[0]).values_list("pk", flat=True).first()
-            if parsed
-            else None
-        )
+        organization_id = _organization_pk(parsed[0]) if parsed else None
         if organization_id is None:
             return _unroutable(item, problem.detail)
         event = InboundEvent.objects.create(
@@ -158,7 +154,7 @@ def _store_failure(item: Item, error: Exception) -> Result:
             subject=parsed[1][:200],
             source=InboundSource.NATS,
             status=InboundStatus.REJECTED,
-            raw_body=item.data.decode("utf-8", "replace")[:4096].replace("\x00", ""),
+            raw_body=storage.text_of(item.data),
             errors=[problem.as_dict()],
             stream_sequence=item.sequence,
         )

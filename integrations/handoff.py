@@ -19,7 +19,7 @@ from functools import partial
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
-__all__ = ["after_commit", "collect", "hand_to_rules", "mark_ready", "sweep"]
+__all__ = ["after_commit", "collect", "finish", "hand_to_rules", "mark_ready", "sweep"]
 
 logger = logging.getLogger(__name__)
 _local = threading.local()
@@ -34,16 +34,27 @@ def mark_ready(event_ids: list[uuid.UUID]) -> int:
     """Record that the rules are done with the events (run by the worker); how many were new."""
     from integrations.models import InboundEvent
 
-    table = InboundEvent._meta.db_table
-    for attempt in range(1, READY_ATTEMPTS + 1):
+    def mark() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(READY_SQL.format(table=InboundEvent._meta.db_table), [event_ids])
+            return cursor.rowcount
+
+    for _attempt in range(READY_ATTEMPTS - 1):
         try:
-            with connection.cursor() as cursor:
-                cursor.execute(READY_SQL.format(table=table), [event_ids])
-                return cursor.rowcount
+            return mark()
         except OperationalError:
-            if attempt == READY_ATTEMPTS:
-                raise
-    return 0
+            pass  # a deadlock victim: the next try succeeds
+    return mark()
+
+
+def finish(event_ids: list[uuid.UUID]) -> int:
+    """The worker's part: evaluate the rules for every plan the events target, then record
+    that they are done (an evaluation that raised leaves `ready_at` empty for the sweep).
+    How many were new."""
+    from rules.services import evaluate_inbound_events
+
+    evaluate_inbound_events(event_ids)
+    return mark_ready(event_ids)
 
 
 def sweep(older_than_seconds: float, limit: int = 1000) -> int:

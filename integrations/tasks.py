@@ -6,7 +6,6 @@ from django.conf import settings
 
 from healix.celery import app
 from integrations import delivery, handoff
-from integrations.handoff import mark_ready
 
 __all__ = [
     "deliver_webhooks",
@@ -18,15 +17,8 @@ __all__ = [
 
 @app.task(name="integrations.hand_to_rules")
 def hand_to_rules(event_ids: list[str]) -> int:
-    """Hand committed inbound events to the rules: evaluate the rules for every plan each one
-    targets (rules/services.py; once per event and plan, so a task run twice changes nothing),
-    then record that they are done (`ready_at`): an evaluation that raised leaves it empty,
-    for beat's sweep to try again. Returns how many were new."""
-    from rules.services import evaluate_inbound_events
-
-    ids = [uuid.UUID(event_id) for event_id in event_ids]
-    evaluate_inbound_events(ids)
-    return mark_ready(ids)
+    """Hand committed inbound events to the rules (handoff.finish: safe to run twice)."""
+    return handoff.finish([uuid.UUID(event_id) for event_id in event_ids])
 
 
 @app.task(name="integrations.sweep_inbound_handoffs")
