@@ -8,7 +8,6 @@ sends; a worker killed mid-attempt leaves a lease that runs out, after which the
 interrupted. The request is the same every time: same body, same `webhook-id` (the event id).
 """
 
-import json
 import logging
 import random
 import uuid
@@ -412,8 +411,3 @@ def sweep() -> int:
     )
     queue_deliveries(ids)
     return len(ids)
-
-
-def envelope_bytes(payload: dict) -> str:
-    """The JSON text a delivery POSTs for an envelope Healix builds itself (test events)."""
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)

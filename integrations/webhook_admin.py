@@ -162,9 +162,9 @@ class HttpIntegrationAdmin(OrganizationScopedAdmin):
         if not change:
             obj.secret = new_secret()
             request._healix_new_secret = obj.secret
-        if change and "is_active" in form.changed_data and obj.is_active:
-            obj.disabled_reason = ""
-            obj.failing_since = None
+        if change:
+            was_active = form.initial.get("is_active", obj.is_active)
+            webhook_services.forget_failures_if_reactivated(obj, was_active=was_active)
         super().save_model(request, obj, form, change)
 
     def response_add(self, request, obj, post_url_continue=None):

@@ -18,9 +18,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from events.envelopes import rfc3339
+from events.outbox import encode_envelope
 from events.tracing import current_trace_id, new_trace_id
+from events.types import subject_for
 from healix.models import Organization, User
-from integrations.delivery import envelope_bytes, queue_deliveries
+from integrations.delivery import queue_deliveries
 from integrations.models import (
     TEST_EVENT_TYPE,
     DeliveryStatus,
@@ -172,6 +174,13 @@ def create_integration(
 
 
 @transaction.atomic
+def forget_failures_if_reactivated(integration: HttpIntegration, *, was_active: bool) -> None:
+    """Switched on again (unsaved): clear why it was disabled and its failure streak."""
+    if integration.is_active and not was_active:
+        integration.disabled_reason = ""
+        integration.failing_since = None
+
+
 def update_integration(integration: HttpIntegration, **changes: Any) -> HttpIntegration:
     """Change attributes (INTEGRATION_FIELDS) and choices (set_choices' keywords).
     Re-activating an integration clears why it was disabled and its failure streak."""
@@ -182,9 +191,7 @@ def update_integration(integration: HttpIntegration, **changes: Any) -> HttpInte
     was_active = HttpIntegration.objects.filter(pk=integration.pk, is_active=True).exists()
     for name, value in changes.items():
         setattr(integration, name, value)
-    if integration.is_active and not was_active:
-        integration.disabled_reason = ""
-        integration.failing_since = None
+    forget_failures_if_reactivated(integration, was_active=was_active)
     integration.full_clean()
     integration.save()
     if choices:
@@ -239,7 +246,7 @@ def test_envelope(integration: HttpIntegration, actor: User | None, event_id: uu
     """The envelope of a test event: the common fields, and an info saying what it is."""
     org_id = integration.organization.slug
     return {
-        "messageType": f"healix.{org_id}.{TEST_EVENT_TYPE}",
+        "messageType": subject_for(org_id, TEST_EVENT_TYPE),
         "orgId": org_id,
         "requestedBy": str(actor.pk) if actor is not None else None,
         "traceId": current_trace_id() or new_trace_id(),
@@ -259,18 +266,18 @@ def send_test_event(integration: HttpIntegration, actor: User | None = None) -> 
     """Deliver a test event to the integration now (also when it is inactive)."""
     event_id = uuid.uuid4()
     envelope = test_envelope(integration, actor, event_id)
-    from integrations.webhooks import delivery_id
+    from integrations.webhooks import new_delivery
 
-    delivery = WebhookDelivery.objects.create(
-        id=delivery_id(integration.pk, event_id),
-        organization_id=integration.organization_id,
-        integration=integration,
-        event_id=event_id,
-        event_type=TEST_EVENT_TYPE,
-        payload=envelope_bytes(envelope),
-        trace_id=envelope["traceId"],
-        next_attempt_at=timezone.now(),
+    delivery = new_delivery(
+        integration.organization_id,
+        integration.pk,
+        event_id,
+        TEST_EVENT_TYPE,
+        encode_envelope(envelope),
+        envelope["traceId"],
+        timezone.now(),
     )
+    delivery.save(force_insert=True)
     transaction.on_commit(lambda: queue_deliveries([delivery.pk]), robust=True)
     return delivery
 

@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -244,19 +245,40 @@ def fan_out(events: list[OutgoingEvent], *, cache: bool = False) -> list[uuid.UU
             if not matches(rule, event, template_name):
                 continue
             rows.append(
-                WebhookDelivery(
-                    id=delivery_id(rule.integration_id, event.event_id),
-                    organization_id=organization_id,
-                    integration_id=rule.integration_id,
-                    event_id=event.event_id,
-                    event_type=event.event_type,
-                    payload=event.body,
-                    trace_id=event.trace_id[:64],
-                    next_attempt_at=now,
+                new_delivery(
+                    organization_id,
+                    rule.integration_id,
+                    event.event_id,
+                    event.event_type,
+                    event.body,
+                    event.trace_id,
+                    now,
                 )
             )
     WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True)
     return [row.id for row in rows]
+
+
+def new_delivery(
+    organization_id: int,
+    integration_id: int,
+    event_id: uuid.UUID,
+    event_type: str,
+    payload: str,
+    trace_id: str,
+    due: datetime,
+) -> WebhookDelivery:
+    """An unsaved delivery of one event to one integration, due at `due`."""
+    return WebhookDelivery(
+        id=delivery_id(integration_id, event_id),
+        organization_id=organization_id,
+        integration_id=integration_id,
+        event_id=event_id,
+        event_type=event_type,
+        payload=payload,
+        trace_id=trace_id[:64],
+        next_attempt_at=due,
+    )
 
 
 def fan_out_and_queue(events: list[OutgoingEvent], *, cache: bool = True) -> int:
