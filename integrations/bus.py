@@ -1,8 +1,7 @@
 """The inbound JetStream consumer of `manage.py consume_bus`.
 
-The asyncio loop fetches a batch, hands it to one worker thread (Django's database work is
-synchronous), then acks, naks or terminates each message and answers those that asked for a
-reply. `process_batch` commits the whole batch in one transaction: one commit per batch, not
+The shared loop (integrations/consumers.py) fetches a batch and hands it to one worker thread;
+this module acks, naks or terminates each message and answers those that asked for a reply. `process_batch` commits the whole batch in one transaction: one commit per batch, not
 per message, is what makes thousands of messages per second possible. If the batch fails on
 a database error (a deadlock with another consumer, a lost connection) it is rolled back and
 each message is retried in its own transaction, so one message's trouble is its own.
@@ -16,24 +15,22 @@ import json
 import logging
 import re
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import nats
 from django.conf import settings
 from django.db import (
     DatabaseError,
-    InterfaceError,
-    OperationalError,
     close_old_connections,
     transaction,
 )
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 
 from events.tracing import TRACE_HEADER, clean_trace_id, new_trace_id
 from healix.models import Organization
 from integrations import services, storage
+from integrations.consumers import TRANSIENT_ERRORS, run_pull_consumer
 from integrations.models import InboundEvent, InboundSource, InboundStatus, UnroutableMessage
 from integrations.schemas import Problem
 from integrations.streams import (
@@ -52,14 +49,8 @@ logger = logging.getLogger(__name__)
 REPLY_HEADER = "Healix-Reply-To"
 # Seconds before a message that failed on a transient database error is offered again.
 NAK_DELAY_SECONDS = 5.0
-# Seconds one fetch waits for messages before the loop checks whether it should stop.
-FETCH_TIMEOUT_SECONDS = 1.0
-# Seconds between attempts to reach NATS or the database after a failure.
-RETRY_PAUSE_SECONDS = 2.0
 # Tries of a whole batch after transient errors before each message is tried on its own.
 BATCH_ATTEMPTS = 3
-# Errors worth a retry: the database was unreachable, or the transaction lost a race.
-TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 
 
 class Action:
@@ -217,6 +208,11 @@ async def _settle(nc, msg: Msg, result: Result) -> None:
             logger.warning("Could not answer on %r", reply_to, exc_info=True)
 
 
+async def _ensure(js: JetStreamContext) -> None:
+    await ensure_inbound_stream(js)
+    await ensure_inbound_consumer(js)
+
+
 async def consume(
     stop: asyncio.Event,
     *,
@@ -224,40 +220,18 @@ async def consume(
     batch_size: int | None = None,
     on_batch: Callable[[int], None] | None = None,
 ) -> None:
-    """Run until `stop` is set: fetch, process, settle. Reconnects on its own."""
-    batch_size = batch_size or settings.HEALIX_INBOUND_BATCH
-    loop = asyncio.get_running_loop()
-    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
-    nc = await nats.connect(url or settings.NATS_URL, name="healix-bus", max_reconnect_attempts=-1)
-    try:
-        js = nc.jetstream()
-        await ensure_inbound_stream(js)
-        await ensure_inbound_consumer(js)
-        sub = await js.pull_subscribe_bind(
-            settings.HEALIX_INBOUND_CONSUMER, settings.HEALIX_INBOUND_STREAM
-        )
-        logger.info("consuming %s", INBOUND_SUBJECTS)
-        while not stop.is_set():
-            try:
-                msgs = await sub.fetch(batch_size, timeout=FETCH_TIMEOUT_SECONDS)
-            except TimeoutError:  # idle (nats-py raises its own subclass or asyncio's plain one)
-                continue
-            except Exception:
-                logger.warning("fetch failed; retrying", exc_info=True)
-                await asyncio.sleep(RETRY_PAUSE_SECONDS)
-                continue
-            items = [_item(msg) for msg in msgs]
-            results = await loop.run_in_executor(executor, process_batch, items)
-            for msg, result in zip(msgs, results, strict=True):
-                try:
-                    await _settle(nc, msg, result)
-                except Exception:  # one message's settling must never stop the consumer
-                    logger.warning("Could not settle %s", msg.subject, exc_info=True)
-            await nc.flush()
-            if on_batch is not None:
-                on_batch(len(msgs))
-    finally:
-        # close, not drain: acks were flushed after each batch, and draining the pull
-        # subscription would wait out its pending fetch request (up to 30 s).
-        await nc.close()
-        executor.shutdown(wait=True)
+    """Run until `stop` is set: fetch, process, settle (integrations/consumers.py)."""
+    logger.info("consuming %s", INBOUND_SUBJECTS)
+    await run_pull_consumer(
+        stop,
+        name="healix-bus",
+        url=url,
+        ensure=_ensure,
+        stream=settings.HEALIX_INBOUND_STREAM,
+        durable=settings.HEALIX_INBOUND_CONSUMER,
+        batch_size=batch_size or settings.HEALIX_INBOUND_BATCH,
+        handle=lambda msgs: process_batch([_item(msg) for msg in msgs]),
+        settle=_settle,
+        failed=Result(Action.NAK),
+        on_batch=on_batch,
+    )

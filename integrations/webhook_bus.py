@@ -9,16 +9,16 @@ the messages acked: a consumer killed in between gets the batch again, and the u
 import asyncio
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
-import nats
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, close_old_connections
+from django.db import close_old_connections
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from events.streams import EVENT_SUBJECTS, ensure_events_stream
+from integrations.consumers import TRANSIENT_ERRORS, run_pull_consumer
 from integrations.webhooks import OutgoingEvent, fan_out_and_queue, parse_event
 
 __all__ = [
@@ -33,10 +33,7 @@ logger = logging.getLogger(__name__)
 # Seconds the server waits for an ack: a batch's fan-out commits in milliseconds.
 ACK_WAIT_SECONDS = 30.0
 MAX_ACK_PENDING = 20_000
-FETCH_TIMEOUT_SECONDS = 1.0
-RETRY_PAUSE_SECONDS = 2.0
 NAK_DELAY_SECONDS = 5.0
-TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 # After a fetch that was not full, wait this long for more before fanning out: at a steady
 # trickle (say 200 events/s) one transaction and one Celery task then carry several events
 # instead of one each, which is what keeps the worker's queue short. Costs at most this much
@@ -89,6 +86,15 @@ def process_events(bodies: list[bytes]) -> list[bool]:
     return [True] * len(bodies)
 
 
+async def _settle(_nc, msg: Msg, ok: bool) -> None:
+    await (msg.ack() if ok else msg.nak(delay=NAK_DELAY_SECONDS))
+
+
+async def _ensure(js: JetStreamContext) -> None:
+    await ensure_events_stream(js)
+    await ensure_webhooks_consumer(js)
+
+
 async def consume_webhooks(
     stop: asyncio.Event,
     *,
@@ -96,53 +102,19 @@ async def consume_webhooks(
     batch_size: int | None = None,
     on_batch: Callable[[int], None] | None = None,
 ) -> None:
-    """Run until `stop` is set: fetch, fan out, ack. Reconnects on its own."""
-    batch_size = batch_size or settings.HEALIX_WEBHOOKS_BATCH
-    loop = asyncio.get_running_loop()
-    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webhooks")
-    nc = await nats.connect(
-        url or settings.NATS_URL, name="healix-webhooks", max_reconnect_attempts=-1
+    """Run until `stop` is set: fetch, fan out, ack (integrations/consumers.py)."""
+    logger.info("fanning out %s to HTTP integrations", EVENT_SUBJECTS)
+    await run_pull_consumer(
+        stop,
+        name="healix-webhooks",
+        url=url,
+        ensure=_ensure,
+        stream=settings.HEALIX_EVENTS_STREAM,
+        durable=settings.HEALIX_WEBHOOKS_CONSUMER,
+        batch_size=batch_size or settings.HEALIX_WEBHOOKS_BATCH,
+        handle=lambda msgs: process_events([msg.data for msg in msgs]),
+        settle=_settle,
+        failed=False,  # nak: the batch comes back
+        gather_seconds=GATHER_SECONDS,
+        on_batch=on_batch,
     )
-    try:
-        js = nc.jetstream()
-        await ensure_events_stream(js)
-        await ensure_webhooks_consumer(js)
-        sub = await js.pull_subscribe_bind(
-            settings.HEALIX_WEBHOOKS_CONSUMER, settings.HEALIX_EVENTS_STREAM
-        )
-        logger.info("fanning out %s to HTTP integrations", EVENT_SUBJECTS)
-        while not stop.is_set():
-            try:
-                msgs = await sub.fetch(batch_size, timeout=FETCH_TIMEOUT_SECONDS)
-            except TimeoutError:  # idle (nats-py raises its own subclass or asyncio's plain one)
-                continue
-            except Exception:
-                logger.warning("fetch failed; retrying", exc_info=True)
-                await asyncio.sleep(RETRY_PAUSE_SECONDS)
-                continue
-            if len(msgs) < batch_size:
-                await asyncio.sleep(GATHER_SECONDS)
-                try:
-                    msgs += await sub.fetch(batch_size - len(msgs), timeout=GATHER_SECONDS)
-                except (TimeoutError, nats.errors.TimeoutError):
-                    pass  # nothing more came
-                except Exception:
-                    logger.warning("fetch failed; fanning out what came", exc_info=True)
-            try:
-                done = await loop.run_in_executor(
-                    executor, process_events, [msg.data for msg in msgs]
-                )
-            except Exception:  # a bug: leave the batch for redelivery, keep consuming
-                logger.exception("Webhook fan-out failed")
-                done = [False] * len(msgs)
-            for msg, ok in zip(msgs, done, strict=True):
-                try:
-                    await (msg.ack() if ok else msg.nak(delay=NAK_DELAY_SECONDS))
-                except Exception:
-                    logger.warning("Could not settle %s", msg.subject, exc_info=True)
-            await nc.flush()
-            if on_batch is not None:
-                on_batch(len(msgs))
-    finally:
-        await nc.close()
-        executor.shutdown(wait=True)
