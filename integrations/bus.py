@@ -1,8 +1,9 @@
 """The inbound JetStream consumer of `manage.py consume_bus`.
 
 The shared loop (integrations/consumers.py) fetches a batch and hands it to one worker thread;
-this module acks, naks or terminates each message and answers those that asked for a reply. `process_batch` commits the whole batch in one transaction: one commit per batch, not
-per message, is what makes thousands of messages per second possible. If the batch fails on
+this module acks, naks or terminates each message and answers those that asked for a reply.
+`process_batch` commits the whole batch in one transaction: one commit per batch, not per
+message, is what makes thousands of messages per second possible. If the batch fails on
 a database error (a deadlock with another consumer, a lost connection) it is rolled back and
 each message is retried in its own transaction, so one message's trouble is its own.
 
