@@ -41,9 +41,11 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from rest_framework.exceptions import AuthenticationFailed
 
+from events.types import subject_for
 from healix.api_auth import note_use, verified_key
 from healix.models import OrganizationAPIKey
 from healix.scopes import Scope
+from integrations.streams import inbound_subject
 
 __all__ = [
     "AUTH_SUBJECT",
@@ -98,6 +100,11 @@ def consumer_name(api_key: OrganizationAPIKey) -> str:
     return f"{api_key.organization.slug}_{api_key.prefix}"
 
 
+def events_subject(api_key: OrganizationAPIKey) -> str:
+    """The key's organization's outgoing events: `healix.<org>.*`."""
+    return subject_for(api_key.organization.slug, "*")
+
+
 def inbox_prefix(api_key: OrganizationAPIKey) -> str:
     """The key's own reply subjects (nats-py's `inbox_prefix`): the replies of JetStream calls
     carry the messages, so another key, even of the same organization, must not see them."""
@@ -112,11 +119,11 @@ def bus_permissions(api_key: OrganizationAPIKey) -> BusPermissions | None:
     publish: list[str] = []
     subscribe: list[str] = []
     if Scope.INBOUND_WRITE in api_key.scopes:
-        publish.append(f"healix.{org}.inbound.>")
+        publish.append(inbound_subject(org, ">"))
     if Scope.EVENTS_READ in api_key.scopes:
         stream = settings.HEALIX_EVENTS_STREAM
         consumer = consumer_name(api_key)
-        subscribe.append(f"healix.{org}.*")
+        subscribe.append(events_subject(api_key))
         # Its consumer is made by this service (ensure_consumer), never by the partner: a
         # consumer's configuration (a push consumer's deliver subject) could otherwise send
         # messages where they were never meant to go.
@@ -245,12 +252,11 @@ async def ensure_consumer(js: JetStreamContext, api_key: OrganizationAPIKey) -> 
     """The key's durable pull consumer of its organization's events (made here, not by the
     partner, see bus_permissions). It starts at the first connection's time (older events are
     in the REST events feed) and is dropped after HEALIX_EVENTS_MAX_AGE_SECONDS unused."""
-    org = api_key.organization.slug
     await js.add_consumer(
         settings.HEALIX_EVENTS_STREAM,
         ConsumerConfig(
             durable_name=consumer_name(api_key),
-            filter_subject=f"healix.{org}.*",
+            filter_subject=events_subject(api_key),
             deliver_policy=DeliverPolicy.NEW,
             ack_policy=AckPolicy.EXPLICIT,
             inactive_threshold=float(settings.HEALIX_EVENTS_MAX_AGE_SECONDS),

@@ -7,7 +7,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 
-from healix.bus_auth import JS_API_PREFIX, bus_permissions, consumer_name, inbox_prefix
+from healix.bus_auth import (
+    JS_API_PREFIX,
+    bus_permissions,
+    consumer_name,
+    events_subject,
+    inbox_prefix,
+)
 from healix.models import OrganizationAPIKey
 from healix.scopes import Scope
 
@@ -38,7 +44,7 @@ def bus_credentials(api_key: OrganizationAPIKey) -> dict | None:
         {
             "stream": settings.HEALIX_EVENTS_STREAM,
             "name": consumer_name(api_key),
-            "filterSubject": f"healix.{org}.*",
+            "filterSubject": events_subject(api_key),
         }
         if can_read
         else None

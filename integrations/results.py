@@ -4,6 +4,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from healix.problems import PROBLEM_TYPE_BASE
 from integrations.schemas import Problem
 
 __all__ = [
@@ -54,7 +55,7 @@ class IngestResult:
                 "duplicateOf": str(self.duplicate_of) if self.duplicate_of else None,
             }
         return {
-            "type": f"https://healix.me/problems/{self.rejection.slug}",
+            "type": PROBLEM_TYPE_BASE + self.rejection.slug,
             "title": self.rejection.title,
             "status": self.rejection.status,
             "detail": "; ".join(f"{p.pointer}: {p.detail}" for p in self.problems),

@@ -21,6 +21,7 @@ from integrations.models import (
     WebhookAttempt,
     WebhookDelivery,
 )
+from integrations.webhook_services import ALL
 from rules.shorthand import FIELD_TYPES as SHORTHAND_FIELD_TYPES
 
 __all__ = [
@@ -35,7 +36,6 @@ __all__ = [
     "WebhookUpdateSerializer",
 ]
 
-ALL = "all"
 MAX_CHOSEN = 500  # more ids than any organization has templates or forms
 CHOICE_SCHEMA = {
     "oneOf": [
