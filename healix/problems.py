@@ -6,12 +6,14 @@ own problems with `problem_response()`. Field errors point into the request body
 pointer in RFC 9457's URI-fragment form (`#/field`).
 """
 
+import logging
 from typing import Any
 
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler
+from rest_framework.views import exception_handler, set_rollback
 
 __all__ = [
     "PROBLEM_CONTENT_TYPE",
@@ -26,9 +28,14 @@ __all__ = [
     "validation_errors",
 ]
 
+logger = logging.getLogger(__name__)
+
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 # Problem types are URIs naming the kind of problem; documented in docs/inbound.md.
 PROBLEM_TYPE_BASE = "https://healix.me/problems/"
+# A restarted database breaks each web worker's kept connection once (Django then reconnects):
+# the client is told to come back a second later, rather than getting a 500.
+DATABASE_RETRY_AFTER_SECONDS = 1
 
 # DRF exception -> (problem type slug, title).
 KNOWN: list[tuple[type[Exception], str, str]] = [
@@ -114,6 +121,17 @@ def validation_errors(detail: Any, path: list[str] | None = None) -> list[dict[s
 
 
 def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        logger.warning("Database unavailable: %s", exc)
+        set_rollback()
+        problem = problem_response(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "Database unavailable",
+            "The database could not be reached; nothing was changed. Try again shortly.",
+            "database-unavailable",
+        )
+        problem["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+        return problem
     response = exception_handler(exc, context)
     if response is None:
         return None  # not an API error: Django's 500 handling (and logging) applies
