@@ -1,6 +1,8 @@
 """/api/v1/events/ (the outgoing event log as a feed to poll) and the published contract:
 /api/v1/schemas/events/<type>.json and /api/v1/asyncapi.json (public: they hold no data)."""
 
+import json
+
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -112,10 +114,6 @@ SEED_FEED_EXAMPLE = OpenApiExample(
 )
 
 
-def _quote(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"')
-
-
 class EventFeedView(APIView):
     read_scope = Scope.EVENTS_READ
 
@@ -156,7 +154,7 @@ class EventFeedView(APIView):
         )
         body = (
             f'{{"results":[{results}],"cursor":"{page.next_position}",'
-            f'"caughtUp":{"true" if page.caught_up else "false"},"next":"{_quote(next_url)}"}}'
+            f'"caughtUp":{"true" if page.caught_up else "false"},"next":{json.dumps(next_url)}}}'
         )
         return HttpResponse(body, content_type="application/json")
 
