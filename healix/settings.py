@@ -380,4 +380,6 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # Django's own console handler (DEBUG only) would print each of its lines a second time.
+    "loggers": {"django": {"handlers": [], "propagate": True}},
 }
