@@ -35,11 +35,14 @@ def _make_filesystem_folders(sender: Celery, **_kwargs) -> None:
 
 
 @setup_logging.connect
-def _django_logging(**_kwargs) -> None:
-    """Celery's own lines too go through settings.LOGGING (JSON, with the log context)."""
+def _django_logging(loglevel: int | str | None = None, **_kwargs) -> None:
+    """Celery's own lines too go through settings.LOGGING (JSON, with the log context); the
+    command's --loglevel, when given, is the process's level."""
     from django.conf import settings
 
     logging.config.dictConfig(settings.LOGGING)
+    if loglevel:
+        logging.getLogger().setLevel(loglevel)
 
 
 # A task carries the log context of whoever queued it (trace id, organization, event ids) in a
