@@ -4,6 +4,7 @@ pytest_plugins = [
     "tests.fixtures.domain",
     "tests.fixtures.events",
     "tests.fixtures.integrations",
+    "tests.fixtures.logs",
     "tests.fixtures.nats",
     "tests.fixtures.webhooks",
     "tests.fixtures.api",  # last: it imports the modules above

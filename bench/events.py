@@ -256,7 +256,9 @@ def latency_run(
     subscriber.start()
     ready.wait()
     manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
-    relay = subprocess.Popen([*manage, "relay_events"], stdout=subprocess.PIPE, text=True)
+    # WARNING: its line per published event would flood the terminal (docs/logging.md).
+    env = {**os.environ, "LOG_LEVEL": "WARNING"}
+    relay = subprocess.Popen([*manage, "relay_events"], stdout=subprocess.PIPE, text=True, env=env)
     relay.stdout.readline()  # "relay ... started"
     time.sleep(1.0)  # it has swept once and listens
 

@@ -11,24 +11,30 @@ in id order per plan.
 """
 
 import json
+import logging
 import uuid
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
 from django.utils import timezone
 
 from events import envelopes
 from events.envelopes import PlanFacts
 from events.models import OutboxEvent
-from events.tracing import current_trace_id, new_trace_id
+from events.tracing import current_trace_id, new_trace_id, trace
 from events.types import EventType, subject_for
+from healix.logcontext import bind
 from healix.models import User
 from plans.models import FormSubmission, Plan, WorkQueueItem, WorkQueueItemStatusChange
 
 __all__ = ["MAX_EVENT_BYTES", "NOTIFY_CHANNEL", "emit", "encode_envelope"]
+
+logger = logging.getLogger(__name__)
 
 # The PostgreSQL channel the outbox trigger notifies and the relay listens on.
 NOTIFY_CHANNEL = "healix_outbox"
@@ -134,7 +140,7 @@ def emit(event_type: EventType, *, actor: User, **sources: Any) -> OutboxEvent |
             f"This change would publish a {event_type} event of {size} bytes; the bus takes "
             f"at most {MAX_EVENT_BYTES}. Make the data smaller."
         )
-    return OutboxEvent.objects.create(
+    row = OutboxEvent.objects.create(
         organization_id=organization_id,
         event_id=event_id,
         event_type=event_type,
@@ -144,3 +150,11 @@ def emit(event_type: EventType, *, actor: User, **sources: Any) -> OutboxEvent |
         payload=payload,
         occurred_at=occurred_at,
     )
+    transaction.on_commit(partial(_log_written, row, facts.org_id), robust=True)
+    return row
+
+
+def _log_written(row: OutboxEvent, org_slug: str) -> None:
+    """Once committed (a rolled-back change wrote nothing)."""
+    with trace(row.trace_id), bind(org_id=org_slug, event_id=row.event_id, plan_id=row.plan_id):
+        logger.info("System event written: %s", row.event_type)

@@ -36,7 +36,8 @@ from nats.js.api import PubAck
 
 from events.models import OutboxEvent
 from events.outbox import NOTIFY_CHANNEL
-from events.tracing import TRACE_HEADER
+from events.tracing import TRACE_HEADER, trace
+from healix.logcontext import bind
 
 __all__ = [
     "ClaimedEvent",
@@ -281,6 +282,7 @@ class Relay:
             else:
                 acked.append(event.id)
                 self.stats.duplicates += bool(future.result().duplicate)
+                _log_published(event, bool(future.result().duplicate))
         return acked, error
 
     async def mark_published(self, ids: list[int]) -> None:
@@ -361,6 +363,13 @@ class Relay:
                 await self._db.close()
             self._db = None
             self.active = False
+
+
+def _log_published(event: ClaimedEvent, duplicate: bool) -> None:
+    org_slug = event.subject.split(".")[1]  # healix.<orgId>.<type>
+    with trace(event.trace_id), bind(org_id=org_slug, event_id=event.event_id):
+        extra = {"subject": event.subject, "duplicate": duplicate}
+        logger.info("System event published to %s", event.subject, extra=extra)
 
 
 async def _log_nats_error(error: Exception) -> None:

@@ -88,13 +88,17 @@ class TraceIdMiddleware:
     """Sets the trace id for the request and answers it in the `Healix-Trace-Id` header."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        from healix.logcontext import bind  # it reads the trace id from here
+
         self.get_response = get_response
+        self.bind = bind
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         trace_id = trace_id_from_headers(
             request.headers.get("traceparent"), request.headers.get("X-Trace-Id")
         )
-        with trace(trace_id):
+        # bind(): what the request learns (its API key's organization) is logged until its end.
+        with trace(trace_id), self.bind():
             response = self.get_response(request)
         response[TRACE_HEADER] = trace_id
         return response

@@ -16,6 +16,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
+from healix.logcontext import note
 from healix.models import Organization, OrganizationAPIKey, User
 from healix.throttling import COUNT_FOUND_SQL, Counted, window_start
 
@@ -48,6 +49,7 @@ class OrganizationAPIKeyAuthentication(BaseAuthentication):
         if scheme.lower() != KEYWORD.lower() or not key:  # schemes are case-insensitive (RFC 9110)
             raise AuthenticationFailed(f"Use the header Authorization: {KEYWORD} <key>.")
         api_key = verified_key(key)
+        note(org_id=api_key.organization.slug)  # on every log line of the request from here
         note_use(api_key)
         return (None, api_key)
 

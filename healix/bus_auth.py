@@ -43,6 +43,7 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from events.types import subject_for
 from healix.api_auth import note_use, verified_key
+from healix.logcontext import bind
 from healix.models import OrganizationAPIKey
 from healix.scopes import Scope
 from integrations.streams import inbound_subject
@@ -369,6 +370,8 @@ async def serve(stop: asyncio.Event, ready: asyncio.Event | None = None) -> None
                     await ensure_consumer(js, grant.api_key)
                     ensured[name] = loop.time()
             await msg.respond(authorization_response(request, grant, issuer).encode())
+            with bind(org_id=grant.api_key.organization.slug if grant else None):
+                logger.info("Bus connection %s", "authorized" if grant else "refused")
         except Exception:
             # A malformed request, a database or JetStream outage: no answer, so nats-server
             # refuses the client when its wait runs out; the service lives on.

@@ -5,10 +5,13 @@ kombu's filesystem transport under var/celery (one machine, nothing to run); its
 made here, since the transport expects them to exist.
 """
 
+import logging.config
 import os
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from celery import Celery
+from celery.signals import before_task_publish, setup_logging, task_postrun, task_prerun
 from kombu.transport import TRANSPORT_ALIASES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healix.settings")
@@ -29,3 +32,44 @@ def _make_filesystem_folders(sender: Celery, **_kwargs) -> None:
     for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
         if options.get(key):
             Path(options[key]).mkdir(parents=True, exist_ok=True)
+
+
+@setup_logging.connect
+def _django_logging(loglevel: int | str | None = None, **_kwargs) -> None:
+    """Celery's own lines too go through settings.LOGGING (JSON, with the log context); the
+    command's --loglevel, when given, is the process's level."""
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)
+    if loglevel:
+        logging.getLogger().setLevel(loglevel)
+
+
+# A task carries the log context of whoever queued it (trace id, organization, event ids) in a
+# message header; the worker binds it while the task runs, Celery's own lines about it included.
+_running: dict[str, AbstractContextManager] = {}
+
+
+@before_task_publish.connect
+def _carry_log_context(headers: dict | None = None, **_kwargs) -> None:
+    from healix.logcontext import CELERY_HEADER, to_header
+
+    context = to_header()
+    if context and headers is not None:
+        headers[CELERY_HEADER] = context
+
+
+@task_prerun.connect
+def _bind_log_context(task_id: str | None = None, task=None, **_kwargs) -> None:
+    from healix.logcontext import CELERY_HEADER, from_header
+
+    context = from_header(getattr(task.request, CELERY_HEADER, None))
+    context.__enter__()
+    _running[task_id] = context
+
+
+@task_postrun.connect
+def _unbind_log_context(task_id: str | None = None, **_kwargs) -> None:
+    context = _running.pop(task_id, None)
+    if context is not None:
+        context.__exit__(None, None, None)

@@ -62,6 +62,7 @@ def prepare_environment(var: Path) -> None:
         os.environ["SECRET_KEY"] = persistent_secret(var / "secret_key")
     os.environ["HEALIX_VAR_DIR"] = str(var)
     os.environ.setdefault("PYTHONUNBUFFERED", "1")  # honcho relays output line by line
+    os.environ.setdefault("LOG_FORMAT", "text")  # readable in a terminal; production: json
     # The demo's webhook receiver listens on loopback, which the SSRF guard otherwise refuses.
     os.environ.setdefault("HEALIX_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
     # Procfile commands (gunicorn, celery) are found in this virtualenv even if not activated.

@@ -28,7 +28,7 @@ from django.db import (
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from events.tracing import TRACE_HEADER, clean_trace_id, new_trace_id
+from events.tracing import TRACE_HEADER, clean_trace_id, new_trace_id, trace
 from healix.models import Organization
 from integrations import services, storage
 from integrations.consumers import TRANSIENT_ERRORS, run_pull_consumer
@@ -79,6 +79,9 @@ def _organization_pk(slug: str) -> int | None:
 
 
 def _unroutable(item: Item, reason: str) -> Result:
+    trace_id = clean_trace_id(item.headers.get(TRACE_HEADER))
+    with trace(trace_id):
+        logger.warning("Unroutable inbound message: %s", reason, extra={"subject": item.subject})
     UnroutableMessage.objects.create(
         subject=item.subject[:500].replace("\x00", "\ufffd"),  # PostgreSQL text holds no NUL
         raw_body=storage.text_of(item.data),
@@ -108,7 +111,7 @@ def _handle_all(items: list[Item], cache: services.DefinitionCache) -> list[Resu
             continue
         trace_id = clean_trace_id(item.headers.get(TRACE_HEADER)) or new_trace_id()
         message = services.Message(
-            organizations[org_id], subject, item.data, item.sequence, trace_id
+            organizations[org_id], subject, item.data, item.sequence, trace_id, org_id
         )
         messages.append((index, message))
     ingested = services.ingest_batch(

@@ -21,7 +21,8 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from events.tracing import TRACE_HEADER
+from events.tracing import TRACE_HEADER, trace
+from healix.logcontext import bind
 from integrations import transport
 from integrations.models import (
     TEST_EVENT_TYPE,
@@ -127,7 +128,7 @@ def _lease(delivery_ids: Sequence[str], now: datetime) -> list[WebhookDelivery]:
     with transaction.atomic():
         rows = (
             WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("integration")
+            .select_related("integration", "organization")  # its slug is logged
             .filter(id__in=delivery_ids, status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
             .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
         )
@@ -263,7 +264,36 @@ def _record(results: list[tuple[WebhookDelivery, transport.Response]]) -> list[t
         WebhookAttempt.objects.bulk_create(attempts)
         _update_after_attempts([delivery for delivery, _response in results])
         _track_health(now, succeeded_integrations, failed_integrations, gone)
+    for attempt in attempts:
+        _log_attempt(attempt)
     return retries
+
+
+def _log_attempt(attempt: WebhookAttempt) -> None:
+    """Status, duration, outcome and the error's kind; never the response body."""
+    delivery = attempt.delivery
+    extra = {
+        "attempt": attempt.number,
+        "statusCode": attempt.status_code,
+        "durationMs": attempt.duration_ms,
+        "outcome": attempt.outcome,
+        # Only the kind: a transport error quotes the URL, which may hold a partner's token.
+        "error": attempt.error.split(":", 1)[0][:60],
+        "nextAttemptAt": delivery.next_attempt_at.isoformat() if delivery.next_attempt_at else None,
+    }
+    ok = attempt.outcome == AttemptOutcome.SUCCEEDED
+    with (
+        trace(delivery.trace_id or None),
+        bind(
+            org_id=delivery.organization.slug,
+            event_id=delivery.event_id,
+            delivery_id=delivery.pk,
+            integration_id=delivery.integration_id,
+        ),
+    ):
+        (logger.info if ok else logger.warning)(
+            "Webhook attempt %d: %s", attempt.number, attempt.outcome, extra=extra
+        )
 
 
 # One statement for a whole batch (bulk_update's CASE per row and field costs more than the

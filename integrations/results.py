@@ -1,9 +1,12 @@
 """What ingest() answers: the outcome of one message, and the kinds of rejection."""
 
+import logging
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from events.tracing import trace
+from healix.logcontext import bind
 from healix.problems import PROBLEM_TYPE_BASE
 from integrations.schemas import Problem
 
@@ -16,7 +19,12 @@ __all__ = [
     "Message",
     "Outcome",
     "Rejection",
+    "log_outcomes",
 ]
+
+logger = logging.getLogger(__name__)
+# Pointers of a rejection's problems named on its log line: enough to see what was wrong.
+LOGGED_POINTERS = 10
 
 
 class Outcome:
@@ -73,3 +81,27 @@ class Message:
     body: bytes | str
     stream_sequence: int | None = None
     trace_id: str | None = None  # else the current trace id
+    org_slug: str = ""  # the organization's orgId, for the log line
+
+
+def log_outcomes(
+    messages: list[Message], results: list[IngestResult], traces: list[str], source: str
+) -> None:
+    """One log line per message of a committed batch (ingest_batch's lists, in order)."""
+    for message, result, trace_id in zip(messages, results, traces, strict=True):
+        _log_outcome(message, result, source, trace_id)
+
+
+def _log_outcome(message: Message, result: IngestResult, source: str, trace_id: str) -> None:
+    """Ids, subject, status and for a rejection its kind and the pointers of its problems;
+    never the payload, nor a problem's detail, which may quote it."""
+    extra: dict[str, Any] = {"subject": message.subject, "source": source}
+    if result.duplicate_of is not None:
+        extra["duplicateOf"] = str(result.duplicate_of)
+    with trace(trace_id), bind(org_id=message.org_slug or None, inbound_event_id=result.event_id):
+        if result.rejection is None:
+            logger.info("Inbound event %s", result.outcome, extra=extra)
+            return
+        extra["reason"] = result.rejection.slug
+        extra["pointers"] = [problem.pointer for problem in result.problems[:LOGGED_POINTERS]]
+        logger.warning("Inbound event rejected: %s", result.rejection.slug, extra=extra)

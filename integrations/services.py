@@ -13,12 +13,13 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
-from events.tracing import current_trace_id
+from events.tracing import current_trace_id, new_trace_id
 from healix.models import Organization
 from integrations import definitions, handoff, storage
 from integrations.models import (
@@ -36,6 +37,7 @@ from integrations.results import (
     Message,
     Outcome,
     Rejection,
+    log_outcomes,
 )
 from integrations.routing import PlanIndex, route, routing_ids
 from integrations.schemas import Problem, payload_problems
@@ -118,7 +120,8 @@ def ingest(
     """Store one inbound message (see the module doc); runs in the caller's transaction if
     there is one, else in its own."""
     organization_id = organization if isinstance(organization, int) else organization.pk
-    message = Message(organization_id, subject, body, stream_sequence)
+    slug = "" if isinstance(organization, int) else organization.slug
+    message = Message(organization_id, subject, body, stream_sequence, org_slug=slug)
     return ingest_batch([message], source, cache=cache)[0]
 
 
@@ -144,8 +147,9 @@ def ingest_batch(
         results: list[IngestResult | None] = [None] * len(messages)
         rejected: list[InboundEvent] = []
         candidates: list[storage.Candidate] = []
+        traces = [m.trace_id or current_trace_id() or new_trace_id() for m in messages]
         for index, message in enumerate(messages):
-            trace_id = message.trace_id or current_trace_id() or ""
+            trace_id = traces[index]
             payload, rejection, problems, plan_ids = _check(
                 message.organization_id, message.subject, message.body, cache
             )
@@ -163,6 +167,8 @@ def ingest_batch(
             InboundEvent.objects.bulk_create(rejected)
         for index, result in storage.store_first_or_count(candidates, source).items():
             results[index] = result
+        # Logged once committed: a batch rolled back and retried must not log twice.
+        transaction.on_commit(partial(log_outcomes, messages, results, traces, source), robust=True)
     return results  # type: ignore[return-value]
 
 

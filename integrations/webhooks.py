@@ -9,18 +9,22 @@ integration and the event, so the inserted rows need not be read back to queue t
 """
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.db import transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 
+from events.tracing import trace
 from events.types import EventType
+from healix.logcontext import bind
 from healix.models import Organization
 from integrations.models import HttpIntegration, WebhookDelivery
 from plans.models import Plan
@@ -36,6 +40,8 @@ __all__ = [
     "matches",
     "parse_event",
 ]
+
+logger = logging.getLogger(__name__)
 
 # Namespace of the delivery ids (uuid5 of integration id and event id).
 DELIVERY_NAMESPACE = uuid.UUID("6f7c2a51-8a0e-4d52-9b8f-6b1f0d8f3c11")
@@ -256,7 +262,24 @@ def fan_out(events: list[OutgoingEvent], *, cache: bool = False) -> list[uuid.UU
                 )
             )
     WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True)
+    slugs = {pk: slug for slug, pk in organizations.items()}
+    transaction.on_commit(partial(_log_deliveries, rows, slugs), robust=True)
     return [row.id for row in rows]
+
+
+def _log_deliveries(rows: list[WebhookDelivery], slugs: dict[int, str]) -> None:
+    """Once committed: one line per matching integration (a redelivered event's too)."""
+    for row in rows:
+        with (
+            trace(row.trace_id or None),
+            bind(
+                org_id=slugs.get(row.organization_id),
+                event_id=row.event_id,
+                delivery_id=row.id,
+                integration_id=row.integration_id,
+            ),
+        ):
+            logger.info("Webhook delivery queued: %s", row.event_type)
 
 
 def new_delivery(

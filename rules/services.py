@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
@@ -27,6 +28,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from events.tracing import current_trace_id, trace
+from healix.logcontext import bind
 from healix.models import Organization, User, UserType
 from plans import services as plan_services
 from plans.models import FormSubmission, Plan, PlanStatus, WorkQueueItem
@@ -35,6 +37,7 @@ from rules.context import EvaluationContext
 from rules.data import PlanData, load_plan_data
 from rules.engine import TableOutcome, evaluate_rows, to_json
 from rules.errors import ExpressionRuntimeError
+from rules.evaluation_log import log_evaluations
 from rules.models import ActionKind, Rule, RuleEvaluation, Trigger
 from rules.references import PLAN_ATTRIBUTES
 from rules.tables import compiled_table
@@ -181,6 +184,7 @@ def evaluate_plans(
             if any(result.changed for result in results):
                 chained.append((plan, evaluation))
         _insert_evaluations(evaluations)
+        transaction.on_commit(partial(log_evaluations, evaluations), robust=True)
         if chained:
             _chain(template, table, chained, depth, actor)
     return evaluations
@@ -427,6 +431,7 @@ def evaluate_inbound_events(event_ids: Iterable[uuid.UUID]) -> int:
 
     recorded = 0
     events = InboundEvent.objects.filter(pk__in=list(event_ids), status=InboundStatus.ACCEPTED)
+    events = events.select_related("organization")  # its slug goes on the log lines
     for event in events.order_by("received_at"):
         plans = Plan.objects.filter(
             organization_id=event.organization_id, pk__in=event.plan_ids
@@ -440,7 +445,11 @@ def evaluate_inbound_events(event_ids: Iterable[uuid.UUID]) -> int:
             source_key=f"inbound:{event.pk}",
             subject=event.subject,
         )
-        with trace(event.trace_id or None):
+        with (
+            trace(event.trace_id or None),
+            bind(org_id=event.organization.slug, inbound_event_id=event.pk),
+        ):
+            logger.info("Inbound event handed to the rules: %d plan(s)", len(plans))
             for template_plans in by_template.values():
                 template = template_plans[0].template
                 recorded += len(evaluate_plans(template, template_plans, trigger))
@@ -451,7 +460,9 @@ def evaluate_submission(submission_id: int, trace_id: str | None = None) -> int:
     """Evaluate the "on change" rows of the submission's plan, once per submission."""
     submission = (
         FormSubmission.objects.select_related(
-            "assignment__plan__template", "assignment__definition__form"
+            "assignment__plan__template",
+            "assignment__plan__organization",
+            "assignment__definition__form",
         )
         .filter(pk=submission_id)
         .first()
@@ -465,7 +476,7 @@ def evaluate_submission(submission_id: int, trace_id: str | None = None) -> int:
         source_key=f"submission:{submission.pk}",
         submission=submission,
     )
-    with trace(trace_id):
+    with trace(trace_id), bind(org_id=plan.organization.slug):
         return len(evaluate_plans(plan.template, [plan], trigger))
 
 
@@ -489,7 +500,8 @@ def evaluate_due_rules(now: datetime | None = None) -> int:
         .values_list("template_id", flat=True)
         .distinct()
     )
-    for template in PlanTemplate.objects.filter(pk__in=list(template_ids)):
+    templates = PlanTemplate.objects.filter(pk__in=list(template_ids))
+    for template in templates.select_related("organization"):
         table = compiled_table(template)
         rules = [r for r in table.rules_for(Trigger.TIME_ELAPSED) if not r.problem]
         plans = list(Plan.objects.filter(template=template, status=PlanStatus.OPEN))
@@ -497,7 +509,7 @@ def evaluate_due_rules(now: datetime | None = None) -> int:
             continue
         references = {rule.elapsed_reference for rule in rules}
         data: dict[uuid.UUID, PlanData] = load_plan_data(plans, references, table.catalog)
-        with trace(None):
+        with trace(None), bind(org_id=template.organization.slug):
             for rule in rules:
                 triggers = {}
                 for plan in plans:
