@@ -17,7 +17,6 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from healix import devservers
-from healix.models import User
 from tests.fixtures.waiting import PATIENCE
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -34,7 +33,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = devservers.var_dir() / "test-artifacts" / "browser"
-PASSWORD = "pass-for-tests-only"  # tests/fixtures/domain.make_user's
 
 
 def _apt_get(*args: str) -> subprocess.CompletedProcess:
@@ -121,23 +119,6 @@ def pytest_runtest_makereport(item, call):
     if report.when == "call":
         item.call_report = report  # read by `shots` at teardown
     return report
-
-
-def log_in(page: Page, user: User) -> None:
-    """Log in through the admin's login form, as a person would."""
-    page.goto("/admin/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.locator("#logout-form")).to_be_visible()
-
-
-def open_from_home(page: Page, model: str, row: str | None = None) -> None:
-    """Home (the site's name in the header), the model's list, then the row named `row`."""
-    page.locator("#site-name").get_by_role("link").click()
-    page.locator("#content-main th[scope=row]").get_by_role("link", name=model, exact=True).click()
-    if row is not None:
-        page.locator("#result_list").get_by_role("link", name=row, exact=True).click()
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

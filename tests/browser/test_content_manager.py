@@ -6,31 +6,15 @@ import json
 import re
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import expect
 
 from integrations.models import IntegrationDefinition
 from rules.models import ActionKind, Rule
-from tests.browser.conftest import log_in, open_from_home
+from tests.browser.ui import add_inline_row, cell, log_in, open_from_home, save_and_continue
 
 pytestmark = pytest.mark.browser
 
 SAVED = re.compile(r"was changed successfully")
-
-
-def add_inline_row(page: Page, group: str) -> Locator:
-    """Click the inline group's "Add another ..." link; the new (last) row."""
-    inline = page.locator(f"#{group}-group")
-    inline.get_by_role("button", name=re.compile(r"^Add another")).click()
-    return inline.locator(f"tr.dynamic-{group}").last
-
-
-def cell(row: Locator, field: str) -> Locator:
-    """A tabular inline row's input for `field` (the column's header labels it on screen)."""
-    return row.locator(f"[name$='-{field}']")
-
-
-def save_and_continue(page: Page) -> None:
-    page.get_by_role("button", name="Save and continue editing").click()
 
 
 def test_content_manager_defines_an_integration_and_a_rule_then_simulates_it(

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from standardwebhooks import Webhook
 
 from integrations.models import DeliveryStatus, WebhookDelivery
-from tests.browser.conftest import log_in, open_from_home
+from tests.browser.ui import log_in, open_from_home
 from tests.fixtures.waiting import wait_until
 from tests.fixtures.webhooks import Reply
 
