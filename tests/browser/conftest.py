@@ -1,0 +1,126 @@
+"""Browser tests: Playwright driving Debian's chromium against the admin on pytest-django's
+live server (a real HTTP server on loopback, on the test database).
+
+Playwright's own browser download is never used (this network refuses it): the tests run
+/usr/bin/chromium, and install it with apt-get when it is missing and we are root (a fresh CI
+machine). Each test saves a PNG at each key step under var/test-artifacts/browser/<test>/.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from healix import devservers
+from tests.fixtures.waiting import PATIENCE
+
+CHROMIUM = Path("/usr/bin/chromium")
+# The machine's network is closed: without these, chromium stalls on refused connections
+# (updates, sync, QUIC probes) and needs a sandbox that a root container does not give.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = devservers.var_dir() / "test-artifacts" / "browser"
+
+
+def _apt_get(*args: str) -> subprocess.CompletedProcess:
+    # Waits for a dpkg lock held by someone else instead of failing at once.
+    command = ["apt-get", "-o", "DPkg::Lock::Timeout=600", *args]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    return subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+
+
+def ensure_chromium() -> Path:
+    """Debian's chromium, installed with apt-get when missing (as root; a fresh machine's
+    package lists may be empty, hence the update on a first failure)."""
+    if CHROMIUM.exists():
+        return CHROMIUM
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
+    install = ("install", "-y", "--no-install-recommends", "chromium")
+    result = _apt_get(*install)
+    if result.returncode != 0:
+        _apt_get("update")
+        result = _apt_get(*install)
+    if result.returncode != 0 or not CHROMIUM.exists():
+        pytest.fail(f"apt-get could not install chromium:\n{result.stdout}\n{result.stderr}")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="package")
+def browser(django_db_setup) -> Iterator[Browser]:
+    """One chromium for the tests of this folder, started once the test database exists."""
+    executable = ensure_chromium()
+    # Playwright's sync API keeps an asyncio loop in this thread while it runs, which makes
+    # Django refuse every ORM call "from an async context"; the tests' ORM calls (and the
+    # fixtures') are plain blocking ones. Only while the browser lives: other folders keep
+    # Django's check.
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        browser = playwright.chromium.launch(executable_path=str(executable), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Shots:
+    """Numbered screenshots of one test: var/test-artifacts/browser/<test>/NN-<step>.png."""
+
+    def __init__(self, page: Page, folder: Path) -> None:
+        self.page = page
+        self.folder = folder
+        self.count = 0
+
+    def __call__(self, step: str) -> Path:
+        self.count += 1
+        path = self.folder / f"{self.count:02d}-{step}.png"
+        self.page.screenshot(path=path, full_page=True)
+        return path
+
+
+@pytest.fixture
+def page(browser, live_server) -> Iterator[Page]:
+    """A fresh browser context (no cookies) whose relative URLs go to the live server."""
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(PATIENCE * 1000)
+    expect.set_options(timeout=PATIENCE * 1000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def shots(page, request) -> Iterator[Shots]:
+    """Screenshots of the test's steps; on a failure, one more of the page as it was left."""
+    folder = ARTIFACTS / re.sub(r"[^\w.-]+", "_", request.node.name)
+    shutil.rmtree(folder, ignore_errors=True)  # only this run's steps
+    folder.mkdir(parents=True)
+    taker = Shots(page, folder)
+    yield taker
+    report = getattr(request.node, "call_report", None)
+    if report is not None and report.failed:
+        taker("failed")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.call_report = report  # read by `shots` at teardown
+    return report
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if ARTIFACTS.exists() and any(ARTIFACTS.iterdir()):
+        terminalreporter.write_line(f"browser screenshots: {ARTIFACTS}/<test>/NN-<step>.png")
