@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
 from events.tracing import current_trace_id
+from healix import metrics
 from healix.models import Organization
 from integrations import definitions, handoff, storage
 from integrations.models import (
@@ -131,6 +132,7 @@ def ingest_batch(
     order."""
     source = InboundSource(source)
     cache = cache or DefinitionCache()
+    started = metrics.now()
     # A longer subject, or one with NUL (which PostgreSQL text refuses), names no definition.
     messages = [
         replace(m, subject=m.subject[:SUBJECT_MAX_CHARS].replace("\x00", "\ufffd"))
@@ -160,6 +162,7 @@ def ingest_batch(
             InboundEvent.objects.bulk_create(rejected)
         for index, result in storage.store_first_or_count(candidates, source).items():
             results[index] = result
+    metrics.count_ingest(messages, results, source, started)  # type: ignore[arg-type]
     return results  # type: ignore[return-value]
 
 
