@@ -33,7 +33,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PROXY_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_X_REAL_IP", "HTTP_FORWARDED")
 
 OUTBOX_SQL = f"""
-SELECT organization_id, count(*), extract(epoch FROM now() - min(occurred_at))
+SELECT organization_id, count(*), extract(epoch FROM clock_timestamp() - min(occurred_at))
 FROM {OutboxEvent._meta.db_table} WHERE published_at IS NULL GROUP BY organization_id
 """
 PENDING_SQL = f"""
