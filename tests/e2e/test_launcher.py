@@ -17,6 +17,7 @@ import requests
 
 from healix import devservers
 from healix.devservers import BASE_DIR, free_port
+from tests.fixtures.metrics import value
 
 # A fresh var/ means initdb plus every migration; 120 s leaves room for a slow CI machine.
 STARTUP_TIMEOUT = 120
@@ -236,8 +237,6 @@ def check_the_bus_walk_through(launcher: Launcher) -> None:
 def check_metrics_and_operations(launcher: Launcher, session: requests.Session) -> None:
     """/metrics adds up the processes of the Procfile (docs/operations.md): the REST copy
     counted by a gunicorn worker, the NATS copy by consume_bus, events by the relay."""
-    from tests.healix.test_metrics import value
-
     text = requests.get(f"{launcher.base_url}/metrics", timeout=10).text
     inbound = {"subject": "aiEngineTimeSlot"}
     assert value(text, "healix_inbound_messages_total", status="accepted", **inbound) >= 2

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 from django.db.models import Func, Sum
-from prometheus_client.parser import text_string_to_metric_families
 
 from events.models import OutboxEvent
 from healix.demo import create_demo_rules
@@ -14,20 +13,11 @@ from integrations.models import DeliveryStatus, InboundEvent, InboundStatus, Web
 from integrations.webhook_services import ALL
 from plans import services
 from rules.models import RuleEvaluation
+from tests.fixtures.metrics import value
 from tests.fixtures.waiting import PATIENCE, wait_until
 from tests.fixtures.webhooks import make_integration
 
 SUBJECT = "aiEngineTimeSlot"
-
-
-def value(text: str, name: str, **labels: str) -> float:
-    """The sum of the samples called `name` whose labels include `labels`."""
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == name and labels.items() <= sample.labels.items()
-    )
 
 
 def scrape(client, **headers) -> str:
