@@ -15,6 +15,7 @@ subject is counted with an empty subject label and its rejection reason).
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -45,6 +46,10 @@ __all__ = [
     "count_published",
     "now",
 ]
+
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # A missing folder would make every count (so every ingest) fail: make it, if it is not.
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
 # Latency buckets in seconds: a millisecond (one ingest, one evaluation) up to the minutes a
 # retried webhook or an outbox held up by a NATS outage takes.

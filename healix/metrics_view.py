@@ -10,11 +10,12 @@ server behind a proxy exposes nothing until it is given a token. See docs/operat
 from __future__ import annotations
 
 import ipaddress
+import logging
 import secrets
 from collections.abc import Iterator
 
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
@@ -23,10 +24,13 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from events.models import OutboxEvent
+from healix import metrics as definitions  # noqa: F401  (registers them in this process)
 from healix.problems import problem_json
 from integrations.models import InboundEvent, WebhookDelivery
 
 __all__ = ["DatabaseCollector", "metrics", "registry"]
+
+logger = logging.getLogger(__name__)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Headers a reverse proxy adds: a request carrying one did not come from this machine.
@@ -52,13 +56,25 @@ class DatabaseCollector(Collector):
     the delivery sweep and the rules' sweep keep them to the waiting rows."""
 
     def collect(self) -> Iterator[Metric]:
-        with connection.cursor() as cursor:
-            cursor.execute(OUTBOX_SQL)
-            outbox = cursor.fetchall()
-            cursor.execute(PENDING_SQL)
-            pending = cursor.fetchall()
-            cursor.execute(AWAITING_RULES_SQL)
-            awaiting = cursor.fetchall()
+        up = GaugeMetricFamily(
+            "healix_metrics_database_up", "1 if the gauges below could be read from PostgreSQL."
+        )
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(OUTBOX_SQL)
+                outbox = cursor.fetchall()
+                cursor.execute(PENDING_SQL)
+                pending = cursor.fetchall()
+                cursor.execute(AWAITING_RULES_SQL)
+                awaiting = cursor.fetchall()
+        except DatabaseError:
+            # The counters are worth most during an outage: answer them without the gauges.
+            logger.exception("/metrics: the database gauges could not be read")
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
         unpublished = GaugeMetricFamily(
             "healix_outbox_unpublished_events",
             "Events written to the outbox and not yet published.",

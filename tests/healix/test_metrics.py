@@ -5,6 +5,7 @@ import signal
 from pathlib import Path
 
 import pytest
+from django.db import OperationalError, connection
 from django.db.models import Func, Sum
 
 from events.models import OutboxEvent
@@ -82,6 +83,21 @@ def test_waiting_work_is_read_from_the_database_per_organization(
     assert value(text, "healix_outbox_oldest_unpublished_age_seconds", organization=str(org.pk))
     pending = {"organization": str(org.pk), "integration": str(integration.pk)}
     assert value(text, "healix_webhook_deliveries_pending", **pending) == 1
+
+
+@pytest.mark.django_db
+def test_without_the_database_the_counters_are_still_answered(client):
+    def refuse(execute, sql, params, many, context):
+        if "published_at IS NULL" in sql:
+            raise OperationalError("the server closed the connection")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(refuse):
+        text = scrape(client)
+    assert value(text, "healix_metrics_database_up") == 0
+    assert "# TYPE healix_inbound_messages_total counter" in text
+    assert "healix_outbox_unpublished_events" not in text
+    assert value(scrape(client), "healix_metrics_database_up") == 1
 
 
 # --- counters of real processes -------------------------------------------------------------
