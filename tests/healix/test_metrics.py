@@ -16,7 +16,7 @@ from plans import services
 from rules.models import RuleEvaluation
 from tests.fixtures.metrics import value
 from tests.fixtures.waiting import PATIENCE, wait_until
-from tests.fixtures.webhooks import make_integration
+from tests.fixtures.webhooks import make_delivery, make_integration
 
 SUBJECT = "aiEngineTimeSlot"
 
@@ -66,14 +66,7 @@ def test_waiting_work_is_read_from_the_database_per_organization(
     waiting = OutboxEvent.objects.filter(organization=org, published_at__isnull=True).count()
     # and a pending test delivery of an hrh integration
     integration, _ = make_integration(org, "http://127.0.0.1:9/hook")
-    WebhookDelivery.objects.create(
-        id=integration.pk,
-        organization=org,
-        integration=integration,
-        event_id=integration.pk,
-        event_type="planCreated",
-        payload="{}",
-    )
+    make_delivery(integration)
     # When Prometheus scrapes
     text = scrape(client)
     # Then the gauges say what waits, for hrh only

@@ -13,10 +13,9 @@ from integrations.models import (
     InboundEvent,
     InboundSource,
     InboundStatus,
-    WebhookDelivery,
 )
 from tests.fixtures.domain import make_user
-from tests.fixtures.webhooks import make_integration
+from tests.fixtures.webhooks import make_delivery, make_integration
 
 pytestmark = pytest.mark.django_db
 
@@ -35,19 +34,6 @@ def inbound(organization, at: datetime, status=InboundStatus.ACCEPTED, **extra) 
     )
     InboundEvent.objects.filter(pk=event.pk).update(received_at=at)
     return event
-
-
-def delivery(integration, status: str, completed_at: datetime | None) -> WebhookDelivery:
-    return WebhookDelivery.objects.create(
-        id=uuid.uuid4(),
-        organization_id=integration.organization_id,
-        integration=integration,
-        event_id=uuid.uuid4(),
-        event_type="planCreated",
-        payload="{}",
-        status=status,
-        completed_at=completed_at,
-    )
 
 
 def minute(hh: int, mm: int) -> int:
@@ -107,12 +93,12 @@ def test_deliveries_count_per_integration_and_pending_now(org, other_org, webhoo
     zeta, _ = make_integration(org, "http://127.0.0.1:9/zeta", partner_name="Zeta")
     theirs, _ = make_integration(other_org, "http://127.0.0.1:9/other")
     at = datetime(2026, 1, 5, 10, 29, 30, tzinfo=UTC)
-    delivery(acme, DeliveryStatus.SUCCEEDED, at)
-    delivery(acme, DeliveryStatus.SUCCEEDED, at)
-    delivery(acme, DeliveryStatus.FAILED, at - timedelta(minutes=1))
-    delivery(acme, DeliveryStatus.PENDING, None)
-    delivery(zeta, DeliveryStatus.PENDING, None)
-    delivery(theirs, DeliveryStatus.SUCCEEDED, at)
+    make_delivery(acme, DeliveryStatus.SUCCEEDED, at)
+    make_delivery(acme, DeliveryStatus.SUCCEEDED, at)
+    make_delivery(acme, DeliveryStatus.FAILED, at - timedelta(minutes=1))
+    make_delivery(acme, DeliveryStatus.PENDING, None)
+    make_delivery(zeta, DeliveryStatus.PENDING, None)
+    make_delivery(theirs, DeliveryStatus.SUCCEEDED, at)
     # When the hour's overview of hrh is computed
     lines = overview(org.pk, WINDOWS["hour"], NOW).integrations
     # Then each of hrh's integrations has its own counts
