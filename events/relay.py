@@ -37,6 +37,7 @@ from nats.js.api import PubAck
 from events.models import OutboxEvent
 from events.outbox import NOTIFY_CHANNEL
 from events.tracing import TRACE_HEADER, trace
+from healix import metrics
 from healix.logcontext import bind
 
 __all__ = [
@@ -88,6 +89,7 @@ MARK_SQL = f"""
 UPDATE {TABLE}
 SET published_at = now(), attempts = attempts + 1, last_error = ''
 WHERE id = ANY(%(ids)s)
+RETURNING organization_id, event_type, extract(epoch FROM published_at - occurred_at)
 """
 FAILED_SQL = f"""
 UPDATE {TABLE} SET attempts = attempts + 1, last_error = %(error)s WHERE id = ANY(%(ids)s)
@@ -287,7 +289,7 @@ class Relay:
 
     async def mark_published(self, ids: list[int]) -> None:
         db = await self._database()
-        await db.execute(MARK_SQL, {"ids": ids})
+        metrics.count_published(await (await db.execute(MARK_SQL, {"ids": ids})).fetchall())
 
     async def record_failure(self, ids: list[int], error: str) -> None:
         db = await self._database()

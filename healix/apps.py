@@ -1,8 +1,10 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 from django.db.models.signals import post_migrate
 
 
 class HealixConfig(AppConfig):
+    default = True  # "healix" in INSTALLED_APPS; HealixAdminConfig below is named in full
     name = "healix"
     verbose_name = "Tenancy"
 
@@ -21,3 +23,10 @@ def sync_editor_groups(sender: AppConfig, using: str = "default", **kwargs) -> N
 
     # `apps` is the migrated state after migrate; a flush sends no state, only the models.
     sync_groups(kwargs.get("apps") or global_apps, using=using)
+
+
+class HealixAdminConfig(admin_apps.AdminConfig):
+    """Django's admin with our site (the operations page) as the default `admin.site`."""
+
+    default = False  # AdminConfig's True would make two defaults in this module
+    default_site = "healix.admin_site.HealixAdminSite"

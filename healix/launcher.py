@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -67,6 +68,12 @@ def prepare_environment(var: Path) -> None:
     os.environ.setdefault("HEALIX_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
     # Procfile commands (gunicorn, celery) are found in this virtualenv even if not activated.
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    # Prometheus multi-process mode: every process writes its values here, /metrics adds them
+    # up. Emptied at each start: files of a previous run's processes would count again.
+    metrics_dir = var / "prometheus"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     # The Celery filesystem transport needs its folders to exist (see settings.py).
     for folder in ("queue", "processed"):
         (var / "celery" / folder).mkdir(parents=True, exist_ok=True)

@@ -100,8 +100,15 @@ HEALIX_EVENTS_RELAY_BATCH = env.int("HEALIX_EVENTS_RELAY_BATCH", default=500)
 # whether the active one is gone at least this often).
 HEALIX_EVENTS_RELAY_SWEEP_SECONDS = env.float("HEALIX_EVENTS_RELAY_SWEEP_SECONDS", default=5.0)
 
+# /metrics (healix/metrics_view.py, docs/operations.md). The folder where every process writes
+# its Prometheus values (prometheus_client's multi-process mode; `make run` sets it under var/);
+# empty: each process counts alone and /metrics shows the web process's own.
+HEALIX_METRICS_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+# A bearer token /metrics requires; empty: only direct requests from loopback are answered.
+HEALIX_METRICS_TOKEN = env.str("HEALIX_METRICS_TOKEN", default="")
+
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "healix.apps.HealixAdminConfig",  # django.contrib.admin with the operations page
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from healix.bus_views import BusCredentialsView
 from healix.health import healthz, readyz
+from healix.metrics_view import metrics
 from healix.problems import api_not_found
 
 urlpatterns = [
@@ -12,6 +13,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("metrics", metrics, name="metrics"),
     # The REST API: each app's api/ package, and the OpenAPI document describing them all.
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="openapi"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="openapi"), name="swagger-ui"),

@@ -22,6 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from events.tracing import TRACE_HEADER, trace
+from healix import metrics
 from healix.logcontext import bind
 from integrations import transport
 from integrations.models import (
@@ -411,6 +412,7 @@ def deliver(delivery_ids: Sequence[str]) -> int:
         return 0
     results = list(zip(taken, _sender_pool().map(_send, taken), strict=True))
     retries = _record(results)
+    metrics.count_deliveries(results)
     for delivery_id, delay in retries:
         # A short wait is a countdown task; a long one is left to the sweep, because a
         # worker holds countdown tasks in memory (hours of retries for a dead endpoint would

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
 from events.tracing import current_trace_id, new_trace_id
+from healix import metrics
 from healix.models import Organization
 from integrations import definitions, handoff, storage
 from integrations.models import (
@@ -134,6 +135,7 @@ def ingest_batch(
     order."""
     source = InboundSource(source)
     cache = cache or DefinitionCache()
+    started = metrics.now()
     # A longer subject, or one with NUL (which PostgreSQL text refuses), names no definition.
     messages = [
         replace(m, subject=m.subject[:SUBJECT_MAX_CHARS].replace("\x00", "\ufffd"))
@@ -167,8 +169,12 @@ def ingest_batch(
             InboundEvent.objects.bulk_create(rejected)
         for index, result in storage.store_first_or_count(candidates, source).items():
             results[index] = result
-        # Logged once committed: a batch rolled back and retried must not log twice.
+        # Logged and counted once committed: a batch rolled back and retried must not log or
+        # count twice.
         transaction.on_commit(partial(log_outcomes, messages, results, traces, source), robust=True)
+        transaction.on_commit(
+            partial(metrics.count_ingest, messages, results, source, started), robust=True
+        )
     return results  # type: ignore[return-value]
 
 

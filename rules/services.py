@@ -28,6 +28,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from events.tracing import current_trace_id, trace
+from healix import metrics
 from healix.logcontext import bind
 from healix.models import Organization, User, UserType
 from plans import services as plan_services
@@ -175,10 +176,12 @@ def evaluate_plans(
         evaluations = []
         chained: list[tuple[Plan, RuleEvaluation]] = []
         for plan, plan_trigger, rules in todo:
+            started = metrics.now()
             context = EvaluationContext(data=data[plan.pk])
             outcome = evaluate_rows(table, rules, context)
             results = run_actions(plan, outcome, context, actor) if outcome.fired else []
             evaluation = _record(template, plan, plan_trigger, trace_id, depth, outcome, results)
+            metrics.count_evaluation(evaluation, started)
             evaluation._rows_text = outcome.rows_text()  # what COPY writes
             evaluations.append(evaluation)
             if any(result.changed for result in results):

@@ -17,6 +17,7 @@ import requests
 
 from healix import devservers
 from healix.devservers import BASE_DIR, free_port
+from tests.fixtures.metrics import value
 
 # A fresh var/ means initdb plus every migration; 120 s leaves room for a slow CI machine.
 STARTUP_TIMEOUT = 120
@@ -233,6 +234,19 @@ def check_the_bus_walk_through(launcher: Launcher) -> None:
     ]
 
 
+def check_metrics_and_operations(launcher: Launcher, session: requests.Session) -> None:
+    """/metrics adds up the processes of the Procfile (docs/operations.md): the REST copy
+    counted by a gunicorn worker, the NATS copy by consume_bus, events by the relay."""
+    text = requests.get(f"{launcher.base_url}/metrics", timeout=10).text
+    inbound = {"subject": "aiEngineTimeSlot"}
+    assert value(text, "healix_inbound_messages_total", status="accepted", **inbound) >= 2
+    assert value(text, "healix_inbound_messages_total", status="duplicate", **inbound) == 1
+    assert value(text, "healix_events_published_total", event_type="planCreated") >= 1
+    assert value(text, "healix_webhook_deliveries_total", status="succeeded") >= 1
+    page = session.get(f"{launcher.base_url}/admin/operations/", timeout=10)
+    assert page.status_code == 200 and "<svg" in page.text
+
+
 @pytest.mark.e2e
 def test_launcher_serves_the_template_editor_and_stops_cleanly(launcher: Launcher) -> None:
     # given the launcher started on an empty var/ directory, without any server named
@@ -256,6 +270,7 @@ def test_launcher_serves_the_template_editor_and_stops_cleanly(launcher: Launche
     receiver_lines = [line for line in launcher.output().splitlines() if "| webhook " in line]
     assert receiver_lines and all("signature verified" in line for line in receiver_lines)
     wait_for_output(launcher, "beat: Starting")
+    check_metrics_and_operations(launcher, session)
 
     # when it receives a Ctrl-C
     launcher.process.send_signal(signal.SIGINT)

@@ -1,0 +1,169 @@
+"""The operations page: its per-bucket SQL on known rows, and what each staff user sees."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from healix.operations import WINDOWS, overview
+from integrations.models import (
+    DeliveryStatus,
+    InboundEvent,
+    InboundSource,
+    InboundStatus,
+)
+from tests.fixtures.domain import make_user
+from tests.fixtures.webhooks import make_delivery, make_integration
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 1, 5, 10, 30, 20, tzinfo=UTC)
+
+
+def inbound(organization, at: datetime, status=InboundStatus.ACCEPTED, **extra) -> InboundEvent:
+    """An inbound event received at `at` (received_at is set on insert, so moved after)."""
+    event = InboundEvent.objects.create(
+        organization=organization,
+        subject="aiEngineTimeSlot",
+        source=InboundSource.REST,
+        status=status,
+        payload_hash=uuid.uuid4().hex if status == InboundStatus.ACCEPTED else "",
+        **extra,
+    )
+    InboundEvent.objects.filter(pk=event.pk).update(received_at=at)
+    return event
+
+
+def minute(hh: int, mm: int) -> int:
+    """The index of the hour window's bucket starting at hh:mm (the last one is 10:30)."""
+    starts = WINDOWS["hour"].starts(NOW)
+    return starts.index(datetime(2026, 1, 5, hh, mm, tzinfo=UTC))
+
+
+def test_inbound_rows_land_in_their_minute_and_the_window_edges_hold(org, other_org):
+    # Given rows of hrh around the hour window's edges (its first bucket starts at 09:31)
+    inbound(org, datetime(2026, 1, 5, 9, 30, 59, tzinfo=UTC))  # before the window
+    inbound(org, datetime(2026, 1, 5, 9, 31, 0, tzinfo=UTC))  # first bucket
+    inbound(org, datetime(2026, 1, 5, 10, 29, 0, tzinfo=UTC))
+    inbound(org, datetime(2026, 1, 5, 10, 29, 59, tzinfo=UTC))
+    inbound(org, datetime(2026, 1, 5, 10, 30, 5, tzinfo=UTC), InboundStatus.REJECTED)
+    inbound(
+        org,
+        datetime(2026, 1, 5, 10, 0, tzinfo=UTC),
+        duplicate_count=3,
+        last_seen_at=datetime(2026, 1, 5, 10, 28, 10, tzinfo=UTC),
+    )
+    # and rows of the other organization in the same minutes
+    inbound(other_org, datetime(2026, 1, 5, 10, 29, 30, tzinfo=UTC))
+    inbound(other_org, datetime(2026, 1, 5, 10, 30, 1, tzinfo=UTC), InboundStatus.REJECTED)
+    # When the hour's overview of hrh is computed
+    accepted, duplicates, rejected = overview(org.pk, WINDOWS["hour"], NOW).inbound
+    # Then each row is in its minute, hrh's only, and nothing before 09:31 counts
+    assert len(accepted.values) == 60
+    assert accepted.values[0] == 1  # 09:31
+    assert accepted.values[minute(10, 29)] == 2
+    assert accepted.values[minute(10, 0)] == 1
+    assert accepted.total == 4
+    assert rejected.values[minute(10, 30)] == 1 and rejected.total == 1
+    assert duplicates.values[minute(10, 28)] == 3 and duplicates.total == 3
+
+
+def test_the_day_window_counts_per_quarter_hour(org):
+    # Given rows at 10:15:00, 10:29:59 and 10:30:00
+    for at in (
+        datetime(2026, 1, 5, 10, 15, tzinfo=UTC),
+        datetime(2026, 1, 5, 10, 29, 59, tzinfo=UTC),
+        datetime(2026, 1, 5, 10, 30, tzinfo=UTC),
+        datetime(2026, 1, 4, 10, 40, tzinfo=UTC),  # a day and a bit ago: outside
+    ):
+        inbound(org, at)
+    # When the day's overview is computed
+    accepted = overview(org.pk, WINDOWS["day"], NOW).inbound[0]
+    # Then 96 buckets of 15 minutes, the first two rows in 10:15, the third in 10:30
+    assert len(accepted.values) == 96
+    assert accepted.values[-2:] == [2, 1]
+    assert accepted.total == 3
+
+
+def test_deliveries_count_per_integration_and_pending_now(org, other_org, webhook_settings):
+    # Given two integrations of hrh and one of the other organization, with deliveries
+    acme, _ = make_integration(org, "http://127.0.0.1:9/acme", partner_name="Acme")
+    zeta, _ = make_integration(org, "http://127.0.0.1:9/zeta", partner_name="Zeta")
+    theirs, _ = make_integration(other_org, "http://127.0.0.1:9/other")
+    at = datetime(2026, 1, 5, 10, 29, 30, tzinfo=UTC)
+    make_delivery(acme, DeliveryStatus.SUCCEEDED, at)
+    make_delivery(acme, DeliveryStatus.SUCCEEDED, at)
+    make_delivery(acme, DeliveryStatus.FAILED, at - timedelta(minutes=1))
+    make_delivery(acme, DeliveryStatus.PENDING, None)
+    make_delivery(zeta, DeliveryStatus.PENDING, None)
+    make_delivery(theirs, DeliveryStatus.SUCCEEDED, at)
+    # When the hour's overview of hrh is computed
+    lines = overview(org.pk, WINDOWS["hour"], NOW).integrations
+    # Then each of hrh's integrations has its own counts
+    assert [line.name for line in lines] == ["Acme", "Zeta"]
+    succeeded, failed = lines[0].series
+    assert succeeded.values[minute(10, 29)] == 2 and succeeded.total == 2
+    assert failed.values[minute(10, 28)] == 1 and failed.total == 1
+    assert (lines[0].pending, lines[1].pending) == (1, 1)
+    assert lines[1].series[0].total == lines[1].series[1].total == 0
+
+
+@pytest.fixture
+def two_organizations_traffic(org, other_org, webhook_settings):
+    """hrh: 2 accepted, 1 rejected, integration "Acme"; other: 5 accepted, 4 rejected,
+    integration "SecretPartner". All within the last minute."""
+    now = timezone.now()
+    for _ in range(2):
+        inbound(org, now)
+    inbound(org, now, InboundStatus.REJECTED)
+    for _ in range(5):
+        inbound(other_org, now)
+    for _ in range(4):
+        inbound(other_org, now, InboundStatus.REJECTED)
+    make_integration(org, "http://127.0.0.1:9/acme", partner_name="Acme")
+    make_integration(other_org, "http://127.0.0.1:9/other", partner_name="SecretPartner")
+
+
+def totals(response) -> tuple[int, ...]:
+    return tuple(series.total for series in response.context["overview"].inbound)
+
+
+def test_a_staff_user_sees_only_their_organization(
+    client, org, other_org, hrh_administrator, two_organizations_traffic
+):
+    # Given an hrh staff user logged in
+    client.force_login(hrh_administrator)
+    # When they open the operations page, even naming the other organization
+    url = reverse("admin:operations")
+    response = client.get(url, {"organization": other_org.pk, "window": "day"})
+    # Then they see hrh's numbers, charted as inline SVG, and nothing of the other organization
+    assert response.status_code == 200
+    assert totals(response) == (2, 0, 1)
+    html = response.content.decode()
+    assert "<svg" in html and "accepted: 2" in html and "rejected: 1" in html
+    assert "Acme" in html
+    assert "SecretPartner" not in html and "Other Clinic" not in html
+    assert 'name="organization"' not in html  # nothing to pick
+
+
+def test_the_admin_index_links_to_the_operations_page(client, hrh_content_manager):
+    client.force_login(hrh_content_manager)
+    response = client.get(reverse("admin:index"))
+    assert reverse("admin:operations") in response.content.decode()
+
+
+def test_a_superuser_picks_the_organization(
+    client, superuser, org, other_org, two_organizations_traffic
+):
+    client.force_login(superuser)
+    response = client.get(reverse("admin:operations"), {"organization": other_org.pk})
+    assert totals(response) == (5, 0, 4)
+    assert "SecretPartner" in response.content.decode()
+
+
+def test_a_user_who_is_not_staff_is_sent_to_the_login(client, org):
+    client.force_login(make_user(org, "patient-login"))
+    response = client.get(reverse("admin:operations"))
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
