@@ -31,7 +31,10 @@ __all__ = [
     "exit_status",
     "format_table",
     "percentile",
+    "procfile_commands",
+    "production_environment",
     "standalone",
+    "start_command",
     "start_web",
     "with_servers",
 ]
@@ -172,37 +175,58 @@ def answers(port: int) -> bool:
     return True
 
 
-def start_web(stack: ExitStack, log: Path, environment: dict[str, str] | None = None) -> int:
-    """The Procfile's own web command (gunicorn, 2 workers) with DEBUG off, as production runs
-    it, on a free port that this returns; `stack` stops it. `environment` adds settings."""
+def procfile_commands(
+    port: int, concurrency: dict[str, int] | None = None
+) -> dict[str, tuple[str, dict[str, str]]]:
+    """The Procfile's command lines by process name (web.1, bus.2, ...), as `make run` expands
+    them (healix/launcher.py); `port` is the first process's $PORT."""
     from honcho.environ import expand_processes, parse_procfile
 
-    port = devservers.free_port()
+    procfile = parse_procfile((BASE_DIR / "Procfile").read_text())
+    expanded = expand_processes(procfile.processes, concurrency=concurrency, port=port)
+    return {process.name: (process.cmd, process.env) for process in expanded}
+
+
+def start_command(
+    stack: ExitStack, command: str, log: Path, env: dict[str, str]
+) -> subprocess.Popen:
+    """Start one Procfile command line in the project with `env` (the virtualenv's commands
+    first on PATH), its output into `log`; `stack` stops it (SIGTERM, then SIGKILL)."""
+    env = {**env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"}
+    with log.open("w") as output:
+        # exec: the shell becomes the command, so the SIGTERM below reaches it itself.
+        process = subprocess.Popen(
+            f"exec {command}", shell=True, cwd=BASE_DIR, env=env, stdout=output, stderr=output
+        )
+
+    def stop() -> None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    stack.callback(stop)
+    return process
+
+
+def production_environment() -> dict[str, str]:
+    """os.environ with DEBUG off, as production runs, and what DEBUG off then requires."""
     env = {**os.environ, "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1", "SECRET_KEY": "bench"}
     env["LOG_LEVEL"] = "WARNING"
     # Every request is still counted by the per-key throttle; the limit is raised so the load
     # is measured rather than refused.
     env["HEALIX_API_RATE_PER_MINUTE"] = str(10**9)
-    env.setdefault("CELERY_BROKER_URL", "filesystem://")  # required with DEBUG off
-    env.update(environment or {})
-    procfile = parse_procfile((BASE_DIR / "Procfile").read_text())
-    (web,) = expand_processes({"web": procfile.processes["web"]}, port=port)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    with log.open("w") as output:
-        # exec: the shell becomes gunicorn, so the SIGTERM below reaches gunicorn itself.
-        process = subprocess.Popen(
-            f"exec {web.cmd}",
-            shell=True,
-            cwd=BASE_DIR,
-            env={**env, **web.env},
-            stdout=output,
-            stderr=output,
-        )
+    env.setdefault("CELERY_BROKER_URL", "filesystem://")  # the filesystem transport, as make run
+    return env
 
-    def stop() -> None:
-        process.send_signal(signal.SIGTERM)
-        process.wait(30)
 
-    stack.callback(stop)
+def start_web(stack: ExitStack, log: Path) -> int:
+    """The Procfile's own web command (gunicorn, 2 workers) with DEBUG off, as production runs
+    it, on a free port that this returns; `stack` stops it."""
+    port = devservers.free_port()
+    command, env = procfile_commands(port)["web.1"]
+    start_command(stack, command, log, {**production_environment(), **env})
     wait_until(lambda: answers(port), "gunicorn to listen", WEB_START_TIMEOUT)
     return port

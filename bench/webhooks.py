@@ -65,36 +65,36 @@ BENCH_SETTINGS = {
 def serve(port, count, stop, out: str) -> None:
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    seen: list[tuple[str, float]] = []
-    lock = threading.Lock()
+    # One line per request as it arrives (event id, time.time()): bench/soak.py reads it live.
+    with Path(out).open("w", buffering=1) as record:
+        lock = threading.Lock()
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
 
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            now = time.time()
-            with lock:
-                seen.append((self.headers.get("webhook-id", ""), now))
-                count.value += 1
-            self.send_response(204)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                now = time.time()
+                with lock:
+                    record.write(f"{self.headers.get('webhook-id', '')} {now}\n")
+                    count.value += 1
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
-        def log_message(self, *args) -> None:
-            pass
+            def log_message(self, *args) -> None:
+                pass
 
-    class Server(ThreadingHTTPServer):
-        daemon_threads = True
-        request_queue_size = 1024  # the default 5 drops connections in a burst (1 s SYN retry)
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+            request_queue_size = 1024  # the default 5 drops connections in a burst (1 s SYN)
 
-    server = Server(("127.0.0.1", port.value), Handler)
-    port.value = server.server_address[1]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    stop.wait()
-    with lock:
-        Path(out).write_text("\n".join(f"{event_id} {at}" for event_id, at in seen))
-    server.shutdown()
+        server = Server(("127.0.0.1", port.value), Handler)
+        port.value = server.server_address[1]
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        stop.wait()
+        server.shutdown()
+        lock.acquire()  # no request writes to the record while it closes
 
 
 class ReceiverProcess:
@@ -114,11 +114,16 @@ class ReceiverProcess:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port.value}{path}"
 
+    def received(self) -> list[tuple[str, float]]:
+        """(event id, time received) of every request so far."""
+        text = self.out.read_text() if self.out.exists() else ""
+        # Every line ends with a newline: what follows the last one is still being written.
+        return [(line.split()[0], float(line.split()[1])) for line in text.split("\n")[:-1]]
+
     def finish(self) -> list[tuple[str, float]]:
         self.stop.set()
         self.process.join(30)
-        lines = self.out.read_text().splitlines() if self.out.exists() else []
-        return [(line.split()[0], float(line.split()[1])) for line in lines if line]
+        return self.received()
 
 
 # --- the run ---------------------------------------------------------------------------------
