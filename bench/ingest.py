@@ -54,8 +54,9 @@ DUPLICATE_SHARE = 0.10
 PHASE_TIMEOUT = 300.0
 
 
-def bodies(plan_ids: list[str], count: int, seed: int) -> list[bytes]:
-    """`count` JSON bodies; every tenth (on average) repeats an earlier one, keys reversed."""
+def bodies(plan_ids: list[str], count: int, seed: int, one_plan_each: bool = False) -> list[bytes]:
+    """`count` JSON bodies; every tenth (on average) repeats an earlier one, keys reversed.
+    Each new body names a random plan, or with `one_plan_each` the next plan of `plan_ids`."""
     rng = random.Random(seed)
     unique: list[dict] = []
     out = []
@@ -63,7 +64,8 @@ def bodies(plan_ids: list[str], count: int, seed: int) -> list[bytes]:
         if unique and rng.random() < DUPLICATE_SHARE:
             payload = dict(reversed(rng.choice(unique).items()))
         else:
-            payload = {"planId": rng.choice(plan_ids), "timeSlot": f"{seed}-{n}"}
+            plan_id = plan_ids[len(unique)] if one_plan_each else rng.choice(plan_ids)
+            payload = {"planId": plan_id, "timeSlot": f"{seed}-{n}"}
             unique.append(payload)
         out.append(json.dumps(payload).encode())
     return out

@@ -33,7 +33,6 @@ import contextlib
 import json
 import math
 import os
-import random
 import shutil
 import sys
 import tempfile
@@ -53,13 +52,11 @@ from bench.common import (
     start_command,
     wait_until,
 )
+from bench.ingest import DUPLICATE_SHARE, SUBJECT, bodies
 from bench.webhooks import ReceiverProcess
 from healix import devservers
 from healix.launcher import BUS_PROCESSES
 
-SUBJECT = "aiEngineTimeSlot"
-# Share of messages that repeat an earlier one, as partners retrying do.
-DUPLICATE_SHARE = 0.10
 # A process's RSS may differ this much between minute 2 and the last minute and still be flat:
 # allocators keep freed memory and caches settle; a leak at this load grows past it.
 MEMORY_TOLERANCE = 0.10
@@ -74,7 +71,8 @@ MIB = 2**20
 
 @dataclass
 class Load:
-    """What the drivers sent: each plan's first message time, and counts by channel."""
+    """What the drivers sent: when each plan's first message went, how many, how many copies,
+    and the sends that failed by kind."""
 
     first_sent: dict[str, float] = field(default_factory=dict)
     sent: int = 0
@@ -95,20 +93,16 @@ class Load:
             self.failed[what] = self.failed.get(what, 0) + 1
 
 
-def schedule(plan_ids: list[str], count: int, seed: int = 7) -> list[tuple[bytes, str | None]]:
-    """`count` bodies in sending order, with the plan each is the first message for (None for
-    a copy): every tenth on average repeats an earlier body, keys reversed."""
-    rng = random.Random(seed)
-    unique: list[dict] = []
+def schedule(plan_ids: list[str], count: int) -> list[tuple[bytes, str | None]]:
+    """`count` bodies in sending order (bench/ingest.py's: about 10 % copies, keys reversed),
+    each new one for a plan of its own; with the plan a body is the first message for (None
+    for a copy)."""
+    seen: set[str] = set()
     out: list[tuple[bytes, str | None]] = []
-    for n in range(count):
-        if unique and rng.random() < DUPLICATE_SHARE:
-            out.append((json.dumps(dict(reversed(rng.choice(unique).items()))).encode(), None))
-        else:
-            plan_id = plan_ids[len(unique)]
-            payload = {"planId": plan_id, "timeSlot": f"2026-12-01T09:{n % 60:02d}"}
-            unique.append(payload)
-            out.append((json.dumps(payload).encode(), plan_id))
+    for body in bodies(plan_ids, count, seed=7, one_plan_each=True):
+        plan_id = json.loads(body)["planId"]
+        out.append((body, None if plan_id in seen else plan_id))
+        seen.add(plan_id)
     return out
 
 
