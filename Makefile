@@ -4,13 +4,21 @@ PYTHON := $(VENV)/bin/python
 # Touched after a successful install; newer requirements files make it stale.
 STAMP := $(VENV)/.requirements-installed
 
-.PHONY: run test lint clean
+.PHONY: run test lint clean bench soak
 
 run: $(STAMP)
 	$(PYTHON) -m healix.launcher
 
 test: $(STAMP)
 	$(PYTHON) -m pytest
+
+# Every benchmark, one table (about 10 minutes; docs/performance.md).
+bench: $(STAMP)
+	$(PYTHON) bench/run_all.py
+
+# The whole system under a steady load for 10 minutes (MINUTES=n to change; not in CI).
+soak: $(STAMP)
+	$(PYTHON) bench/soak.py --minutes $(or $(MINUTES),10)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -21,20 +21,18 @@ GET /api/v1/events/ and for POST /api/v1/inbound/<subject>/ on the 2-core machin
 import argparse
 import asyncio
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(BASE_DIR))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.ingest import SUBJECT, _answers, bodies, wait_for  # noqa: E402
-from healix import devservers  # noqa: E402
+from bench.common import Figure, standalone, start_web
+from bench.ingest import SUBJECT, bodies
 
+DATABASE = "healix_bench"
 TARGET = 800  # requests/s, issue 7
 
 
@@ -103,69 +101,44 @@ def setup(events: int):
     return org, plan_ids, key, str(cursor)
 
 
-def main() -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--events", type=int, default=5000)
-    args = parser.parse_args()
-    with ExitStack() as stack:
-        devservers.start_throwaway_servers(stack, database="healix_bench")
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healix.settings")
-        import django
-
-        django.setup()
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
-        _org, plan_ids, key, caught_up = setup(args.events)
-        logs = Path(tempfile.mkdtemp(prefix="bench-api-logs-"))
-        print(f"PostgreSQL {os.environ['DATABASE_URL']}")
-        print(f"{args.events} events, {os.cpu_count()} CPUs, logs in {logs}\n")
-        inbound = [
-            ("POST", f"/api/v1/inbound/{SUBJECT}/", body)
-            for body in bodies(plan_ids, args.requests, seed=3)
-        ]
-        scenarios = {
-            "GET events (caught up)": [("GET", f"/api/v1/events/?after={caught_up}", b"")]
-            * args.requests,
-            "GET events (pages of 100)": [("GET", "/api/v1/events/?limit=100", b"")]
-            * args.requests,
-            "POST inbound": inbound,
-        }
-        results = run_gunicorn(key, scenarios, args.concurrency, logs / "gunicorn.log")
-    ok = True
-    for name, (rate, p99, statuses) in results.items():
-        print(f"{name:28} {rate:7,.0f} requests/s  p99 {p99 * 1000:6.1f} ms  {statuses}")
-        ok = ok and rate >= TARGET and set(statuses) <= {200, 202}
-    print(f"\ngunicorn 2 sync workers, {args.concurrency} connections; target {TARGET}/s each")
-    print("targets " + ("met" if ok else "NOT met"))
-    return 0 if ok else 1
+    return parser
 
 
-def run_gunicorn(key: str, scenarios: dict, concurrency: int, log: Path) -> dict:
-    port = devservers.free_port()
-    env = {**os.environ, "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1", "SECRET_KEY": "bench"}
-    env["LOG_LEVEL"] = "WARNING"
-    env["HEALIX_API_RATE_PER_MINUTE"] = str(10**9)
-    env.setdefault("CELERY_BROKER_URL", "filesystem://")  # required with DEBUG off; unused here
-    with log.open("w") as output:
-        command = [
-            sys.executable, "-m", "gunicorn", "healix.wsgi", "--bind", f"127.0.0.1:{port}",
-            "--workers", "2", "--no-control-socket",
-        ]  # fmt: skip
-        process = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=output, stderr=output)
-    try:
-        wait_for(lambda: _answers(port), "gunicorn to listen")
-        results = {}
-        for name, requests in scenarios.items():
-            asyncio.run(load(port, key, requests[:200], concurrency))  # warm both workers up
-            results[name] = asyncio.run(load(port, key, requests[200:], concurrency))
-        return results
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(30)
+def run(args: argparse.Namespace, stack: ExitStack) -> list[Figure]:
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    _org, plan_ids, key, caught_up = setup(args.events)
+    logs = Path(tempfile.mkdtemp(prefix="bench-api-logs-"))
+    print(f"PostgreSQL {os.environ['DATABASE_URL']}")
+    print(f"{args.events} events, {os.cpu_count()} CPUs, logs in {logs}\n")
+    inbound = [
+        ("POST", f"/api/v1/inbound/{SUBJECT}/", body)
+        for body in bodies(plan_ids, args.requests, seed=3)
+    ]
+    scenarios = {
+        "GET /api/v1/events/ (caught up)": [("GET", f"/api/v1/events/?after={caught_up}", b"")]
+        * args.requests,
+        "GET /api/v1/events/ (pages of 100)": [("GET", "/api/v1/events/?limit=100", b"")]
+        * args.requests,
+        "POST /api/v1/inbound/<subject>/": inbound,
+    }
+    port = start_web(stack, logs / "gunicorn.log")
+    figures = []
+    for name, requests in scenarios.items():
+        asyncio.run(load(port, key, requests[:200], args.concurrency))  # warm both workers up
+        rate, p99, statuses = asyncio.run(load(port, key, requests[200:], args.concurrency))
+        print(f"{name:36} {rate:7,.0f} requests/s  p99 {p99 * 1000:6.1f} ms  {statuses}")
+        valid = set(statuses) <= {200, 202}
+        figures.append(Figure(name, rate, "req/s", at_least=TARGET, valid=valid))
+    print(f"\nthe Procfile's web (gunicorn, 2 sync workers), {args.concurrency} connections")
+    return figures
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(standalone(run, parser(), DATABASE))

@@ -31,9 +31,9 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from bench.common import percentile  # noqa: E402
-from healix import devservers  # noqa: E402 (needs the project on sys.path)
+from bench.common import Figure, percentile, standalone  # noqa: E402
 
+DATABASE = "healix_bench"
 # Seconds bus_auth may take to start, and any phase to finish, before the benchmark gives up.
 PHASE_TIMEOUT = 120.0
 
@@ -113,48 +113,53 @@ async def sweep_time(url: str, keys: list[str], count: int) -> tuple[float, int]
             await client.close()
 
 
-def main() -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--connects", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--open", type=int, default=200, help="connections during the sweep")
     parser.add_argument("--keys", type=int, default=20, help="distinct API keys")
-    args = parser.parse_args()
-    with ExitStack() as stack:
-        devservers.start_throwaway_servers(stack, database="healix_bench")
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healix.settings")
-        import django
+    return parser
 
-        django.setup()
-        from django.conf import settings
-        from django.core.management import call_command
 
-        call_command("migrate", verbosity=0)
-        call_command("setup_streams", verbosity=0)
-        keys = setup_keys(args.keys)
-        logs = Path(tempfile.mkdtemp(prefix="bench-logs-"))
-        start_bus_auth(logs, stack)
-        url = settings.HEALIX_BUS_PUBLIC_URL
-        print(f"partners connect to {url}; {os.cpu_count()} CPUs, logs in {logs}\n")
-        started = time.perf_counter()
-        latencies = asyncio.run(connects(url, keys, args.connects, args.concurrency))
-        elapsed = time.perf_counter() - started
-        print(
-            f"connects {args.connects / elapsed:,.0f}/s through the callout "
-            f"({args.connects} connects, {args.concurrency} at a time, {args.keys} keys)"
-        )
-        print(
-            f"         latency p50 {percentile(latencies, 0.50) * 1000:.1f} ms, "
-            f"p95 {percentile(latencies, 0.95) * 1000:.1f} ms, "
-            f"max {max(latencies) * 1000:.1f} ms"
-        )
-        seconds, closed = asyncio.run(sweep_time(url, keys, args.open))
-        print(
-            f"sweep    {seconds * 1000:.0f} ms for {args.open} open connections "
-            f"({closed} closed; includes the wait for every server's answer)"
-        )
-    return 0
+def run(args: argparse.Namespace, stack: ExitStack) -> list[Figure]:
+    from django.conf import settings
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    call_command("setup_streams", verbosity=0)
+    keys = setup_keys(args.keys)
+    logs = Path(tempfile.mkdtemp(prefix="bench-logs-"))
+    start_bus_auth(logs, stack)
+    url = settings.HEALIX_BUS_PUBLIC_URL
+    print(f"partners connect to {url}; {os.cpu_count()} CPUs, logs in {logs}\n")
+    started = time.perf_counter()
+    latencies = asyncio.run(connects(url, keys, args.connects, args.concurrency))
+    elapsed = time.perf_counter() - started
+    print(
+        f"connects {args.connects / elapsed:,.0f}/s through the callout "
+        f"({args.connects} connects, {args.concurrency} at a time, {args.keys} keys)"
+    )
+    print(
+        f"         latency p50 {percentile(latencies, 0.50) * 1000:.1f} ms, "
+        f"p95 {percentile(latencies, 0.95) * 1000:.1f} ms, "
+        f"max {max(latencies) * 1000:.1f} ms"
+    )
+    seconds, closed = asyncio.run(sweep_time(url, keys, args.open))
+    print(
+        f"sweep    {seconds * 1000:.0f} ms for {args.open} open connections "
+        f"({closed} closed; includes the wait for every server's answer)"
+    )
+    return [
+        Figure(
+            f"bus connects with an API key, {args.concurrency} at a time (bus_auth.py)",
+            args.connects / elapsed,
+            "connects/s",
+        ),
+        Figure("bus connect latency p95", percentile(latencies, 0.95) * 1000, "ms"),
+        Figure(f"bus revocation sweep, {args.open} connections open", seconds * 1000, "ms"),
+    ]
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(standalone(run, parser(), DATABASE))

@@ -14,9 +14,10 @@ NATS_URL name servers. Then, in one run:
    then through bare emit() calls, while `manage.py relay_events` runs; a JetStream subscriber
    (this process) times each event from the moment its transaction committed.
 
-Targets (issue 3): relay >= 50 % of the ceiling and >= 5,000 events/s; p99 < 50 ms at 500/s.
-A latency phase counts only if its emitters reached 95 % of the asked rate and every event
-arrived; the exit status is 1 when a target is not met.
+Targets (issue 3): relay >= 50 % of the ceiling and >= 5,000 events/s; p99 < 50 ms at 500/s,
+checked on the emit() path (the relay's own latency; through the services, their work limits
+the rate on a small machine). A latency phase counts only if its emitters reached 95 % of the
+asked rate and every event arrived; the exit status is 1 when a target is not met.
 """
 
 import argparse
@@ -34,9 +35,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import percentile
+from bench.common import Figure, percentile, standalone
 from healix import devservers
 
+DATABASE = "healix_bench"
 # Plans the emitters rotate over: enough that per-plan locks rarely meet.
 PLANS = 64
 # Emitter processes in the latency phase: one process's service calls cannot keep 500/s.
@@ -56,21 +58,18 @@ def main() -> int:
         how, slug, rate, seconds, index, start, out = sys.argv[2:]
         emitter_main(how, slug, float(rate), float(seconds), int(index), float(start), out)
         return 0
+    return standalone(run, parser(), DATABASE)
+
+
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--rate", type=float, default=500.0)
     parser.add_argument("--seconds", type=float, default=10.0)
-    args = parser.parse_args()
-    with ExitStack() as stack:
-        devservers.start_throwaway_servers(stack, database="healix_bench")
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healix.settings")
-        import django
-
-        django.setup()
-        return run(args)
+    return parser
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, stack: ExitStack) -> list[Figure]:
     from django.conf import settings
     from django.core.management import call_command
 
@@ -97,29 +96,38 @@ def run(args: argparse.Namespace) -> int:
     print(f"ceiling  {ceiling_rate:,.0f} events/s (bare nats-py loop, same messages and options)")
     print(f"         relay = {share:.0%} of the ceiling")
 
-    latency_ok = False
+    figures = [
+        Figure(
+            "events relay, outbox -> JetStream (events.py)",
+            relay_rate,
+            "events/s",
+            ceiling=ceiling_rate,
+            at_least=5000,
+            min_share=0.5,
+        )
+    ]
     for how in ("services", "emit"):
         latencies, achieved, missing = latency_run(actor, plans, args.rate, args.seconds, how)
         p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
         at_rate = achieved >= MIN_RATE_SHARE * args.rate and missing == 0
-        # The target is met if either path holds it at the asked rate (the services path is
-        # limited by the services' own work on a small machine, not by the relay).
-        latency_ok = latency_ok or (at_rate and p99 < P99_TARGET_SECONDS)
         print(
             f"latency  via {how:8}: {len(latencies)} events at {achieved:,.0f}/s "
             f"(asked {args.rate:.0f}/s{'' if at_rate else ', NOT reached'}), commit -> "
             f"JetStream subscriber p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, "
             f"max {max(latencies) * 1000:.1f} ms"
         )
-    checks = {
-        "relay >= 5,000 events/s": relay_rate >= 5000,
-        "relay >= 50 % of the ceiling": share >= 0.5,
-        f"p99 < 50 ms at {args.rate:.0f}/s": latency_ok,
-    }
-    print()
-    for name, held in checks.items():
-        print(f"target {name}: {'met' if held else 'NOT met'}")
-    return 0 if all(checks.values()) else 1
+        # The target is the relay's: the emit() path carries it; through the services, the
+        # services' own work limits the rate on a small machine, not the relay.
+        figures.append(
+            Figure(
+                f"events commit -> JetStream p99 at {args.rate:.0f}/s, via {how}",
+                p99 * 1000,
+                "ms",
+                at_most=P99_TARGET_SECONDS * 1000 if how == "emit" else None,
+                valid=at_rate,
+            )
+        )
+    return figures
 
 
 def django_now():

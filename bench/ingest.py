@@ -39,8 +39,11 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from bench.common import Figure, standalone, start_web, wait_until  # noqa: E402
 from healix import devservers  # noqa: E402 (needs the project on sys.path)
 from healix.launcher import BUS_PROCESSES  # noqa: E402
+
+DATABASE = "healix_bench"
 
 SUBJECT = "aiEngineTimeSlot"
 # Plans the payloads name: routing looks one up per message, as in real traffic.
@@ -51,8 +54,9 @@ DUPLICATE_SHARE = 0.10
 PHASE_TIMEOUT = 300.0
 
 
-def bodies(plan_ids: list[str], count: int, seed: int) -> list[bytes]:
-    """`count` JSON bodies; every tenth (on average) repeats an earlier one, keys reversed."""
+def bodies(plan_ids: list[str], count: int, seed: int, one_plan_each: bool = False) -> list[bytes]:
+    """`count` JSON bodies; every tenth (on average) repeats an earlier one, keys reversed.
+    Each new body names a random plan, or with `one_plan_each` the next plan of `plan_ids`."""
     rng = random.Random(seed)
     unique: list[dict] = []
     out = []
@@ -60,7 +64,8 @@ def bodies(plan_ids: list[str], count: int, seed: int) -> list[bytes]:
         if unique and rng.random() < DUPLICATE_SHARE:
             payload = dict(reversed(rng.choice(unique).items()))
         else:
-            payload = {"planId": rng.choice(plan_ids), "timeSlot": f"{seed}-{n}"}
+            plan_id = plan_ids[len(unique)] if one_plan_each else rng.choice(plan_ids)
+            payload = {"planId": plan_id, "timeSlot": f"{seed}-{n}"}
             unique.append(payload)
         out.append(json.dumps(payload).encode())
     return out
@@ -127,11 +132,8 @@ async def ceiling(url: str, count: int) -> float:
 
 
 def wait_for(condition, what: str) -> None:
-    deadline = time.monotonic() + PHASE_TIMEOUT
-    while not condition():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"gave up waiting for {what}")
-        time.sleep(0.1)  # polling is a query: often enough to measure, rarely enough not to load
+    # Polling is a query every 0.1 s: often enough to measure, rarely enough not to load.
+    wait_until(condition, what, PHASE_TIMEOUT)
 
 
 def rows_done(org) -> int:
@@ -202,70 +204,30 @@ async def load(port: int, key: str, payloads: list[bytes], concurrency: int) -> 
 
 
 def rest_rate(key: str, payloads: list[bytes], concurrency: int, log: Path) -> tuple[float, dict]:
-    port = devservers.free_port()
-    env = {**os.environ, "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1", "SECRET_KEY": "bench"}
-    env["LOG_LEVEL"] = "WARNING"
-    # Every request is still counted by the per-key throttle; the limit is raised so the load
-    # is measured rather than refused.
-    env["HEALIX_API_RATE_PER_MINUTE"] = str(10**9)
-    env.setdefault("CELERY_BROKER_URL", "filesystem://")  # required with DEBUG off; unused here
-    # The Procfile's own web command line: the server measured is the one `make run` starts.
-    from honcho.environ import expand_processes, parse_procfile
-
-    procfile = parse_procfile((BASE_DIR / "Procfile").read_text())
-    (web,) = expand_processes({"web": procfile.processes["web"]}, port=port)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    with log.open("w") as output:
-        # exec: the shell becomes gunicorn, so the SIGTERM below reaches gunicorn itself.
-        process = subprocess.Popen(
-            f"exec {web.cmd}",
-            shell=True,
-            cwd=BASE_DIR,
-            env={**env, **web.env},
-            stdout=output,
-            stderr=output,
-        )
-    try:
-        wait_for(lambda: _answers(port), "gunicorn to listen")
+    with ExitStack() as stack:
+        port = start_web(stack, log)
         asyncio.run(load(port, key, payloads[:200], concurrency))  # warm both workers up
         return asyncio.run(load(port, key, payloads[200:], concurrency))
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(30)
 
 
-def _answers(port: int) -> bool:
-    try:
-        asyncio.run(asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 1))
-    except OSError:
-        return False
-    return True
-
-
-def main() -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=20_000)
-    parser.add_argument("--requests", type=int, default=5_000)
+    parser.add_argument("--requests", type=int, default=5_000, help="0: no REST phase")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument(
         "--consumers", type=int, default=BUS_PROCESSES, help="consume_bus processes"
     )
-    args = parser.parse_args()
-    with ExitStack() as stack:
-        devservers.start_throwaway_servers(stack, database="healix_bench")
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healix.settings")
-        import django
-
-        django.setup()
-        return run(args, Path(tempfile.mkdtemp(prefix="bench-logs-")))
+    return parser
 
 
-def run(args: argparse.Namespace, logs: Path) -> int:
+def run(args: argparse.Namespace, stack: ExitStack) -> list[Figure]:
     from django.conf import settings
     from django.core.management import call_command
 
     from integrations.streams import ensure_inbound_stream, inbound_subject
 
+    logs = Path(tempfile.mkdtemp(prefix="bench-logs-"))
     call_command("migrate", verbosity=0)
     org, plans, key = setup_organization()
     print(f"PostgreSQL {os.environ['DATABASE_URL']}\nNATS {devservers.redacted(settings.NATS_URL)}")
@@ -289,12 +251,11 @@ def run(args: argparse.Namespace, logs: Path) -> int:
     batch = settings.HEALIX_INBOUND_BATCH
     print(f"ceiling  {ceiling_rate:,.0f} events/s (bare nats-py fetch {batch} + ack)")
     bus_rate = consume_bus_rate(org, args.events, logs, args.consumers)
-    share = bus_rate / ceiling_rate
     print(
         f"bus      {bus_rate:,.0f} events/s through {args.consumers} consume_bus process(es) "
         "to committed rows"
     )
-    print(f"         = {share:.0%} of the ceiling")
+    print(f"         = {bus_rate / ceiling_rate:.0%} of the ceiling")
     from integrations.models import InboundEvent
 
     events = InboundEvent.objects.filter(organization=org)
@@ -303,14 +264,32 @@ def run(args: argparse.Namespace, logs: Path) -> int:
         f"{events.filter(status='rejected').count()} rejected, "
         f"{rows_done(org) - events.count()} duplicates counted"
     )
-    payloads = bodies(plans, args.requests + 200, seed=2)
-    rest, statuses = rest_rate(key, payloads, args.concurrency, logs / "gunicorn.log")
-    print(f"REST     {rest:,.0f} requests/s, the Procfile's web, {args.concurrency} connections")
-    print(f"         statuses {statuses}")
-    ok = bus_rate >= 3000 and share >= 0.25 and rest >= 800
-    print("\ntargets " + ("met" if ok else "NOT met"))
-    return 0 if ok else 1
+    figures = [
+        Figure(
+            f"inbound over the bus, {args.consumers} consume_bus (ingest.py)",
+            bus_rate,
+            "events/s",
+            ceiling=ceiling_rate,
+            at_least=3000,
+            min_share=0.25,
+        )
+    ]
+    if args.requests:
+        payloads = bodies(plans, args.requests + 200, seed=2)
+        rest, statuses = rest_rate(key, payloads, args.concurrency, logs / "gunicorn.log")
+        print(f"REST     {rest:,.0f} requests/s, the Procfile's web, {args.concurrency} clients")
+        print(f"         statuses {statuses}")
+        figures.append(
+            Figure(
+                "POST /api/v1/inbound/<subject>/ (ingest.py)",
+                rest,
+                "req/s",
+                at_least=800,
+                valid=set(statuses) <= {200, 202},
+            )
+        )
+    return figures
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(standalone(run, parser(), DATABASE))

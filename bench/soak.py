@@ -1,0 +1,480 @@
+"""Soak run: the whole system under a steady load, minute by minute, and whether memory stays flat.
+
+    .venv/bin/python bench/soak.py [--minutes 10] [--rate 5]        (or: make soak MINUTES=10)
+
+Starts an embedded PostgreSQL and nats-server in a scratch folder under var/ (unless
+DATABASE_URL / NATS_URL name servers), migrates, makes the streams, loads the demo organization
+and runs every process of the Procfile as `make run` does (web, relay, HEALIX_BUS_PROCESSES x
+bus, worker, beat, bus_auth), with DEBUG off as in production. The demo receiver is replaced
+by bench/webhooks.py's receiver process, which times every webhook; the demo's HTTP
+integration (every event) points at it. The demo rule fires once per plan: a time slot posted
+for a plan whose risk status is not "scheduled" gives the appointment form and sets it.
+
+For --minutes, --rate inbound time slots a second, each for a plan of its own (made in bulk
+before the run), alternate between NATS (a JetStream publish on healix.hrh.inbound.
+aiEngineTimeSlot) and REST (POST /api/v1/inbound/aiEngineTimeSlot/ with an API key); about
+10 % are copies of an earlier message, keys reordered (the first-message-only path). Every
+minute a row: messages sent, inbound events accepted and duplicates counted, rule evaluations,
+events published by the relay and webhooks received (each per second), the latency from an
+inbound message's send to its plan's first webhook (p50, p95, p99) and the RSS of every
+process with its children (gunicorn's and Celery's workers), PostgreSQL's and nats-server's
+for information. After the run the pipeline drains (at most DRAIN_SECONDS), the totals are
+checked (every first message accepted and fired a webhook, every copy counted once) and memory
+is judged: flat if each Procfile process's RSS in the last minute is within MEMORY_TOLERANCE of
+its RSS at minute 2 (minute 1 holds the start-up: imports, connections, caches filling).
+Exit status 1 when memory grew or a check failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (
+    answers,
+    percentile,
+    procfile_commands,
+    production_environment,
+    start_command,
+    wait_until,
+)
+from bench.ingest import DUPLICATE_SHARE, SUBJECT, bodies
+from bench.webhooks import ReceiverProcess
+from healix import devservers
+from healix.launcher import BUS_PROCESSES
+
+# A process's RSS may differ this much between minute 2 and the last minute and still be flat:
+# allocators keep freed memory and caches settle; a leak at this load grows past it.
+MEMORY_TOLERANCE = 0.10
+# Seconds the pipeline may take to deliver what was sent before the run's end.
+DRAIN_SECONDS = 120.0
+# Seconds the processes may take to start.
+START_TIMEOUT = 120.0
+# The Procfile's processes that run (the demo receiver is replaced by ours).
+SKIPPED = {"receiver"}
+MIB = 2**20
+
+
+@dataclass
+class Load:
+    """What the drivers sent: when each plan's first message went, how many, how many copies,
+    and the sends that failed by kind."""
+
+    first_sent: dict[str, float] = field(default_factory=dict)
+    sent: int = 0
+    copies: int = 0
+    failed: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, plan_id: str | None, at: float) -> None:
+        with self.lock:
+            self.sent += 1
+            if plan_id is None:
+                self.copies += 1
+            else:
+                self.first_sent[plan_id] = at
+
+    def fail(self, what: str) -> None:
+        with self.lock:
+            self.failed[what] = self.failed.get(what, 0) + 1
+
+
+def schedule(plan_ids: list[str], count: int) -> list[tuple[bytes, str | None]]:
+    """`count` bodies in sending order (bench/ingest.py's: about 10 % copies, keys reversed),
+    each new one for a plan of its own; with the plan a body is the first message for (None
+    for a copy)."""
+    seen: set[str] = set()
+    out: list[tuple[bytes, str | None]] = []
+    for body in bodies(plan_ids, count, seed=7, one_plan_each=True):
+        plan_id = json.loads(body)["planId"]
+        out.append((body, None if plan_id in seen else plan_id))
+        seen.add(plan_id)
+    return out
+
+
+def paced(messages, start: float, rate: float, stop: threading.Event):
+    """Yield the messages on the open-loop schedule start + n / rate (lateness does not add
+    up); this channel's messages are every other one of the whole schedule."""
+    for n, message in messages:
+        delay = start + n / rate - time.time()
+        if delay > 0 and stop.wait(delay):
+            return
+        if stop.is_set():
+            return
+        yield message
+
+
+def drive_nats(messages, start: float, rate: float, stop: threading.Event, load: Load) -> None:
+    import nats
+    from django.conf import settings
+
+    from healix.demo import DEMO_ORG_SLUG
+    from integrations.streams import inbound_subject
+
+    async def main() -> None:
+        nc = await nats.connect(settings.NATS_URL)
+        js = nc.jetstream()
+        subject = inbound_subject(DEMO_ORG_SLUG, SUBJECT)
+        try:
+            for body, plan_id in paced(messages, start, rate, stop):
+                at = time.time()
+                try:
+                    await js.publish(subject, body)
+                except Exception as error:
+                    load.fail(f"nats {type(error).__name__}")
+                    continue
+                load.record(plan_id, at)
+        finally:
+            await nc.close()
+
+    asyncio.run(main())
+
+
+def drive_rest(messages, start, rate, stop, load: Load, port: int, key: str) -> None:
+    import requests
+
+    session = requests.Session()
+    url = f"http://127.0.0.1:{port}/api/v1/inbound/{SUBJECT}/"
+    headers = {"Authorization": f"Api-Key {key}", "Content-Type": "application/json"}
+    for body, plan_id in paced(messages, start, rate, stop):
+        at = time.time()
+        try:
+            response = session.post(url, data=body, headers=headers, timeout=30)
+        except requests.RequestException as error:
+            load.fail(f"rest {type(error).__name__}")
+            continue
+        if response.status_code not in (200, 202):
+            load.fail(f"rest {response.status_code}")
+            continue
+        load.record(plan_id, at)
+
+
+def setup(plan_count: int):
+    """The demo organization, `plan_count` fresh plans of its template (in bulk: no events)
+    for its patient, and an API key for inbound events."""
+    from django.utils import timezone
+
+    from healix.demo import DEMO_ORG_SLUG, DEMO_RECEIVER_NAME, load_demo
+    from healix.models import Organization, OrganizationAPIKey, User
+    from integrations.models import HttpIntegration
+    from plans.models import Plan, RoleAssignment
+    from rules.models import Rule
+
+    load_demo()
+    org = Organization.objects.get(slug=DEMO_ORG_SLUG)
+    template = Rule.objects.get(template__organization=org, subject=SUBJECT).template
+    patient = User.objects.get(username="pat.jones")
+    now = timezone.now()
+    plans = Plan.objects.bulk_create(
+        Plan(organization=org, template=template, user=patient, title=f"soak {n}", start_date=now)
+        for n in range(plan_count)
+    )
+    role = template.roles.get(role_id="Patient")
+    RoleAssignment.objects.bulk_create(
+        RoleAssignment(organization=org, plan=plan, role=role, user=patient) for plan in plans
+    )
+    _row, key = OrganizationAPIKey.objects.create_key(
+        organization=org, name="soak", scopes=["inbound:write"]
+    )
+    receiver = HttpIntegration.objects.get(organization=org, partner_name=DEMO_RECEIVER_NAME)
+    return org, template, [str(plan.pk) for plan in plans], key, receiver
+
+
+def start_system(stack: ExitStack, logs: Path) -> dict[str, int]:
+    """Every process of the Procfile but the demo receiver; {name: pid}."""
+    port = devservers.free_port()
+    env = {
+        **production_environment(),
+        # The receiver listens on loopback over plain HTTP, which production refuses.
+        "HEALIX_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
+        "HEALIX_WEBHOOK_ALLOW_HTTP": "true",
+        "PYTHONUNBUFFERED": "1",
+    }
+    commands = procfile_commands(port, {"bus": BUS_PROCESSES})
+    pids = {}
+    for name, (command, process_env) in commands.items():
+        if name.split(".")[0] in SKIPPED:
+            continue
+        process = start_command(stack, command, logs / f"{name}.log", {**env, **process_env})
+        # "web", "relay", ...; "bus.1", "bus.2" where there are several.
+        single = f"{name.split('.')[0]}.2" not in commands
+        pids[name.removesuffix(".1") if single else name] = process.pid
+    ready = {"relay.1": "started", "worker.1": "ready."}
+    ready.update({name: "consume_bus started" for name in commands if name.startswith("bus.")})
+    for name, line in ready.items():
+        log = logs / f"{name}.log"
+        wait_until(lambda log=log, line=line: line in log.read_text(), name, START_TIMEOUT)
+    wait_until(lambda: answers(port), "gunicorn to listen", START_TIMEOUT)
+    pids["port"] = port
+    return pids
+
+
+def rss(pid: int) -> float:
+    """MiB resident of a process and its children (0 once it is gone)."""
+    import psutil
+
+    try:
+        process = psutil.Process(pid)
+        family = [process, *process.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = 0
+    for member in family:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += member.memory_info().rss
+    return total / MIB
+
+
+def server_pids(var: Path) -> dict[str, int]:
+    """The throwaway nats-server and postmaster (their data are under `var`), for information."""
+    import psutil
+
+    found = {}
+    for process in psutil.process_iter(["name", "cmdline"]):
+        command = " ".join(process.info["cmdline"] or [])
+        if str(var) not in command:
+            continue
+        if process.info["name"] == "nats-server":
+            found["nats"] = process.pid
+        elif process.info["name"] == "postgres" and " -D " in f" {command} ":
+            found["postgres"] = process.pid
+    return found
+
+
+@dataclass
+class Counters:
+    sent: int
+    accepted: int
+    duplicates: int
+    evaluations: int
+    published: int
+    received: int
+
+
+def counters(org, template, load: Load, received: int) -> Counters:
+    from django.db.models import Count, Q, Sum
+
+    from events.models import OutboxEvent
+    from integrations.models import InboundEvent
+    from rules.models import RuleEvaluation
+
+    inbound = InboundEvent.objects.filter(organization=org, subject=SUBJECT).aggregate(
+        accepted=Count("id", filter=Q(status="accepted")), duplicates=Sum("duplicate_count")
+    )
+    return Counters(
+        sent=load.sent,
+        accepted=inbound["accepted"],
+        duplicates=inbound["duplicates"] or 0,
+        evaluations=RuleEvaluation.objects.filter(template=template).count(),
+        published=OutboxEvent.objects.filter(organization=org, published_at__isnull=False).count(),
+        received=received,
+    )
+
+
+class Latencies:
+    """Send -> first webhook of the plan, from the receiver's record."""
+
+    def __init__(self, load: Load) -> None:
+        self.load = load
+        self.seen_lines = 0
+        self.done: dict[str, float] = {}
+
+    def new(self, received: list[tuple[str, float]]) -> list[float]:
+        from events.models import OutboxEvent
+
+        fresh = received[self.seen_lines :]
+        self.seen_lines = len(received)
+        at_by_event = {event_id: at for event_id, at in fresh}
+        plans = OutboxEvent.objects.filter(
+            event_id__in=list(at_by_event), event_type="planUpdated"
+        ).values_list("event_id", "plan_id")
+        with self.load.lock:
+            first_sent = dict(self.load.first_sent)
+        out = []
+        for event_id, plan_id in sorted(plans, key=lambda row: at_by_event[str(row[0])]):
+            plan = str(plan_id)
+            if plan in first_sent and plan not in self.done:
+                self.done[plan] = at_by_event[str(event_id)] - first_sent[plan]
+                out.append(self.done[plan])
+        return out
+
+
+def row_text(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--minutes", type=float, default=10.0)
+    # What the worker (2 processes) keeps up with on the 2-core machine while other work runs:
+    # at 5/s under a load average of 13 its rule evaluations fell behind (2.8/s).
+    parser.add_argument("--rate", type=float, default=2.0, help="inbound messages per second")
+    args = parser.parse_args()
+    var = Path(tempfile.mkdtemp(prefix="soak-", dir=devservers.var_dir()))
+    logs = Path(tempfile.mkdtemp(prefix="soak-logs-"))
+    os.environ.update(production_environment())
+    os.environ["HEALIX_VAR_DIR"] = str(var)  # servers, the Celery queue, beat's schedule
+    with ExitStack() as stack:
+        stack.callback(shutil.rmtree, var, True)
+        devservers.start_throwaway_servers(stack)
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healix.settings")
+        import django
+
+        django.setup()
+        return soak(args, stack, var, logs)
+
+
+def soak(args: argparse.Namespace, stack: ExitStack, var: Path, logs: Path) -> int:
+    from django.conf import settings
+    from django.core.management import call_command
+
+    for folder in ("queue", "processed"):  # the filesystem transport needs them
+        (settings.CELERY_FILESYSTEM_DIR / folder).mkdir(parents=True, exist_ok=True)
+    call_command("migrate", verbosity=0)
+    call_command("setup_streams", verbosity=0)
+    total = int(args.rate * args.minutes * 60)
+    org, template, plan_ids, key, integration = setup(total)
+    receiver = ReceiverProcess(logs)
+    stack.callback(receiver.finish)
+    integration.url = receiver.url("/webhooks")
+    integration.save(update_fields=["url"])
+    pids = start_system(stack, logs)
+    port = pids.pop("port")
+    pids.update(server_pids(var))
+    print(
+        f"{len(pids)} processes up ({', '.join(pids)}); {args.rate:g} messages/s for "
+        f"{args.minutes:g} min, half NATS, half REST, ~{DUPLICATE_SHARE:.0%} copies; "
+        f"{os.cpu_count()} CPUs; logs in {logs}\n",
+        flush=True,
+    )
+    messages = schedule(plan_ids, total)
+    load = Load()
+    stop = threading.Event()
+    start = time.time() + 1.0
+    nats_part = [(n, m) for n, m in enumerate(messages) if n % 2 == 0]
+    rest_part = [(n, m) for n, m in enumerate(messages) if n % 2 == 1]
+    drivers = [
+        threading.Thread(target=drive_nats, args=(nats_part, start, args.rate, stop, load)),
+        threading.Thread(
+            target=drive_rest, args=(rest_part, start, args.rate, stop, load, port, key)
+        ),
+    ]
+    for driver in drivers:
+        driver.start()
+    report = Report(org, template, load, receiver, pids, start)
+    try:
+        for minute in range(1, math.ceil(args.minutes) + 1):
+            end = start + min(minute, args.minutes) * 60
+            while time.time() < end:
+                time.sleep(min(1.0, max(0.0, end - time.time())))
+            report.row(str(minute))
+    finally:
+        stop.set()
+        for driver in drivers:
+            driver.join()
+    # What was sent is still on its way: wait for every plan's webhook, then one last row.
+    deadline = time.time() + DRAIN_SECONDS
+    while len(report.latencies.done) < len(load.first_sent) and time.time() < deadline:
+        time.sleep(2.0)
+        report.pending += report.latencies.new(receiver.received())
+    report.row("drain")
+    return report.verdict(args.minutes)
+
+
+class Report:
+    """The per-minute rows, and the verdict at the end."""
+
+    def __init__(self, org, template, load: Load, receiver: ReceiverProcess, pids, start) -> None:
+        self.org, self.template, self.load, self.receiver = org, template, load, receiver
+        self.pids = pids
+        self.latencies = Latencies(load)
+        self.memory: list[dict[str, float]] = []
+        # The demo's own slot (load_demo) and anything else before the load.
+        self.baseline = self.before = counters(org, template, load, 0)
+        self.since = start
+        self.pending: list[float] = []  # latencies seen between two rows
+        print(
+            row_text(
+                ["min", "load", "sent/s", "accepted/s", "copies counted/s", "evaluations/s"]
+                + ["published/s", "webhooks/s", "p50 ms", "p95 ms", "p99 ms"]
+                + [f"{name} MiB" for name in pids]
+            )
+        )
+        print(row_text(["---"] * (11 + len(pids))), flush=True)
+
+    def row(self, label: str) -> None:
+        received = self.receiver.received()
+        now = counters(self.org, self.template, self.load, len(received))
+        seconds, self.since = time.time() - self.since, time.time()
+        fresh, self.pending = self.pending + self.latencies.new(received), []
+        self.memory.append({name: rss(pid) for name, pid in self.pids.items()})
+        rates = [
+            (getattr(now, name) - getattr(self.before, name)) / seconds
+            for name in ("sent", "accepted", "duplicates", "evaluations", "published", "received")
+        ]
+        self.before = now
+        cells = [label, f"{os.getloadavg()[0]:.1f}", *(f"{rate:.1f}" for rate in rates)]
+        cells += [f"{percentile(fresh, q) * 1000:.0f}" if fresh else "-" for q in (0.5, 0.95, 0.99)]
+        cells += [f"{self.memory[-1][name]:.0f}" for name in self.pids]
+        print(row_text(cells), flush=True)
+
+    def verdict(self, minutes: float) -> int:
+        load, done = self.load, self.latencies.done
+        final = counters(self.org, self.template, load, len(self.receiver.received()))
+        firsts = len(load.first_sent)
+        accepted = final.accepted - self.baseline.accepted
+        checks = {
+            f"every first message accepted ({accepted} of {firsts})": accepted == firsts,
+            f"every copy counted once ({final.duplicates} of {load.copies})": (
+                final.duplicates - self.baseline.duplicates == load.copies
+            ),
+            f"every plan's webhook received ({len(done)} of {firsts})": len(done) == firsts,
+            f"no failed sends ({load.failed or 'none'})": not load.failed,
+        }
+        print()
+        for name, held in checks.items():
+            print(f"{'ok    ' if held else 'FAILED'} {name}")
+        if done:
+            whole = list(done.values())
+            print(
+                "latency send -> webhook over the whole run: "
+                + ", ".join(
+                    f"p{q * 100:g} {percentile(whole, q) * 1000:.0f} ms" for q in (0.5, 0.95, 0.99)
+                )
+            )
+        full = self.memory[: int(minutes)]  # the drain row is not a minute under load
+        if len(full) < 3:
+            print("memory: too short a run to judge (minute 2 and a later one are needed)")
+            return 0 if all(checks.values()) else 1
+        reference, last = full[1], full[-1]
+        grew = [
+            f"{name} {reference[name]:.0f} -> {last[name]:.0f} MiB"
+            for name in self.pids
+            # nats-server's and PostgreSQL's caches and buffers fill with data by design.
+            if name not in ("nats", "postgres")
+            and last[name] - reference[name] > MEMORY_TOLERANCE * reference[name]
+        ]
+        print(
+            f"memory: {'GREW' if grew else 'FLAT'}: each Procfile process's RSS in minute "
+            f"{len(full)} against minute 2, tolerance {MEMORY_TOLERANCE:.0%}"
+            + (f"; grew: {', '.join(grew)}" if grew else "")
+        )
+        return 0 if all(checks.values()) and not grew else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
