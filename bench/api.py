@@ -1,11 +1,12 @@
 """Benchmark of the REST API under the production server: requests/s and p99 latency.
 
-    .venv/bin/python bench/api.py [--requests 4000] [--concurrency 16] [--events 5000]
+    .venv/bin/python bench/api.py [--requests 12000] [--concurrency 16] [--events 5000]
 
 Starts an embedded PostgreSQL and nats-server (healix/devservers.py) unless DATABASE_URL /
 NATS_URL name servers, fills one organization with --events outgoing events, then runs
-gunicorn with 2 sync workers (DEBUG off, as in production) and an asyncio client holding
---concurrency connections at once against:
+the Procfile's web line (gunicorn, 2 workers, DEBUG off, as in production) and a client
+holding --concurrency requests in flight (wrk if installed, else asyncio: bench/http_load.py)
+against:
 
 1. GET /api/v1/events/?after=<cursor>: a partner that has caught up polls for what is new
    (the common case: an empty or short page);
@@ -19,58 +20,20 @@ GET /api/v1/events/ and for POST /api/v1/inbound/<subject>/ on the 2-core machin
 """
 
 import argparse
-import asyncio
 import os
 import sys
 import tempfile
-import time
 from contextlib import ExitStack
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import Figure, standalone, start_web
+from bench.http_load import client_name, load, warm_up
 from bench.ingest import SUBJECT, bodies
 
 DATABASE = "healix_bench"
 TARGET = 800  # requests/s, issue 7
-
-
-async def _request(port: int, method: str, path: str, key: str, body: bytes) -> tuple[int, float]:
-    started = time.perf_counter()
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    head = (
-        f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Api-Key {key}\r\n"
-        "Connection: close\r\n"
-    )
-    if body:
-        head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-    writer.write(head.encode() + b"\r\n" + body)
-    await writer.drain()
-    status_line = await reader.readline()
-    await reader.read()
-    writer.close()
-    return int(status_line.split()[1]), time.perf_counter() - started
-
-
-async def load(port, key, requests: list[tuple[str, str, bytes]], concurrency: int):
-    queue = list(reversed(requests))
-    statuses: dict[int, int] = {}
-    latencies: list[float] = []
-
-    async def worker() -> None:
-        while queue:
-            method, path, body = queue.pop()
-            status, seconds = await _request(port, method, path, key, body)
-            statuses[status] = statuses.get(status, 0) + 1
-            latencies.append(seconds)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - started
-    latencies.sort()
-    p99 = latencies[int(len(latencies) * 0.99) - 1]
-    return len(requests) / elapsed, p99, statuses
 
 
 def setup(events: int):
@@ -103,7 +66,7 @@ def setup(events: int):
 
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--requests", type=int, default=4000)
+    parser.add_argument("--requests", type=int, default=12_000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--events", type=int, default=5000)
     return parser
@@ -131,12 +94,14 @@ def run(args: argparse.Namespace, stack: ExitStack) -> list[Figure]:
     port = start_web(stack, logs / "gunicorn.log")
     figures = []
     for name, requests in scenarios.items():
-        asyncio.run(load(port, key, requests[:200], args.concurrency))  # warm both workers up
-        rate, p99, statuses = asyncio.run(load(port, key, requests[200:], args.concurrency))
+        warm_up(port, key, requests[:200], args.concurrency)
+        result = load(port, key, requests[200:], args.concurrency)
+        rate, p99, statuses = result.rate, result.p99, result.statuses
         print(f"{name:36} {rate:7,.0f} requests/s  p99 {p99 * 1000:6.1f} ms  {statuses}")
         valid = set(statuses) <= {200, 202}
         figures.append(Figure(name, rate, "req/s", at_least=TARGET, valid=valid))
-    print(f"\nthe Procfile's web (gunicorn, 2 sync workers), {args.concurrency} connections")
+    print(f"\nthe Procfile's web (gunicorn, 2 workers), {args.concurrency} connections from")
+    print(client_name())
     return figures
 
 

@@ -12,12 +12,12 @@ NATS_URL name servers. Then, in one run:
 3. consume_bus: --consumers `manage.py consume_bus` processes (real ones; by default as many
    as `make run` starts) drain the inbound consumer: events/s from their start-up lines until
    every message is a committed row (accepted or counted);
-4. REST: the Procfile's web command (gunicorn, 2 workers); an asyncio client (--concurrency
-   connections) POSTs --requests payloads (10 % duplicates) to /api/v1/inbound/<subject>/:
-   requests/s.
+4. REST: the Procfile's web command (gunicorn, 2 workers); a client (wrk if installed, else
+   asyncio: bench/http_load.py; --concurrency in flight) POSTs --requests payloads (10 %
+   duplicates) to /api/v1/inbound/<subject>/: requests/s.
 
-The hand-over to the rules is queued (one Celery task per commit) but no worker runs: the
-rules are not what is measured.
+The hand-over to the rules is queued (one Celery task per batch, integrations/handoff.py) but
+no worker runs: the rules are not what is measured.
 
 Targets (issue 4): consume_bus >= 3,000 events/s and >= 25 % of the ceiling; REST >= 800/s.
 """
@@ -40,6 +40,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from bench.common import Figure, standalone, start_web, wait_until  # noqa: E402
+from bench.http_load import load, warm_up  # noqa: E402
 from healix import devservers  # noqa: E402 (needs the project on sys.path)
 from healix.launcher import BUS_PROCESSES  # noqa: E402
 
@@ -173,41 +174,14 @@ def consume_bus_rate(org, count: int, logs: Path, processes: int) -> float:
             process.wait(30)
 
 
-async def _post(port: int, path: str, key: str, body: bytes) -> int:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(
-        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Api-Key {key}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-        "Connection: close\r\n\r\n".encode()
-        + body
-    )
-    await writer.drain()
-    status_line = await reader.readline()
-    await reader.read()
-    writer.close()
-    return int(status_line.split()[1])
-
-
-async def load(port: int, key: str, payloads: list[bytes], concurrency: int) -> tuple[float, dict]:
-    path = f"/api/v1/inbound/{SUBJECT}/"
-    queue = list(reversed(payloads))
-    statuses: dict[int, int] = {}
-
-    async def worker() -> None:
-        while queue:
-            status = await _post(port, path, key, queue.pop())
-            statuses[status] = statuses.get(status, 0) + 1
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return len(payloads) / (time.perf_counter() - started), statuses
-
-
 def rest_rate(key: str, payloads: list[bytes], concurrency: int, log: Path) -> tuple[float, dict]:
+    path = f"/api/v1/inbound/{SUBJECT}/"
+    requests = [("POST", path, body) for body in payloads]
     with ExitStack() as stack:
         port = start_web(stack, log)
-        asyncio.run(load(port, key, payloads[:200], concurrency))  # warm both workers up
-        return asyncio.run(load(port, key, payloads[200:], concurrency))
+        warm_up(port, key, requests[:200], concurrency)
+        result = load(port, key, requests[200:], concurrency)
+        return result.rate, result.statuses
 
 
 def parser() -> argparse.ArgumentParser:
