@@ -4,13 +4,17 @@ PYTHON := $(VENV)/bin/python
 # Touched after a successful install; newer requirements files make it stale.
 STAMP := $(VENV)/.requirements-installed
 
-.PHONY: run test lint clean
+.PHONY: run test test-faults lint clean
 
 run: $(STAMP)
 	$(PYTHON) -m healix.launcher
 
 test: $(STAMP)
 	$(PYTHON) -m pytest
+
+# Processes killed and servers restarted mid-stream (docs/reliability.md): minutes each.
+test-faults: $(STAMP)
+	$(PYTHON) -m pytest -m faults tests/e2e/faults
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
