@@ -11,7 +11,9 @@ from tests.e2e.faults.conftest import PLANS, SETTLE_TIMEOUT
 from tests.fixtures.stack import SUBJECT, payload_stream
 from tests.fixtures.waiting import PATIENCE
 
-pytestmark = [pytest.mark.e2e, pytest.mark.faults]
+# In `make test` (no `faults` marker): the fastest scenario, a couple of minutes on a busy
+# machine, and the one that exercises ingest's first-copy-only under real concurrency.
+pytestmark = pytest.mark.e2e
 
 PAYLOADS = 1000
 PUBLISHERS_PER_TRANSPORT = 4

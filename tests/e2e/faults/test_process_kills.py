@@ -5,7 +5,7 @@ relay): nothing is lost and nothing is processed twice."""
 
 import pytest
 
-from tests.e2e.faults.conftest import DISTINCT, run_stream_with_fault
+from tests.e2e.faults.conftest import DISTINCT, PLANS, run_stream_with_fault
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
@@ -38,6 +38,6 @@ def test_celery_worker_killed_mid_stream(stack):
 def test_relay_killed_mid_stream(stack):
     # when the relay is killed after a third of the events were published
     at_strike = run_stream_with_fault(
-        stack, lambda tally: tally.published >= DISTINCT // 3, kill_and_restart("relay")
+        stack, lambda tally: tally.published >= PLANS // 3, kill_and_restart("relay")
     )
-    assert at_strike.published < DISTINCT
+    assert at_strike.published < PLANS

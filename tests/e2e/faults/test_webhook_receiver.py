@@ -4,7 +4,7 @@ all arrive, each under its event's `webhook-id`."""
 
 import pytest
 
-from tests.e2e.faults.conftest import DISTINCT, run_stream_with_fault
+from tests.e2e.faults.conftest import PLANS, run_stream_with_fault
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
@@ -25,8 +25,8 @@ def receiver_down_for_a_while(stack) -> None:
 def test_webhook_receiver_down_then_back(stack):
     # when the receiver goes away after a third of the webhooks arrived, and comes back later
     at_strike = run_stream_with_fault(
-        stack, lambda tally: tally.succeeded >= DISTINCT // 3, receiver_down_for_a_while
+        stack, lambda tally: tally.succeeded >= PLANS // 3, receiver_down_for_a_while
     )
-    assert at_strike.succeeded < DISTINCT
+    assert at_strike.succeeded < PLANS
     # then deliveries did fail meanwhile (and were retried until they succeeded)
     assert stack.failed_attempts() > 0
