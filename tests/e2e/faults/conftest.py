@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.fixtures.stack import OwnedPostgres, Stack, Tally, payload_stream
+from tests.fixtures.stack import OwnedPostgres, Publisher, Stack, Tally, payload_stream
 from tests.fixtures.waiting import wait_until
 
 # The issue's stream: 5,000 inbound events, one in ten a copy of an earlier one.
@@ -58,9 +58,10 @@ def stack(owned_postgres, stack_settings, tmp_path_factory) -> Iterator[Stack]:
 
 def run_stream_with_fault(
     stack: Stack, ready: Callable[[Tally], bool], strike: Callable[[Stack], None]
-) -> Tally:
+) -> tuple[Tally, Publisher]:
     """The issue's stream through every process; `strike` once `ready` holds for the tally.
-    Returns the tally at the strike, for the test to show it was mid-stream."""
+    Returns the tally at the strike (for the test to show it was mid-stream) and the
+    publisher (how many messages it had to send again)."""
     stack.start("worker", "beat", "relay", "bus")
     publisher = stack.publisher(payload_stream(stack.world["plans"], EVENTS, DUPLICATE_EVERY), RATE)
     wait_until(lambda: ready(stack.tally()), SETTLE_TIMEOUT)
@@ -69,4 +70,4 @@ def run_stream_with_fault(
     publisher.finish()
     tally = stack.wait_until_settled(DISTINCT, PLANS, SETTLE_TIMEOUT)
     stack.check_exactly_once(tally, DISTINCT, DUPLICATES, PLANS)
-    return at_strike
+    return at_strike, publisher

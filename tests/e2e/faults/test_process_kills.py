@@ -20,7 +20,7 @@ def kill_and_restart(name: str):
 
 def test_consume_bus_killed_mid_stream(stack):
     # given the stream arriving, when consume_bus is killed after a third of it was accepted
-    at_strike = run_stream_with_fault(
+    at_strike, _publisher = run_stream_with_fault(
         stack, lambda tally: tally.accepted >= DISTINCT // 3, kill_and_restart("bus")
     )
     # then (run_stream_with_fault checked every promise) the kill was mid-stream
@@ -29,7 +29,7 @@ def test_consume_bus_killed_mid_stream(stack):
 
 def test_celery_worker_killed_mid_stream(stack):
     # when the worker (its pool processes too) is killed after a third was evaluated
-    at_strike = run_stream_with_fault(
+    at_strike, _publisher = run_stream_with_fault(
         stack, lambda tally: tally.evaluations >= DISTINCT // 3, kill_and_restart("worker")
     )
     assert at_strike.evaluations < DISTINCT
@@ -37,7 +37,7 @@ def test_celery_worker_killed_mid_stream(stack):
 
 def test_relay_killed_mid_stream(stack):
     # when the relay is killed after a third of the events were published
-    at_strike = run_stream_with_fault(
+    at_strike, _publisher = run_stream_with_fault(
         stack, lambda tally: tally.published >= PLANS // 3, kill_and_restart("relay")
     )
     assert at_strike.published < PLANS

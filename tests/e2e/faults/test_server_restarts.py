@@ -28,7 +28,7 @@ def restart_postgres(stack) -> None:
 
 def test_nats_server_restarted_mid_stream(stack):
     # when nats-server stops for a while after a third of the stream was accepted
-    at_strike = run_stream_with_fault(
+    at_strike, _publisher = run_stream_with_fault(
         stack, lambda tally: tally.accepted >= DISTINCT // 3, restart_nats
     )
     assert at_strike.accepted < DISTINCT
@@ -36,7 +36,7 @@ def test_nats_server_restarted_mid_stream(stack):
 
 def test_postgres_restarted_mid_stream(stack):
     # when PostgreSQL stops for a while after a third of the stream was accepted
-    at_strike = run_stream_with_fault(
+    at_strike, _publisher = run_stream_with_fault(
         stack, lambda tally: tally.accepted >= DISTINCT // 3, restart_postgres
     )
     assert at_strike.accepted < DISTINCT

@@ -24,7 +24,7 @@ def receiver_down_for_a_while(stack) -> None:
 
 def test_webhook_receiver_down_then_back(stack):
     # when the receiver goes away after a third of the webhooks arrived, and comes back later
-    at_strike = run_stream_with_fault(
+    at_strike, _publisher = run_stream_with_fault(
         stack, lambda tally: tally.succeeded >= PLANS // 3, receiver_down_for_a_while
     )
     assert at_strike.succeeded < PLANS
