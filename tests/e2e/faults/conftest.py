@@ -6,7 +6,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.fixtures.stack import OwnedPostgres, Publisher, Stack, Tally, payload_stream
+from tests.fixtures.partner import Publisher, payload_stream
+from tests.fixtures.stack import OwnedPostgres, Stack
+from tests.fixtures.tally import Tally
 from tests.fixtures.waiting import wait_until
 
 # The stream: 5,000 inbound events, one in ten a copy of an earlier one.

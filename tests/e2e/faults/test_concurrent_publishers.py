@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from tests.e2e.faults.conftest import PLANS, SETTLE_TIMEOUT
-from tests.fixtures.stack import SUBJECT, payload_stream
+from tests.fixtures.partner import SUBJECT, payload_stream
 from tests.fixtures.waiting import PATIENCE
 
 # In `make test` (no `faults` marker): the fastest scenario, a couple of minutes on a busy
