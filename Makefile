@@ -12,7 +12,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PYTHON) -m pytest
 
-# Processes killed and servers restarted mid-stream (docs/reliability.md): minutes each.
+# The slower fault scenarios (docs/reliability.md); the faster ones run in `make test`.
 test-faults: $(STAMP)
 	$(PYTHON) -m pytest -m faults tests/e2e/faults
 

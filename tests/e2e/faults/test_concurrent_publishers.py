@@ -11,8 +11,7 @@ from tests.e2e.faults.conftest import PLANS, SETTLE_TIMEOUT
 from tests.fixtures.partner import SUBJECT, payload_stream
 from tests.fixtures.waiting import PATIENCE
 
-# In `make test` (no `faults` marker): the fastest scenario, a couple of minutes on a busy
-# machine, and the one that exercises ingest's first-copy-only under real concurrency.
+# In `make test` (no `faults` marker): the fastest scenario.
 pytestmark = pytest.mark.e2e
 
 PAYLOADS = 1000
