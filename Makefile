@@ -4,13 +4,17 @@ PYTHON := $(VENV)/bin/python
 # Touched after a successful install; newer requirements files make it stale.
 STAMP := $(VENV)/.requirements-installed
 
-.PHONY: run test lint clean bench soak
+.PHONY: run test test-faults lint clean bench soak
 
 run: $(STAMP)
 	$(PYTHON) -m healix.launcher
 
 test: $(STAMP)
 	$(PYTHON) -m pytest
+
+# The slower fault scenarios (docs/reliability.md); the faster ones run in `make test`.
+test-faults: $(STAMP)
+	$(PYTHON) -m pytest -m faults tests/e2e/faults
 
 # Every benchmark, one table (about 10 minutes; docs/performance.md).
 # The REST figures want Debian's wrk as the load generator (bench/http_load.py); as root it is

@@ -85,7 +85,13 @@ async def run_pull_consumer(
                     await settle(nc, msg, result)
                 except Exception:  # one message's settling must never stop the consumer
                     logger.warning("Could not settle %s", msg.subject, exc_info=True)
-            await nc.flush()
+            try:
+                await nc.flush()
+            except (TimeoutError, nats.errors.Error):
+                # NATS went away after the commit (a restart): the loop must live on, as it
+                # does when a fetch fails. Acks that never reached the server mean those
+                # messages come again, and their commit makes them counted copies.
+                logger.warning("%s: acks not flushed; retrying with the next batch", name)
             if on_batch is not None:
                 on_batch(len(msgs))
     finally:

@@ -1,0 +1,45 @@
+"""SIGKILL of each process that moves events, in the middle of the issue's stream: 5,000
+inbound events (one in ten a copy) over NATS, each distinct one causing a planUpdated event and
+its webhook. Whatever was in flight is picked up again (a redelivery, a sweep, the next
+relay): nothing is lost and nothing is processed twice."""
+
+import pytest
+
+from tests.e2e.faults.conftest import DISTINCT, PLANS, run_stream_with_fault
+
+pytestmark = pytest.mark.e2e
+
+
+def kill_and_restart(name: str):
+    def strike(stack) -> None:
+        stack.kill(name)
+        stack.start(name)
+
+    return strike
+
+
+def test_consume_bus_killed_mid_stream(stack):
+    # given the stream arriving, when consume_bus is killed after a third of it was accepted
+    at_strike, _publisher = run_stream_with_fault(
+        stack, lambda tally: tally.accepted >= DISTINCT // 3, kill_and_restart("bus")
+    )
+    # then (run_stream_with_fault checked every promise) the kill was mid-stream
+    assert at_strike.accepted < DISTINCT
+
+
+@pytest.mark.faults  # a minute or more: make test-faults
+def test_celery_worker_killed_mid_stream(stack):
+    # when the worker (its pool processes too) is killed after a third was evaluated
+    at_strike, _publisher = run_stream_with_fault(
+        stack, lambda tally: tally.evaluations >= DISTINCT // 3, kill_and_restart("worker")
+    )
+    assert at_strike.evaluations < DISTINCT
+
+
+@pytest.mark.faults
+def test_relay_killed_mid_stream(stack):
+    # when the relay is killed after a third of the events were published
+    at_strike, _publisher = run_stream_with_fault(
+        stack, lambda tally: tally.published >= PLANS // 3, kill_and_restart("relay")
+    )
+    assert at_strike.published < PLANS
