@@ -12,9 +12,9 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PYTHON) -m pytest
 
-# The slower fault scenarios (docs/reliability.md); the faster ones run in `make test`.
+# Only the fault scenarios (docs/reliability.md); `make test` runs them too.
 test-faults: $(STAMP)
-	$(PYTHON) -m pytest -m faults tests/e2e/faults
+	$(PYTHON) -m pytest tests/e2e/faults
 
 # Every benchmark, one table (about 10 minutes; docs/performance.md).
 # The REST figures want Debian's wrk as the load generator (bench/http_load.py); as root it is

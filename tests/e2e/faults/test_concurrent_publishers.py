@@ -11,8 +11,7 @@ from tests.e2e.faults.conftest import PLANS, SETTLE_TIMEOUT
 from tests.fixtures.partner import SUBJECT, payload_stream
 from tests.fixtures.waiting import PATIENCE
 
-# In `make test` (no `faults` marker): the fastest scenario.
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
 PAYLOADS = 1000
 PUBLISHERS_PER_TRANSPORT = 4

@@ -7,7 +7,7 @@ import pytest
 
 from tests.e2e.faults.conftest import DISTINCT, PLANS, run_stream_with_fault
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
 
 def kill_and_restart(name: str):
@@ -27,7 +27,6 @@ def test_consume_bus_killed_mid_stream(stack):
     assert at_strike.accepted < DISTINCT
 
 
-@pytest.mark.faults  # a minute or more: make test-faults
 def test_celery_worker_killed_mid_stream(stack):
     # when the worker (its pool processes too) is killed after a third was evaluated
     at_strike, _publisher = run_stream_with_fault(
@@ -36,7 +35,6 @@ def test_celery_worker_killed_mid_stream(stack):
     assert at_strike.evaluations < DISTINCT
 
 
-@pytest.mark.faults
 def test_relay_killed_mid_stream(stack):
     # when the relay is killed after a third of the events were published
     at_strike, _publisher = run_stream_with_fault(

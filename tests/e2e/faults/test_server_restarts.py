@@ -8,7 +8,7 @@ import pytest
 
 from tests.e2e.faults.conftest import DISTINCT, run_stream_with_fault
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
 # Seconds a server stays down: long enough for every process to notice and retry.
 OUTAGE_SECONDS = 3.0
@@ -34,7 +34,6 @@ def test_nats_server_restarted_mid_stream(stack):
     assert at_strike.accepted < DISTINCT
 
 
-@pytest.mark.faults  # a minute or more: make test-faults
 def test_postgres_restarted_mid_stream(stack):
     # when PostgreSQL stops for a while after a third of the stream was accepted
     at_strike, _publisher = run_stream_with_fault(
