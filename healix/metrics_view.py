@@ -15,18 +15,18 @@ import secrets
 from collections.abc import Iterator
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from events.models import OutboxEvent
 from healix import metrics as definitions  # noqa: F401  (registers them in this process)
+from healix.operations import waiting
 from healix.problems import problem_json
-from integrations.models import InboundEvent, WebhookDelivery
 
 __all__ = ["DatabaseCollector", "metrics", "registry"]
 
@@ -36,37 +36,16 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Headers a reverse proxy adds: a request carrying one did not come from this machine.
 PROXY_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_X_REAL_IP", "HTTP_FORWARDED")
 
-OUTBOX_SQL = f"""
-SELECT organization_id, count(*), extract(epoch FROM clock_timestamp() - min(occurred_at))
-FROM {OutboxEvent._meta.db_table} WHERE published_at IS NULL GROUP BY organization_id
-"""
-PENDING_SQL = f"""
-SELECT organization_id, integration_id, count(*)
-FROM {WebhookDelivery._meta.db_table} WHERE status = 'pending'
-GROUP BY organization_id, integration_id
-"""
-AWAITING_RULES_SQL = f"""
-SELECT organization_id, count(*) FROM {InboundEvent._meta.db_table}
-WHERE status = 'accepted' AND ready_at IS NULL GROUP BY organization_id
-"""
-
 
 class DatabaseCollector(Collector):
-    """The gauges of what waits, one query each; the partial indexes of the relay's queue,
-    the delivery sweep and the rules' sweep keep them to the waiting rows."""
+    """The gauges of what waits now (healix.operations.waiting)."""
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily(
             "healix_metrics_database_up", "1 if the gauges below could be read from PostgreSQL."
         )
         try:
-            with connection.cursor() as cursor:
-                cursor.execute(OUTBOX_SQL)
-                outbox = cursor.fetchall()
-                cursor.execute(PENDING_SQL)
-                pending = cursor.fetchall()
-                cursor.execute(AWAITING_RULES_SQL)
-                awaiting = cursor.fetchall()
+            now_waiting = waiting()
         except DatabaseError:
             # The counters are worth most during an outage: answer them without the gauges.
             logger.exception("/metrics: the database gauges could not be read")
@@ -85,22 +64,23 @@ class DatabaseCollector(Collector):
             "Age of the oldest unpublished event (absent when none waits).",
             labels=["organization"],
         )
-        for organization_id, count, age in outbox:
+        now = timezone.now()
+        for organization_id, (count, since) in now_waiting.unpublished.items():
             unpublished.add_metric([str(organization_id)], count)
-            oldest.add_metric([str(organization_id)], max(0.0, float(age)))
+            oldest.add_metric([str(organization_id)], max(0.0, (now - since).total_seconds()))
         deliveries = GaugeMetricFamily(
             "healix_webhook_deliveries_pending",
             "Webhook deliveries not yet succeeded or failed (due, leased or awaiting a retry).",
             labels=["organization", "integration"],
         )
-        for organization_id, integration_id, count in pending:
+        for (organization_id, integration_id), count in now_waiting.pending.items():
             deliveries.add_metric([str(organization_id), str(integration_id)], count)
         rules = GaugeMetricFamily(
             "healix_inbound_awaiting_rules",
             "Accepted inbound events the rules are not done with yet.",
             labels=["organization"],
         )
-        for organization_id, count in awaiting:
+        for organization_id, count in now_waiting.awaiting_rules.items():
             rules.add_metric([str(organization_id)], count)
         yield from (unpublished, oldest, deliveries, rules)
 

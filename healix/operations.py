@@ -29,7 +29,16 @@ from integrations.models import (
 )
 from rules.models import RuleEvaluation
 
-__all__ = ["WINDOWS", "Overview", "Series", "Window", "bucket_counts", "overview"]
+__all__ = [
+    "WINDOWS",
+    "Overview",
+    "Series",
+    "Waiting",
+    "Window",
+    "bucket_counts",
+    "overview",
+    "waiting",
+]
 
 FINAL_STATUSES = (DeliveryStatus.SUCCEEDED.value, DeliveryStatus.FAILED.value)
 # Buckets are aligned on this instant (UTC), so every query cuts time at the same edges.
@@ -125,15 +134,54 @@ class Overview:
     integrations: list[IntegrationLine] = field(default_factory=list)
 
 
+@dataclass
+class Waiting:
+    """What waits now, per organization id: the page shows one organization's, /metrics every
+    organization's (as gauges)."""
+
+    unpublished: dict[int, tuple[int, datetime]]  # events not yet published, oldest occurredAt
+    pending: dict[tuple[int, uuid.UUID], int]  # webhook deliveries by (organization, integration)
+    awaiting_rules: dict[int, int]  # accepted inbound events the rules are not done with
+
+
+def waiting(organization_id: int | None = None) -> Waiting:
+    """What waits now, for one organization or all; one grouped query each, which the partial
+    indexes of the relay's queue, the delivery sweep and the rules' sweep keep to the waiting
+    rows."""
+    mine = {} if organization_id is None else {"organization_id": organization_id}
+    unpublished = (
+        OutboxEvent.objects.filter(published_at__isnull=True, **mine)
+        .values("organization_id")
+        .annotate(n=Count("*"), oldest=Min("occurred_at"))
+        .values_list("organization_id", "n", "oldest")
+    )
+    pending = (
+        WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, **mine)
+        .values("organization_id", "integration_id")
+        .annotate(n=Count("*"))
+        .values_list("organization_id", "integration_id", "n")
+    )
+    awaiting = (
+        InboundEvent.objects.filter(status=InboundStatus.ACCEPTED, ready_at__isnull=True, **mine)
+        .values("organization_id")
+        .annotate(n=Count("*"))
+        .values_list("organization_id", "n")
+    )
+    return Waiting(
+        unpublished={org: (n, oldest) for org, n, oldest in unpublished},
+        pending={(org, integration): n for org, integration, n in pending},
+        awaiting_rules=dict(awaiting),
+    )
+
+
 def overview(organization_id: int, window: Window, now: datetime | None = None) -> Overview:
     """Everything the operations page shows for one organization."""
     now = now or timezone.now()
     inbound = InboundEvent.objects.filter(organization_id=organization_id)
     accepted = inbound.filter(status=InboundStatus.ACCEPTED)
     outbox = OutboxEvent.objects.filter(organization_id=organization_id)
-    waiting = outbox.filter(published_at__isnull=True).aggregate(
-        oldest=Min("occurred_at"), count=Count("*")
-    )
+    now_waiting = waiting(organization_id)
+    unpublished, oldest = now_waiting.unpublished.get(organization_id, (0, None))
     evaluations = RuleEvaluation.objects.filter(organization_id=organization_id)
     fired = Sum(Func(F("fired_rules"), function="cardinality"))
     return Overview(
@@ -158,22 +206,21 @@ def overview(organization_id: int, window: Window, now: datetime | None = None) 
             Series("evaluations", bucket_counts(evaluations, "evaluated_at", window, now)),
             Series("rules fired", bucket_counts(evaluations, "evaluated_at", window, now, fired)),
         ],
-        oldest_unpublished=waiting["oldest"],
-        unpublished=waiting["count"],
-        integrations=_integrations(organization_id, window, now),
+        oldest_unpublished=oldest,
+        unpublished=unpublished,
+        integrations=_integrations(organization_id, window, now, now_waiting.pending),
     )
 
 
-def _integrations(organization_id: int, window: Window, now: datetime) -> list[IntegrationLine]:
+def _integrations(
+    organization_id: int,
+    window: Window,
+    now: datetime,
+    pending: Mapping[tuple[int, uuid.UUID], int],
+) -> list[IntegrationLine]:
     """Per HTTP integration: deliveries succeeded and failed per bucket (by completion), and
-    how many are pending now. Two queries, whatever the number of integrations."""
+    how many are `pending` now. One query, whatever the number of integrations."""
     deliveries = WebhookDelivery.objects.filter(organization_id=organization_id)
-    pending = dict(
-        deliveries.filter(status=DeliveryStatus.PENDING)
-        .values("integration")
-        .annotate(n=Count("*"))
-        .values_list("integration", "n")
-    )
     starts = window.starts(now)
     done = (
         deliveries.filter(completed_at__gte=starts[0], status__in=FINAL_STATUSES)
@@ -188,7 +235,7 @@ def _integrations(organization_id: int, window: Window, now: datetime) -> list[I
         IntegrationLine(
             id=integration.pk,
             name=integration.partner_name,
-            pending=pending.get(integration.pk, 0),
+            pending=pending.get((organization_id, integration.pk), 0),
             series=[
                 Series(status, [counts.get((integration.pk, status, at), 0) for at in starts])
                 for status in FINAL_STATUSES

@@ -81,7 +81,7 @@ def test_waiting_work_is_read_from_the_database_per_organization(
 @pytest.mark.django_db
 def test_without_the_database_the_counters_are_still_answered(client):
     def refuse(execute, sql, params, many, context):
-        if "published_at IS NULL" in sql:
+        if OutboxEvent._meta.db_table in sql:  # the gauges' first query
             raise OperationalError("the server closed the connection")
         return execute(sql, params, many, context)
 
