@@ -126,7 +126,7 @@ def _handle_all(items: list[Item], cache: services.DefinitionCache) -> list[Resu
 def _handle_alone(item: Item) -> Result:
     """One message in its own transaction, after its batch failed."""
     try:
-        with transaction.atomic(), services.batch():
+        with transaction.atomic():
             return _handle_all([item], services.DefinitionCache())[0]
     except TRANSIENT_ERRORS:
         logger.warning("Transient database error on %s; nak", item.subject, exc_info=True)
@@ -165,7 +165,7 @@ def process_batch(items: list[Item]) -> list[Result]:
     close_old_connections()
     for attempt in range(1, BATCH_ATTEMPTS + 1):
         try:
-            with transaction.atomic(), services.batch():
+            with transaction.atomic():
                 return _handle_all(items, services.DefinitionCache())
         except TRANSIENT_ERRORS:
             # Usually a deadlock with another consumer counting the same duplicates: the

@@ -17,8 +17,7 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
 
@@ -28,7 +27,6 @@ from django.utils import timezone
 __all__ = [
     "Courier",
     "after_commit",
-    "collect",
     "finish",
     "hand_to_rules",
     "mark_ready",
@@ -37,7 +35,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-_local = threading.local()
 # One array parameter, not one per id: a batch hands over hundreds at once.
 READY_SQL = "UPDATE {table} SET ready_at = now() WHERE id = ANY(%s) AND ready_at IS NULL"
 # Tries at marking events ready: a deadlock victim (a consumer counting duplicates on the same
@@ -191,22 +188,6 @@ def hand_to_rules(event_ids: list[uuid.UUID]) -> None:
 
 
 def after_commit(event_id: uuid.UUID) -> None:
-    """Hand `event_id` over once the current transaction commits (never if it rolls back)."""
-    collected = getattr(_local, "collected", None)
-    if collected is not None:
-        collected.append(event_id)
-    else:
-        transaction.on_commit(partial(hand_to_rules, [event_id]), robust=True)
-
-
-@contextmanager
-def collect() -> Iterator[None]:
-    """Inside a transaction: hand over every event accepted in the block with one task, after
-    the commit (a batch of NATS messages would otherwise queue one task each)."""
-    _local.collected = collected = []
-    try:
-        yield
-    finally:
-        _local.collected = None
-    if collected:
-        transaction.on_commit(partial(hand_to_rules, collected), robust=True)
+    """Hand `event_id` over once the current transaction commits (never if it rolls back); the
+    courier gathers the events of a whole batch, or of many requests, into one task."""
+    transaction.on_commit(partial(hand_to_rules, [event_id]), robust=True)

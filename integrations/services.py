@@ -10,8 +10,7 @@ Whatever cannot succeed is stored as rejected, with one problem per reason.
 
 import json
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import replace
 from functools import partial
 from typing import Any
@@ -246,10 +245,3 @@ def _count_on_first_copy(event: InboundEvent, digest: str) -> uuid.UUID | None:
         cursor.execute(storage.COUNT_DUPLICATE_SQL, [event.organization_id, event.subject, digest])
         row = cursor.fetchone()
     return row[0] if row is not None else None
-
-
-@contextmanager
-def batch() -> Iterator[None]:
-    """Hand the accepted events of a batch to the rules in one go after its commit."""
-    with handoff.collect():
-        yield
