@@ -9,7 +9,6 @@ methods needs (`read_scope` for GET/HEAD/OPTIONS, `write_scope` for the others).
 
 from datetime import timedelta
 
-from django.db import connection
 from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication
@@ -18,6 +17,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from healix.logcontext import note
 from healix.models import Organization, OrganizationAPIKey, User
+from healix.prepared import prepared_cursor
 from healix.throttling import COUNT_FOUND_SQL, Counted, window_start
 
 __all__ = [
@@ -91,8 +91,8 @@ def _usable_key(prefix: str) -> OrganizationAPIKey | None:
     """The unrevoked key with this prefix and its organization, counted for throttling, in one
     plain query (the ORM's query building would cost more than the query itself)."""
     now = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(KEY_SQL, {"prefix": prefix, "window": window_start(now)})
+    with prepared_cursor() as cursor:
+        cursor.execute(KEY_SQL, {"prefix": prefix, "window": window_start(now)}, prepare=True)
         row = cursor.fetchone()
     if row is None:
         return None

@@ -51,6 +51,10 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=
 # (a restart) is replaced unseen. The web process turns it off (Procfile): a third of a REST
 # request's round trips, and a dropped connection costs one 503 with Retry-After instead.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DATABASE_CONN_HEALTH_CHECKS", default=True)
+# Lets the hot statements of healix/prepared.py be planned once per connection. Django's own
+# cursors bind on the client and are never prepared, whatever this says.
+if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 
 # The bus. Used by the events and integrations apps.
 NATS_URL = env.str("NATS_URL", default="nats://127.0.0.1:4222")

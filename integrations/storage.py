@@ -7,9 +7,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
 from django.utils import timezone
 
+from healix.prepared import prepared_cursor
 from integrations import handoff
 from integrations.models import InboundEvent, InboundStatus
 from integrations.payloads import canonical_hash
@@ -125,8 +125,8 @@ def store_first_or_count(candidates: list[Candidate], source: str) -> dict[int, 
         }
         for key, c in firsts.items()
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(STORE_SQL, [source, json.dumps(rows)])
+    with prepared_cursor() as cursor:
+        cursor.execute(STORE_SQL, [source, json.dumps(rows)], prepare=True)
         stored = {(org, subject, digest): pk for pk, org, subject, digest in cursor.fetchall()}
     results: dict[int, IngestResult] = {}
     for c in candidates:
