@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 
 __all__ = ["prepared_cursor"]
 
@@ -25,8 +25,12 @@ __all__ = ["prepared_cursor"]
 def prepared_cursor() -> Iterator[psycopg.Cursor]:
     """A server-binding cursor on Django's connection, in its transaction, whose database
     errors come out as Django's (django.db.OperationalError and the rest)."""
-    connection.validate_thread_sharing()
-    connection.validate_no_broken_transaction()
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+    database = connections[DEFAULT_DB_ALIAS]
+    database.validate_no_broken_transaction()
+    database.ensure_connection()
+    # One cursor per connection, kept: making one costs more than a prepared statement's run.
+    cursor = getattr(database, "_healix_prepared_cursor", None)
+    if cursor is None or cursor.connection is not database.connection:
+        cursor = database._healix_prepared_cursor = psycopg.Cursor(database.connection)
+    with database.wrap_database_errors:
         yield cursor
