@@ -53,7 +53,7 @@ class Benchmark:
 BENCHMARKS = (
     # No REST phase: api.py measures POST /api/v1/inbound/<subject>/ with the same web server.
     Benchmark("ingest", ("--requests", "0"), ("--events", "200", "--requests", "0"), 60),
-    Benchmark("api", ("--events", "1000"), ("--requests", "250", "--events", "100"), 120),
+    Benchmark("api", ("--events", "1000"), ("--requests", "250", "--events", "100"), 180),
     Benchmark(
         "events",
         ("--events", "3000", "--seconds", "5"),
