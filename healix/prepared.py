@@ -8,29 +8,43 @@ server instead, and `cursor.execute(sql, params, prepare=True)` then has the sta
 planned once per database connection.
 
 `DATABASE_PREPARED_STATEMENTS=false` (for a connection pooler that cannot carry prepared
-statements, such as PgBouncer before 1.21 in transaction mode) runs the same statements
-unprepared. Statements run here do not show in `connection.queries` (DEBUG).
+statements: PgBouncer before 1.21, or later without `max_prepared_statements`) runs the same
+statements unprepared. Statements run here do not show in `connection.queries` (DEBUG), and
+psycopg forgets them at every rollback (a savepoint's too): they are prepared again after.
 """
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, NotSupportedError, connections
 
 __all__ = ["prepared_cursor"]
 
 
 @contextmanager
 def prepared_cursor() -> Iterator[psycopg.Cursor]:
-    """A server-binding cursor on Django's connection, in its transaction, whose database
-    errors come out as Django's (django.db.OperationalError and the rest)."""
+    """A server-binding cursor on Django's connection, in its transaction, checked as Django
+    checks its own cursors (health check, broken transaction), whose database errors come out
+    as Django's (django.db.OperationalError and the rest)."""
     database = connections[DEFAULT_DB_ALIAS]
+    database.close_if_health_check_failed()
     database.validate_no_broken_transaction()
     database.ensure_connection()
-    # One cursor per connection, kept: making one costs more than a prepared statement's run.
-    cursor = getattr(database, "_healix_prepared_cursor", None)
+    # One cursor kept per connection (making one cost more than running the statement); taken
+    # while in use, so a nested call gets a cursor of its own.
+    cursor = database.__dict__.pop("_healix_prepared_cursor", None)
     if cursor is None or cursor.connection is not database.connection:
-        cursor = database._healix_prepared_cursor = psycopg.Cursor(database.connection)
-    with database.wrap_database_errors:
-        yield cursor
+        cursor = psycopg.Cursor(database.connection)
+    try:
+        with database.wrap_database_errors:
+            yield cursor
+    except NotSupportedError:
+        # "cached plan must not change result type": a migration changed what a prepared
+        # statement returns. psycopg forgets its statements on a rollback, but a statement in
+        # autocommit has none; a new connection prepares them again.
+        if not database.in_atomic_block:
+            database.close()
+        raise
+    finally:
+        database._healix_prepared_cursor = cursor

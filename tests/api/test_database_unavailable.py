@@ -56,3 +56,20 @@ def test_a_dropped_connection_is_a_503_and_the_next_request_succeeds(world, with
     )
     assert accepted.status_code == 202, accepted.content
     assert InboundEvent.objects.count() == before + 1
+
+
+def test_with_health_checks_a_dropped_connection_is_replaced_unseen(world):
+    # Given the default (DATABASE_CONN_HEALTH_CHECKS=true) and a connection the database dropped
+    connection.close()
+    assert connection.settings_dict["CONN_HEALTH_CHECKS"] is True
+    drop_connection()
+    # (the health check runs on a connection kept from an earlier request)
+    close_old_connections()
+    # When a partner posts an inbound event
+    response = world.client.post(
+        f"/api/v1/inbound/{SUBJECT}/",
+        {"planId": str(world.plan.pk), "timeSlot": "09:00"},
+        content_type="application/json",
+    )
+    # Then it is accepted on a new connection
+    assert response.status_code == 202, response.content

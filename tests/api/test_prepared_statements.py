@@ -1,10 +1,12 @@
 """The hot statements of a REST request are prepared once per database connection
 (healix/prepared.py), behave as Django's own cursors do, and can be turned off."""
 
+import psycopg
 import pytest
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, NotSupportedError, connection, transaction
 from django.db.transaction import TransactionManagementError
 
+from events.relay import database_params
 from healix.api_auth import KEY_SQL
 from healix.prepared import prepared_cursor
 from integrations.routing import PLANS_BY_ID_SQL
@@ -75,3 +77,36 @@ def test_a_broken_transaction_is_refused_as_by_djangos_cursors():
             cursor.execute("SELECT * FROM no_such_table")
         with pytest.raises(TransactionManagementError), prepared_cursor():
             pass
+
+
+def test_nested_uses_do_not_share_a_cursor():
+    with prepared_cursor() as outer:
+        outer.execute("SELECT 1", prepare=True)
+        with prepared_cursor() as inner:
+            assert inner is not outer
+            inner.execute("SELECT 2", prepare=True)
+        assert outer.fetchone() == (1,)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_statement_a_migration_made_stale_fails_once_then_runs_again():
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE prepared_probe (x integer)")
+        cursor.execute("INSERT INTO prepared_probe VALUES (1)")
+    try:
+        # Given a prepared statement
+        with prepared_cursor() as cursor:
+            cursor.execute("SELECT x FROM prepared_probe", prepare=True)
+        # When a migration, on another connection, changes what it returns
+        with psycopg.connect(**database_params(), autocommit=True) as other:
+            other.execute("ALTER TABLE prepared_probe ALTER COLUMN x TYPE bigint")
+        # Then the next run fails, as Django's error
+        with pytest.raises(NotSupportedError), prepared_cursor() as cursor:
+            cursor.execute("SELECT x FROM prepared_probe", prepare=True)
+        # And the one after runs on a new connection
+        with prepared_cursor() as cursor:
+            cursor.execute("SELECT x FROM prepared_probe", prepare=True)
+            assert cursor.fetchone() == (1,)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE prepared_probe")

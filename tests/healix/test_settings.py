@@ -75,3 +75,32 @@ def test_values_are_read_from_the_environment():
     )
     # Then settings carry exactly those values
     assert result.stdout.split() == ["staging", "redis://127.0.0.1:6379/0", "db.example", "True"]
+
+
+def test_prepared_statements_can_be_turned_off():
+    def prepare_threshold(**environment: str) -> str:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from django.conf import settings as s;"
+                "print(s.DATABASES['default'].get('OPTIONS', {}).get('prepare_threshold'))",
+            ],
+            cwd=BASE_DIR,
+            env={
+                "PATH": os.environ["PATH"],
+                "DJANGO_SETTINGS_MODULE": "healix.settings",
+                "DEBUG": "true",
+                "DATABASE_URL": "postgres://u:p@db.example:5432/healix",
+                **environment,
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    # By default the hot statements may be prepared; turned off, psycopg prepares nothing
+    assert prepare_threshold() == "5"
+    assert prepare_threshold(DATABASE_PREPARED_STATEMENTS="false") == "None"
