@@ -99,8 +99,11 @@ UPDATE {TABLE} SET attempts = attempts + 1, last_error = %(error)s WHERE id = AN
 def database_params(alias: str = "default") -> dict[str, Any]:
     """psycopg connection keywords of a Django database (the test database under pytest)."""
     params = connections[alias].get_connection_params()
-    # Django's cursor class and adapters are for its own sync connections.
-    return {k: v for k, v in params.items() if k not in ("cursor_factory", "context")}
+    # Django's cursor class and adapters are for its own sync connections. The relay prepares
+    # nothing: it keeps its connection until it breaks, and a prepared statement a migration
+    # made stale would fail on every claim until then (healix/prepared.py is for Django's).
+    kept = {k: v for k, v in params.items() if k not in ("cursor_factory", "context")}
+    return {**kept, "prepare_threshold": None}
 
 
 def backoff_delay(failures: int, jitter: float = 0.1) -> float:
