@@ -1,6 +1,6 @@
 """Benchmark of the REST API under the production server: requests/s and p99 latency.
 
-    .venv/bin/python bench/api.py [--requests 15000] [--concurrency 16] [--events 5000]
+    .venv/bin/python bench/api.py [--requests 18000] [--concurrency 16] [--events 5000]
 
 Starts an embedded PostgreSQL and nats-server (healix/devservers.py) unless DATABASE_URL /
 NATS_URL name servers, fills one organization with --events outgoing events, then runs
@@ -66,7 +66,7 @@ def setup(events: int):
 
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--requests", type=int, default=15_000)
+    parser.add_argument("--requests", type=int, default=18_000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--events", type=int, default=5000)
     return parser

@@ -82,6 +82,7 @@ def client_name() -> str:
 def load(port: int, key: str, requests: list[Request], concurrency: int) -> Load:
     """Send `requests` to 127.0.0.1:`port` with `concurrency` in flight, in ROUNDS rounds; the
     median round (by rate), with the statuses of all of them."""
+    assert len(requests) >= ROUNDS, f"at least {ROUNDS} requests, one a round"
     results = []
     for part in range(ROUNDS):
         # Each round its own share of the list: a POST sent again would be a duplicate.

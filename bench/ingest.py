@@ -1,6 +1,6 @@
 """Benchmark of inbound events: consume_bus throughput, its ceiling, and REST under gunicorn.
 
-    .venv/bin/python bench/ingest.py [--events 20000] [--requests 15000] [--consumers 2]
+    .venv/bin/python bench/ingest.py [--events 20000] [--requests 18000] [--consumers 2]
 
 Starts an embedded PostgreSQL and nats-server (healix/devservers.py) unless DATABASE_URL /
 NATS_URL name servers. Then, in one run:
@@ -187,7 +187,7 @@ def rest_rate(key: str, payloads: list[bytes], concurrency: int, log: Path) -> t
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=20_000)
-    parser.add_argument("--requests", type=int, default=15_000, help="0: no REST phase")
+    parser.add_argument("--requests", type=int, default=18_000, help="0: no REST phase")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument(
         "--consumers", type=int, default=BUS_PROCESSES, help="consume_bus processes"

@@ -65,7 +65,8 @@ class OrganizationOwned(models.Model):
 
     `(organization, id)` is unique so that other tables can hold composite foreign keys
     `(organization_id, x_id) -> x(organization_id, id)`: PostgreSQL itself then refuses a
-    reference into another organization (see healix.db.SameScopeForeignKey).
+    reference into another organization (see healix.db.SameScopeForeignKey). A model that no
+    table refers to may leave both out (integrations.InboundEvent, written once per message).
     """
 
     organization = models.ForeignKey(
