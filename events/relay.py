@@ -85,10 +85,12 @@ WHERE published_at IS NULL AND id <> ALL(%(exclude)s::bigint[])
 ORDER BY id
 LIMIT %(batch)s
 """
+# Only rows not yet marked: a mark retried after its commit (the answer lost with the
+# connection) changes nothing, so the publish time and the published counter stay right.
 MARK_SQL = f"""
 UPDATE {TABLE}
 SET published_at = now(), attempts = attempts + 1, last_error = ''
-WHERE id = ANY(%(ids)s)
+WHERE id = ANY(%(ids)s) AND published_at IS NULL
 RETURNING organization_id, event_type, extract(epoch FROM published_at - occurred_at)
 """
 FAILED_SQL = f"""

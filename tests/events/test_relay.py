@@ -165,6 +165,26 @@ def test_a_relay_killed_before_marking_is_deduplicated_by_jetstream(
     assert_each_seen_once_in_commit_order(read_stream())
 
 
+async def _mark_again(config, ids: list[int]) -> None:
+    relay = Relay(config)
+    try:
+        await relay.mark_published(ids)
+    finally:
+        await relay.close()
+
+
+def test_a_mark_retried_after_its_commit_changes_nothing(events_stream, actor, plan):
+    # Given events published and marked
+    services.update_plan(actor=actor, plan=plan, risk_status="low")
+    run(_drain(relay_config()))
+    marked = list(OutboxEvent.objects.values_list("id", "published_at", "attempts"))
+    assert marked and all(published_at for _id, published_at, _attempts in marked)
+    # When the same mark runs again (its first answer lost with the connection)
+    run(_mark_again(relay_config(), [pk for pk, _at, _attempts in marked]))
+    # Then the publish times and attempts are those of the first mark
+    assert list(OutboxEvent.objects.values_list("id", "published_at", "attempts")) == marked
+
+
 def _make_plans(actor, template, patient, count: int) -> list[Plan]:
     return [
         services.assign_plan(actor=actor, template=template, user=patient) for _ in range(count)
