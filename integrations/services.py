@@ -201,7 +201,18 @@ def _prefetch_plans(messages: list[Message], cache: DefinitionCache) -> None:
 def rerun(event: InboundEvent) -> IngestResult:
     """Run a rejected event through the checks again (after its definition was fixed). Valid
     now: it becomes the accepted event, or, if the same data was accepted meanwhile, it stays
-    rejected and is counted as a duplicate of that one."""
+    rejected and is counted as a duplicate of that one. Once committed, its outcome is logged
+    as ingest() logs a message's, under the event's own trace id."""
+    result = _rerun(event)
+    message = Message(event.organization_id, event.subject, b"", org_slug=event.organization.slug)
+    traces = [event.trace_id or new_trace_id()]
+    transaction.on_commit(
+        partial(log_outcomes, [message], [result], traces, event.source), robust=True
+    )
+    return result
+
+
+def _rerun(event: InboundEvent) -> IngestResult:
     event = InboundEvent.objects.select_for_update().get(pk=event.pk)
     if event.status != InboundStatus.REJECTED:
         raise ValueError("Only a rejected event is re-run.")

@@ -67,3 +67,23 @@ def test_nothing_is_logged_for_a_batch_that_rolled_back(
         except RuntimeError:
             pass
     assert captured_logs.json(LOGGER) == []
+
+
+def test_a_rerun_is_logged_under_the_events_own_trace(
+    api, plan, template, captured_logs, django_capture_on_commit_callbacks
+):
+    from integrations.models import InboundEvent
+    from integrations.services import rerun
+
+    # Given an event rejected for a field its definition then gains
+    body = {"planId": str(plan.pk), "timeSlot": "09:00", "room": "B12"}
+    with django_capture_on_commit_callbacks(execute=True):
+        rejected = post_json(api, SUBJECT, body, HTTP_X_TRACE_ID="trace-r").json()
+    template.integrations.get().fields.create(name="room", field_type="string", position=1)
+    # When a content manager re-runs it
+    with django_capture_on_commit_callbacks(execute=True):
+        rerun(InboundEvent.objects.get(pk=rejected["id"]))
+    # Then its acceptance is logged as a message's, under the trace of its first arrival
+    line = captured_logs.json(LOGGER)[-1]
+    assert (line["message"], line["traceId"]) == ("Inbound event accepted", "trace-r")
+    assert (line["inboundEventId"], line["orgId"]) == (rejected["id"], "hrh")
