@@ -11,6 +11,7 @@ WorkQueueStatus, ServiceLocation) through their required parent, found by `organ
 
 import json
 from functools import cache
+from typing import Any
 
 from django import forms
 from django.contrib import admin
@@ -36,6 +37,7 @@ __all__ = [
     "RecordAdmin",
     "ScopedRelatedFieldListFilter",
     "UserAdmin",
+    "json_block",
     "organization_path",
     "scope_queryset",
 ]
@@ -47,6 +49,14 @@ admin.site.index_title = "Editor"
 ORGANIZATION = "organization"
 # How many required foreign keys we follow to find an organization (FormField -> Form: 1).
 MAX_PARENT_HOPS = 2
+
+
+def json_block(value: Any) -> str:
+    """JSON for a read-only admin field: indented, and long values wrapped within the page."""
+    return format_html(
+        '<pre style="white-space: pre-wrap; overflow-wrap: anywhere">{}</pre>',
+        json.dumps(value, indent=2, ensure_ascii=False),
+    )
 
 
 @cache

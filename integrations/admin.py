@@ -1,14 +1,16 @@
 """Integrations in the editor (an inline of the plan template, and each integration's own
 page with its fields), and the inbound events, read-only, with a re-run action."""
 
-import json
-
 from django.contrib import admin, messages
 from django.db.models import Count
 from django.http import HttpRequest
-from django.utils.html import format_html
 
-from healix.admin import OrganizationScopedAdmin, OrganizationScopedInline, RecordAdmin
+from healix.admin import (
+    OrganizationScopedAdmin,
+    OrganizationScopedInline,
+    RecordAdmin,
+    json_block,
+)
 from integrations import services
 from integrations.models import (
     InboundEvent,
@@ -28,10 +30,6 @@ __all__ = [
     "UnroutableMessageAdmin",
     "WebhookDeliveryAdmin",
 ]
-
-
-def _pre(value) -> str:
-    return format_html("<pre>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False))
 
 
 class IntegrationDefinitionInline(OrganizationScopedInline):
@@ -87,7 +85,7 @@ class IntegrationDefinitionAdmin(OrganizationScopedAdmin):
     def json_schema(self, obj: IntegrationDefinition) -> str:
         if obj.pk is None:
             return "-"
-        return _pre(definition_schema(obj))
+        return json_block(definition_schema(obj))
 
 
 @admin.register(InboundEvent)
@@ -136,11 +134,11 @@ class InboundEventAdmin(RecordAdmin):
 
     @admin.display(description="errors")
     def errors_display(self, obj: InboundEvent) -> str:
-        return _pre(obj.errors) if obj.errors else "-"
+        return json_block(obj.errors) if obj.errors else "-"
 
     @admin.display(description="payload")
     def payload_display(self, obj: InboundEvent) -> str:
-        return _pre(obj.payload) if obj.payload is not None else "-"
+        return json_block(obj.payload) if obj.payload is not None else "-"
 
     def has_rerun_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("integrations.change_inboundevent")

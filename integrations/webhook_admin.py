@@ -4,6 +4,8 @@ Thin: saving, rotating, test events, retries and replays call integrations/webho
 The secret is shown once, in a message, when the integration is created or its secret rotated.
 """
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -13,7 +15,12 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from healix.admin import OrganizationScopedAdmin, OrganizationScopedInline, RecordAdmin
+from healix.admin import (
+    OrganizationScopedAdmin,
+    OrganizationScopedInline,
+    RecordAdmin,
+    json_block,
+)
 from integrations import webhook_services
 from integrations.models import (
     DeliveryStatus,
@@ -278,7 +285,11 @@ class WebhookDeliveryAdmin(RecordAdmin):
 
     @admin.display(description="payload")
     def payload_display(self, obj: WebhookDelivery) -> str:
-        return format_html("<pre>{}</pre>", obj.payload)
+        # The body as sent is a compact JSON text (what was signed): shown indented, wrapped.
+        try:
+            return json_block(json.loads(obj.payload))
+        except (TypeError, ValueError):
+            return json_block(obj.payload)
 
     def has_retry_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("integrations.change_webhookdelivery")

@@ -158,6 +158,10 @@ def test_the_delivery_log_shows_attempts_and_retries_now(hrh_client, org):
     assert str(integration) in listing.content.decode()
     detail = hrh_client.get(reverse("admin:integrations_webhookdelivery_change", args=[sent.pk]))
     assert "upstream down" in detail.content.decode()
+    # The payload as sent, indented and wrapped within the page
+    page = detail.content.decode()
+    assert '<pre style="white-space: pre-wrap; overflow-wrap: anywhere">{\n' in page
+    assert f"&quot;eventId&quot;: &quot;{sent.event_id}&quot;" in page
     hrh_client.post(DELIVERIES_URL, {"action": "retry_now", "_selected_action": [str(sent.pk)]})
     sent.refresh_from_db()
     assert sent.status == DeliveryStatus.PENDING
