@@ -51,56 +51,40 @@ def test_development_still_needs_a_database():
     assert "DATABASE_URL is not set" in result.stderr
 
 
-def test_values_are_read_from_the_environment():
-    # Given a development environment naming a branch and a broker
+def development_settings(expression: str, **environment: str) -> str:
+    """What `print(<expression>)` prints, `s` being the settings of a development process
+    with `environment` (and a DATABASE_URL) set."""
     result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from django.conf import settings as s;"
-            "print(s.HEALIX_BRANCH, s.CELERY_BROKER_URL, s.DATABASES['default']['HOST'], s.DEBUG)",
-        ],
+        [sys.executable, "-c", f"from django.conf import settings as s; print({expression})"],
         cwd=BASE_DIR,
         env={
             "PATH": os.environ["PATH"],
             "DJANGO_SETTINGS_MODULE": "healix.settings",
             "DEBUG": "true",
             "DATABASE_URL": "postgres://u:p@db.example:5432/healix",
-            "HEALIX_BRANCH": "staging",
-            "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+            **environment,
         },
         capture_output=True,
         text=True,
         timeout=60,
     )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_values_are_read_from_the_environment():
+    # Given a development environment naming a branch and a broker
+    printed = development_settings(
+        "s.HEALIX_BRANCH, s.CELERY_BROKER_URL, s.DATABASES['default']['HOST'], s.DEBUG",
+        HEALIX_BRANCH="staging",
+        CELERY_BROKER_URL="redis://127.0.0.1:6379/0",
+    )
     # Then settings carry exactly those values
-    assert result.stdout.split() == ["staging", "redis://127.0.0.1:6379/0", "db.example", "True"]
+    assert printed.split() == ["staging", "redis://127.0.0.1:6379/0", "db.example", "True"]
 
 
 def test_prepared_statements_can_be_turned_off():
-    def prepare_threshold(**environment: str) -> str:
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                "from django.conf import settings as s;"
-                "print(s.DATABASES['default'].get('OPTIONS', {}).get('prepare_threshold'))",
-            ],
-            cwd=BASE_DIR,
-            env={
-                "PATH": os.environ["PATH"],
-                "DJANGO_SETTINGS_MODULE": "healix.settings",
-                "DEBUG": "true",
-                "DATABASE_URL": "postgres://u:p@db.example:5432/healix",
-                **environment,
-            },
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert result.returncode == 0, result.stderr
-        return result.stdout.strip()
-
+    threshold = "s.DATABASES['default'].get('OPTIONS', {}).get('prepare_threshold')"
     # By default the hot statements may be prepared; turned off, psycopg prepares nothing
-    assert prepare_threshold() == "5"
-    assert prepare_threshold(DATABASE_PREPARED_STATEMENTS="false") == "None"
+    assert development_settings(threshold) == "5"
+    assert development_settings(threshold, DATABASE_PREPARED_STATEMENTS="false") == "None"
