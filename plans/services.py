@@ -509,10 +509,14 @@ def change_work_queue_item(
     *, actor: User, item: WorkQueueItem, status: WorkQueueStatus | str = UNSET, **changes: Any
 ) -> WorkQueueItem:
     """A status change (with its event) and other changes (update_work_queue_item's) made
-    together or not at all, as the admin and the API offer them; the item as it now is."""
-    if status is not UNSET:
-        change_work_queue_item_status(actor=actor, item=item, status=status)
-        item.refresh_from_db()
+    together or not at all, as the admin and the API offer them; the item as it now is.
+
+    The other changes are made first: the status change's event then describes the item as
+    the whole change left it (its priority and service location), not as it was before."""
+    _require_actor(actor, item.organization_id)
+    _lock(item.plan)  # plan before item, as everywhere, though the item is changed first
     if changes:
         update_work_queue_item(actor=actor, item=item, **changes)
+    if status is not UNSET:
+        change_work_queue_item_status(actor=actor, item=item, status=status)
     return item
