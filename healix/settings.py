@@ -154,7 +154,7 @@ WSGI_APPLICATION = "healix.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "healix" / "templates"],  # first: its admin/base_site.html
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -356,6 +356,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"validatorUrl": None},  # no badge fetched from validator.swagger.io
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "healix.openapi.add_problem_responses",
