@@ -4,8 +4,7 @@ forbids inline script and framing, HSTS, and secure-only cookies; plain HTTP is 
 
 The hostile tenant is the `other` organization: it names its HTTP integration with markup,
 which the platform operator's admin shows. Escaping stops it today; the policy is what stops
-it the day a template forgets to escape (tests/security/test_script_injection.py shows that in
-a real browser).
+it the day a template forgets to escape (in chromium: in_browser/test_script_injection.py).
 """
 
 import os
