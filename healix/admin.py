@@ -54,7 +54,7 @@ MAX_PARENT_HOPS = 2
 def json_block(value: Any) -> str:
     """JSON for a read-only admin field: indented, and long values wrapped within the page."""
     return format_html(
-        '<pre style="white-space: pre-wrap; overflow-wrap: anywhere">{}</pre>',
+        '<pre class="healix-json">{}</pre>',  # styled in healix/static/healix/admin.css
         json.dumps(value, indent=2, ensure_ascii=False),
     )
 

@@ -134,6 +134,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # The Content-Security-Policy of every response, static files' too (settings_headers.py).
+    "csp.middleware.CSPMiddleware",
     # First, so everything a request causes (its events included) carries its trace id.
     "events.tracing.TraceIdMiddleware",
     # Before anything reads a request body: refuses one over the API's limit (413).
@@ -154,7 +156,7 @@ WSGI_APPLICATION = "healix.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "healix" / "templates"],  # first: its admin/base_site.html
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -356,6 +358,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"validatorUrl": None},  # no badge fetched from validator.swagger.io
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "healix.openapi.add_problem_responses",
@@ -367,10 +370,8 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
-    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# TLS behind a proxy, HSTS, secure cookies, the CSP: exactly the names of that module's __all__.
+from healix.settings_headers import *  # noqa: E402, F403
 
 # Logs: one JSON object a line (LOG_FORMAT=json, the default), or readable lines ending in
 # key=value pairs (LOG_FORMAT=text, what `make run` uses). Every line about an event carries

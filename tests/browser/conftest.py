@@ -1,6 +1,10 @@
 """Browser tests: Playwright driving Debian's chromium against the admin on pytest-django's
 live server (a real HTTP server on loopback, on the test database).
 
+Every page of every test is watched for Content-Security-Policy violations (the
+`securitypolicyviolation` events of each document, and chromium's console messages about the
+policy): a test whose pages caused one fails, naming each (`csp_monitor`).
+
 Playwright's own browser download is never used (this network refuses it): the tests run
 /usr/bin/chromium, and install it with apt-get when it is missing and we are root (a fresh CI
 machine). Each test saves a PNG at each key step under var/test-artifacts/browser/<test>/.
@@ -14,10 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
 from healix import devservers
-from tests.fixtures.waiting import PATIENCE
+from tests.fixtures.waiting import PATIENCE, wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
 # The machine's network is closed: without these, chromium stalls on refused connections
@@ -33,6 +37,19 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = devservers.var_dir() / "test-artifacts" / "browser"
+# Added to every document before its own scripts run (through the DevTools protocol, so the
+# page's policy does not apply to it): each violation is handed to the test's monitor.
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.healixCspViolation({
+    page: document.location.href,
+    directive: event.effectiveDirective,
+    blocked: event.blockedURI,
+    source: `${event.sourceFile}:${event.lineNumber}`,
+    sample: event.sample,
+  });
+});
+"""
 
 
 def _apt_get(*args: str) -> subprocess.CompletedProcess:
@@ -89,13 +106,60 @@ class Shots:
         return path
 
 
+class CspMonitor:
+    """The CSP violations of one test's pages: reported by the documents themselves, and by
+    chromium on the console ("Refused to ... because it violates ... Content Security
+    Policy")."""
+
+    def __init__(self) -> None:
+        self.page: Page | None = None
+        self.violations: list[dict] = []
+        self.console: list[str] = []
+
+    def record(self, violation: dict) -> None:
+        self.violations.append(violation)
+
+    def on_console(self, message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            self.console.append(f"{message.type}: {message.text}")
+
+    def take(self, at_least: int = 0) -> list[dict]:
+        """The violations so far (waiting for `at_least` of them), forgotten: for a test that
+        expects some. An inline handler's is reported only when its event comes."""
+        wait_until(lambda: self._settle() or len(self.violations) >= at_least)
+        taken, self.violations, self.console = self.violations, [], []
+        return taken
+
+    def check(self) -> None:
+        self._settle()
+        if self.violations or self.console:
+            found = "\n".join([*map(str, self.violations), *self.console])
+            raise AssertionError(f"Content-Security-Policy violations:\n{found}")
+
+    def _settle(self) -> None:
+        # Violation events are dispatched as tasks of the page: one more task of its event
+        # loop, awaited, has them all reach us.
+        if self.page is not None and not self.page.is_closed():
+            self.page.evaluate("() => new Promise((done) => setTimeout(done, 0))")
+
+
 @pytest.fixture
-def page(browser, live_server) -> Iterator[Page]:
-    """A fresh browser context (no cookies) whose relative URLs go to the live server."""
+def csp_monitor() -> CspMonitor:
+    return CspMonitor()
+
+
+@pytest.fixture
+def page(browser, live_server, csp_monitor) -> Iterator[Page]:
+    """A fresh browser context (no cookies) whose relative URLs go to the live server, its
+    pages watched for CSP violations."""
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(PATIENCE * 1000)
     expect.set_options(timeout=PATIENCE * 1000)
+    context.expose_function("healixCspViolation", csp_monitor.record)
+    context.add_init_script(CSP_LISTENER)
+    context.on("console", csp_monitor.on_console)
     page = context.new_page()
+    csp_monitor.page = page
     yield page
     context.close()
 
@@ -111,6 +175,16 @@ def shots(page, request) -> Iterator[Shots]:
     report = getattr(request.node, "call_report", None)
     if report is not None and report.failed:
         taker("failed")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """After a browser test's own steps passed: it fails if any of its pages broke the CSP."""
+    result = yield
+    monitor = item.funcargs.get("csp_monitor")
+    if monitor is not None:
+        monitor.check()
+    return result
 
 
 @pytest.hookimpl(wrapper=True)

@@ -1,6 +1,7 @@
 """Settings come from the environment; production refuses to start without what it needs."""
 
 import os
+import secrets
 import subprocess
 import sys
 
@@ -32,17 +33,36 @@ def test_production_without_required_variables_names_them():
     )
 
 
+PRODUCTION = {
+    "DATABASE_URL": "postgres://healix:pw@db.internal:5432/healix",
+    "NATS_URL": "nats://nats.internal:4222",
+    "CELERY_BROKER_URL": "redis://redis.internal:6379/0",
+    "ALLOWED_HOSTS": "healix.example.org",
+    "HEALIX_BRANCH": "production",
+}
+
+
 def test_production_with_everything_set_starts():
-    result = start_django(
-        SECRET_KEY="a-real-secret",
-        DATABASE_URL="postgres://healix:pw@db.internal:5432/healix",
-        NATS_URL="nats://nats.internal:4222",
-        CELERY_BROKER_URL="redis://redis.internal:6379/0",
-        ALLOWED_HOSTS="healix.example.org",
-        HEALIX_BRANCH="production",
-    )
+    result = start_django(SECRET_KEY="a-real-secret", **PRODUCTION)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "started"
+
+
+def test_production_settings_pass_the_deployment_checklist():
+    # Given DEBUG off and every required variable set (a key as long as Django asks for)
+    env = {"PATH": os.environ["PATH"], "SECRET_KEY": secrets.token_urlsafe(64), **PRODUCTION}
+    # When Django's deployment checklist runs, warnings counting as failures
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    # Then it finds nothing: HSTS, the TLS redirect and secure cookies are production's defaults
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout
 
 
 def test_development_still_needs_a_database():
@@ -88,3 +108,36 @@ def test_prepared_statements_can_be_turned_off():
     # By default the hot statements may be prepared; turned off, psycopg prepares nothing
     assert development_settings(threshold) == "5"
     assert development_settings(threshold, DATABASE_PREPARED_STATEMENTS="false") == "None"
+
+
+def production_settings(expression: str, **environment: str) -> str:
+    """The same for a production process: DEBUG off, every required variable set."""
+    production = {**PRODUCTION, "SECRET_KEY": "a-real-secret", **environment}
+    return development_settings(expression, DEBUG="false", **production)
+
+
+TLS_SETTINGS = (
+    "s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, s.SESSION_COOKIE_SECURE, "
+    "s.CSRF_COOKIE_SECURE, s.SECURE_PROXY_SSL_HEADER"
+)
+
+
+def test_development_on_plain_http_turns_off_only_what_needs_tls():
+    # Given DEBUG on, as `make run` and `make test` run (http://127.0.0.1)
+    # Then nothing is redirected to https, no HSTS, cookies may travel on plain HTTP
+    assert development_settings(TLS_SETTINGS).split() == ["False", "0", "False", "False", "None"]
+    # and the Content-Security-Policy is production's, so a page that breaks it shows up
+    policy = "s.CONTENT_SECURITY_POLICY['DIRECTIVES']"
+    assert development_settings(policy) == production_settings(policy)
+
+
+def test_production_insists_on_tls_behind_its_proxy():
+    printed = production_settings(TLS_SETTINGS)
+    assert printed == "True 31536000 True True ('HTTP_X_FORWARDED_PROTO', 'https')"
+
+
+def test_without_a_tls_proxy_no_forwarded_header_is_believed():
+    # Given gunicorn ending TLS itself: a client's X-Forwarded-Proto must not make a plain
+    # HTTP request look secure
+    printed = production_settings("s.SECURE_PROXY_SSL_HEADER", HEALIX_BEHIND_TLS_PROXY="false")
+    assert printed == "None"

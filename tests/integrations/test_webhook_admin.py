@@ -160,7 +160,7 @@ def test_the_delivery_log_shows_attempts_and_retries_now(hrh_client, org):
     assert "upstream down" in detail.content.decode()
     # The payload as sent, indented and wrapped within the page
     page = detail.content.decode()
-    assert '<pre style="white-space: pre-wrap; overflow-wrap: anywhere">{\n' in page
+    assert '<pre class="healix-json">{\n' in page  # wrapped by healix/static/healix/admin.css
     assert f"&quot;eventId&quot;: &quot;{sent.event_id}&quot;" in page
     hrh_client.post(DELIVERIES_URL, {"action": "retry_now", "_selected_action": [str(sent.pk)]})
     sent.refresh_from_db()

@@ -1,0 +1,1 @@
+"""Security tests in a real browser (chromium, as tests/browser drives it)."""
