@@ -96,7 +96,9 @@ class RulesStateFilter(admin.SimpleListFilter):
     parameter_name = "rules"
     STATES = {
         "done": Q(ready_at__isnull=False),
-        "waiting": Q(ready_at__isnull=True, rules_error=""),
+        "waiting": Q(
+            ready_at__isnull=True, rules_error="", rules_retries__lt=handoff.HANDOFF_MAX_RETRIES
+        ),
         "failing": Q(ready_at__isnull=True, rules_retries__lt=handoff.HANDOFF_MAX_RETRIES)
         & ~Q(rules_error=""),
         "given_up": Q(ready_at__isnull=True, rules_retries__gte=handoff.HANDOFF_MAX_RETRIES),
