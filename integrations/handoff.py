@@ -37,6 +37,7 @@ __all__ = [
     "HANDOFF_MAX_RETRIES",
     "Courier",
     "after_commit",
+    "due_events",
     "finish",
     "hand_over_again",
     "hand_to_rules",
@@ -122,6 +123,31 @@ def retry_delay(retries: int, base_seconds: float) -> timedelta:
     return min(delay, HANDOFF_RETRY_MAX_DELAY)
 
 
+def _due(now: datetime, older_than_seconds: float) -> Q:
+    from integrations.models import InboundStatus
+
+    return Q(
+        status=InboundStatus.ACCEPTED,
+        ready_at__isnull=True,
+        received_at__lt=now - timedelta(seconds=older_than_seconds),
+        rules_retries__lt=HANDOFF_MAX_RETRIES,
+    ) & (Q(rules_retry_at__isnull=True) | Q(rules_retry_at__lte=now))
+
+
+def due_events(now: datetime, older_than_seconds: float, limit: int) -> list[uuid.UUID]:
+    """The events a sweep at `now` hands over, in turns: every organization's oldest due
+    event, then every organization's second oldest, ..., at most `limit` in all."""
+    from integrations.models import InboundEvent
+
+    turns = Window(RowNumber(), partition_by=F("organization_id"), order_by=F("received_at").asc())
+    return list(
+        InboundEvent.objects.filter(_due(now, older_than_seconds))
+        .annotate(turn=turns)
+        .order_by("turn", "received_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
 def sweep(
     older_than_seconds: float,
     limit: int = HANDOFF_SWEEP_LIMIT,
@@ -131,22 +157,11 @@ def sweep(
     received more than `older_than_seconds` ago, and whose retry is due: each organization in
     turn (its oldest first), so none is served only after another's backlog, one task per
     organization. Each is counted as a retry and left alone for `retry_delay`. How many."""
-    from integrations.models import InboundEvent, InboundStatus
+    from integrations.models import InboundEvent
 
     now = now or timezone.now()
-    due = Q(
-        status=InboundStatus.ACCEPTED,
-        ready_at__isnull=True,
-        received_at__lt=now - timedelta(seconds=older_than_seconds),
-        rules_retries__lt=HANDOFF_MAX_RETRIES,
-    ) & (Q(rules_retry_at__isnull=True) | Q(rules_retry_at__lte=now))
-    turns = Window(RowNumber(), partition_by=F("organization_id"), order_by=F("received_at").asc())
-    chosen = list(
-        InboundEvent.objects.filter(due)
-        .annotate(turn=turns)
-        .order_by("turn", "received_at")
-        .values_list("pk", flat=True)[:limit]
-    )
+    due = _due(now, older_than_seconds)
+    chosen = due_events(now, older_than_seconds, limit)
     if not chosen:
         return 0
     with transaction.atomic():

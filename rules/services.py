@@ -4,7 +4,9 @@ Entry points, one per trigger: `evaluate_inbound_events` (the Celery hand-off of
 inbound events), `evaluate_submission` (after a form submission's commit), `evaluate_due_rules`
 (Celery beat, time elapsed). All go through `evaluate_plans`, which compiles the table once,
 loads the plans' data in bulk, evaluates, runs the fired rows' actions through plans.services
-(under the triggering trace id, so their events carry it) and records the audit trail.
+(rules/actions.py, under the triggering trace id, so their events carry it) and records the
+audit trail (rules/audit.py). A failing action is that action's failure; a failing inbound
+event or template is reported alone, the others go on (docs/rules.md).
 
 A change made by an action triggers the "on change" rows again, up to
 HEALIX_RULES_CHAIN_LIMIT evaluations deep; the evaluation at the limit is marked
