@@ -100,8 +100,9 @@ def finish(event_ids: list[uuid.UUID]) -> int:
     from rules.services import evaluate_inbound_events
 
     outcome = evaluate_inbound_events(event_ids)
+    done = mark_ready([event_id for event_id in event_ids if event_id not in outcome.failed])
     record_failures(outcome.failed)
-    return mark_ready([event_id for event_id in event_ids if event_id not in outcome.failed])
+    return done
 
 
 def record_failures(failures: dict[uuid.UUID, str]) -> None:

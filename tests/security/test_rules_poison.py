@@ -30,6 +30,7 @@ from rules.expression_ast import Literal
 from rules.expressions import Expression
 from rules.models import ActionKind, Rule, RuleAction, RuleEvaluation, Trigger
 from rules.tables import forget_all
+from templates.models import CustomField, FieldType
 from tests.fixtures.waiting import wait_until
 
 SUBJECT = "aiEngineTimeSlot"
@@ -122,26 +123,36 @@ def test_given_a_poisoned_rule_of_org_a_when_a_batch_holds_both_orgs_events_then
 def test_given_an_action_value_postgres_cannot_store_when_it_runs_then_only_that_action_fails(
     template, plan, other_template, other_plan
 ):
-    # Given A's table with an action that sets the title to text holding U+0000, as a row
-    # stored before the editor checked it (or a gap in the check) would compile
+    # Given A's table with actions setting text holding U+0000, as a row stored before the
+    # editor checked it (or a gap in the check) would compile: the title (refused by the
+    # driver) and a text custom field (refused by the server, aborting its transaction)
     create_demo_rules(template)
     create_demo_rules(other_template)
+    CustomField.objects.create(template=template, name="note", field_type=FieldType.TEXT)
     table = compile_table(template)
-    title = table.catalog.require("plan.title", writable=True)
     nul = Expression('"x\\0y"', Literal("x\x00y"), frozenset(), "text")
-    poisoned = CompiledAction(ActionKind.SET_DATA_POINT, 0, "title", target=title, value=nul)
+    poisoned = tuple(
+        CompiledAction(ActionKind.SET_DATA_POINT, 0, target, target=info, value=nul)
+        for target in ("plan.title", "plan.note")
+        for info in [table.catalog.require(target, writable=True)]
+    )
     (row,) = table.rules
-    table.rules = [dataclasses.replace(row, actions=(poisoned, *row.actions), json_cache={})]
+    table.rules = [dataclasses.replace(row, actions=(*poisoned, *row.actions), json_cache={})]
     trigger = services.PlanTrigger(Trigger.INTEGRATION, subject=SUBJECT)
     # When A's plan is evaluated
     (evaluation,) = services.evaluate_plans(template, [plan], trigger, table=table)
-    # Then the poisoned action failed with the database's reason, and the next ones ran
-    first, *rest = evaluation.actions
-    assert first["ok"] is False
-    assert "NUL" in first["detail"] or "0x00" in first["detail"]
+    # Then each poisoned action failed with the database's reason, and the next ones ran
+    title, note, *rest = evaluation.actions
+    assert (title["ok"], note["ok"]) == (False, False)
+    assert "NUL (0x00)" in title["detail"]
+    assert "DataError" in note["detail"] and "\\u0000" in note["detail"]
     assert [action["ok"] for action in rest] == [True, True]
     plan.refresh_from_db()
-    assert (plan.title, plan.risk_status) == ("ER follow-up", "scheduled")
+    assert (plan.title, plan.custom_fields.get("note"), plan.risk_status) == (
+        "ER follow-up",
+        None,
+        "scheduled",
+    )
     # And the same transaction goes on: B's event is evaluated and recorded
     theirs = time_slot(other_plan, "2026-12-01T09:30")
     assert services.evaluate_inbound_events([theirs.pk]).recorded == 1
