@@ -9,7 +9,7 @@ progress bar shows its last line); its figures come back to this process. The ta
 figure with the ceiling measured in the same run, their ratio and the target of the issue;
 above it, the machine and its load, which moves every figure on a shared machine.
 
-NAME: only these benchmarks (ingest, api, events, rules, webhooks, bus_auth). --quick: tiny
+NAME: only these benchmarks (ingest, api, events, rules, sweep, webhooks, bus_auth). --quick: tiny
 sizes, to see that everything runs (the figures then mean nothing). Exit status 1 when a
 benchmark failed or a figure missed its target.
 """
@@ -63,6 +63,7 @@ BENCHMARKS = (
     Benchmark(
         "rules", ("--plans", "5000"), ("--plans", "200", "--latency", "5", "--spacing", "0.05"), 120
     ),
+    Benchmark("sweep", (), ("--events", "2000", "--organizations", "10", "--rounds", "3"), 40),
     Benchmark(
         "webhooks",
         ("--events", "1000"),

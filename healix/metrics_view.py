@@ -82,7 +82,14 @@ class DatabaseCollector(Collector):
         )
         for organization_id, count in now_waiting.awaiting_rules.items():
             rules.add_metric([str(organization_id)], count)
-        yield from (unpublished, oldest, deliveries, rules)
+        given_up = GaugeMetricFamily(
+            "healix_inbound_rules_given_up",
+            "Accepted inbound events the rules failed on until the sweep gave up (re-run them).",
+            labels=["organization"],
+        )
+        for organization_id, count in now_waiting.rules_given_up.items():
+            given_up.add_metric([str(organization_id)], count)
+        yield from (unpublished, oldest, deliveries, rules, given_up)
 
 
 def registry() -> CollectorRegistry:

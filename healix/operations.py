@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.db import models
-from django.db.models import Count, F, Func, Min, Sum, Value
+from django.db.models import Count, F, Func, Min, Q, Sum, Value
 from django.utils import timezone
 
 from events.models import OutboxEvent
+from integrations import handoff
 from integrations.models import (
     DeliveryStatus,
     HttpIntegration,
@@ -131,6 +132,8 @@ class Overview:
     rules: list[Series]
     oldest_unpublished: datetime | None
     unpublished: int
+    awaiting_rules: int = 0
+    rules_given_up: int = 0
     integrations: list[IntegrationLine] = field(default_factory=list)
 
 
@@ -142,6 +145,7 @@ class Waiting:
     unpublished: dict[int, tuple[int, datetime]]  # events not yet published, oldest occurredAt
     pending: dict[tuple[int, uuid.UUID], int]  # webhook deliveries by (organization, integration)
     awaiting_rules: dict[int, int]  # accepted inbound events the rules are not done with
+    rules_given_up: dict[int, int]  # of those, the ones the sweep gave up on (failing)
 
 
 def waiting(organization_id: int | None = None) -> Waiting:
@@ -164,13 +168,17 @@ def waiting(organization_id: int | None = None) -> Waiting:
     awaiting = (
         InboundEvent.objects.filter(status=InboundStatus.ACCEPTED, ready_at__isnull=True, **mine)
         .values("organization_id")
-        .annotate(n=Count("*"))
-        .values_list("organization_id", "n")
+        .annotate(
+            n=Count("*"),
+            given_up=Count("pk", filter=Q(rules_retries__gte=handoff.HANDOFF_MAX_RETRIES)),
+        )
+        .values_list("organization_id", "n", "given_up")
     )
     return Waiting(
         unpublished={org: (n, oldest) for org, n, oldest in unpublished},
         pending={(org, integration): n for org, integration, n in pending},
-        awaiting_rules=dict(awaiting),
+        awaiting_rules={org: n for org, n, _given_up in awaiting},
+        rules_given_up={org: given_up for org, _n, given_up in awaiting if given_up},
     )
 
 
@@ -208,6 +216,8 @@ def overview(organization_id: int, window: Window, now: datetime | None = None) 
         ],
         oldest_unpublished=oldest,
         unpublished=unpublished,
+        awaiting_rules=now_waiting.awaiting_rules.get(organization_id, 0),
+        rules_given_up=now_waiting.rules_given_up.get(organization_id, 0),
         integrations=_integrations(organization_id, window, now, now_waiting.pending),
     )
 

@@ -1,8 +1,9 @@
 """Integrations in the editor (an inline of the plan template, and each integration's own
-page with its fields), and the inbound events, read-only, with a re-run action."""
+page with its fields), and the inbound events, read-only, with a re-run action for rejected
+ones and a hand-over again for those the rules failed on."""
 
 from django.contrib import admin, messages
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import HttpRequest
 
 from healix.admin import (
@@ -11,7 +12,7 @@ from healix.admin import (
     RecordAdmin,
     json_block,
 )
-from integrations import services
+from integrations import handoff, services
 from integrations.models import (
     InboundEvent,
     InboundStatus,
@@ -88,6 +89,36 @@ class IntegrationDefinitionAdmin(OrganizationScopedAdmin):
         return json_block(definition_schema(obj))
 
 
+class RulesStateFilter(admin.SimpleListFilter):
+    """Where the rules are with an accepted event (integrations/handoff.py)."""
+
+    title = "rules"
+    parameter_name = "rules"
+    STATES = {
+        "done": Q(ready_at__isnull=False),
+        "waiting": Q(
+            ready_at__isnull=True, rules_error="", rules_retries__lt=handoff.HANDOFF_MAX_RETRIES
+        ),
+        "failing": Q(ready_at__isnull=True, rules_retries__lt=handoff.HANDOFF_MAX_RETRIES)
+        & ~Q(rules_error=""),
+        "given_up": Q(ready_at__isnull=True, rules_retries__gte=handoff.HANDOFF_MAX_RETRIES),
+    }
+
+    def lookups(self, request, model_admin):
+        return [
+            ("done", "done"),
+            ("waiting", "waiting"),
+            ("failing", "failed, will be retried"),
+            ("given_up", "given up"),
+        ]
+
+    def queryset(self, request, queryset):
+        state = self.STATES.get(self.value() or "")
+        if state is None:
+            return queryset
+        return queryset.filter(state, status=InboundStatus.ACCEPTED)
+
+
 @admin.register(InboundEvent)
 class InboundEventAdmin(RecordAdmin):
     list_display = (
@@ -99,11 +130,11 @@ class InboundEventAdmin(RecordAdmin):
         "first_error",
         "organization",
     )
-    list_filter = ("status", "subject", "source", "organization")
+    list_filter = ("status", RulesStateFilter, "subject", "source", "organization")
     search_fields = ("=id", "=trace_id", "subject")
     date_hierarchy = "received_at"
     show_full_result_count = False  # counting a big log on every page is slow
-    actions = ("rerun_rejected",)
+    actions = ("rerun_rejected", "hand_to_rules_again")
     fields = (
         "id",
         "organization",
@@ -119,10 +150,24 @@ class InboundEventAdmin(RecordAdmin):
         "received_at",
         "last_seen_at",
         "ready_at",
+        "rules_state",
+        "rules_error",
+        "rules_retries",
+        "rules_retry_at",
         "trace_id",
         "stream_sequence",
     )
     readonly_fields = fields
+
+    @admin.display(description="rules")
+    def rules_state(self, obj: InboundEvent) -> str:
+        if obj.status != InboundStatus.ACCEPTED:
+            return "-"
+        if obj.ready_at is not None:
+            return "done"
+        if obj.rules_retries >= handoff.HANDOFF_MAX_RETRIES:
+            return "given up: hand it to the rules again once the failure's cause is fixed"
+        return "failed, will be retried" if obj.rules_error else "waiting"
 
     @admin.display(description="first error")
     def first_error(self, obj: InboundEvent) -> str:
@@ -160,6 +205,14 @@ class InboundEventAdmin(RecordAdmin):
             f"{counts['duplicate']}, still rejected {still}.",
             level,
         )
+
+    @admin.action(
+        description="Hand selected events to the rules again (those not done)",
+        permissions=["rerun"],
+    )
+    def hand_to_rules_again(self, request: HttpRequest, queryset) -> None:
+        count = handoff.hand_over_again(list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"Handed {count} event(s) to the rules again.")
 
 
 @admin.register(UnroutableMessage)

@@ -253,6 +253,24 @@ class InboundEvent(OrganizationOwned):
         blank=True,
         help_text="When the rules were done with it (after its commit); empty until then.",
     )
+    # Why the rules are not done with it yet (integrations/handoff.py). Database defaults:
+    # ingest's raw INSERT names only the columns it fills.
+    rules_retries = models.PositiveSmallIntegerField(
+        default=0,
+        db_default=0,
+        help_text="Times beat's sweep handed it to the rules again (given up at the limit).",
+    )
+    rules_retry_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Not handed to the rules again before this (a delay doubling per retry).",
+    )
+    rules_error = models.TextField(
+        blank=True,
+        db_default="",
+        verbose_name="rules failure",
+        help_text="Why the rules could not finish with it, the last time they failed.",
+    )
     trace_id = models.CharField(
         max_length=64,
         blank=True,

@@ -1,6 +1,10 @@
 """The errors of both rule languages, in one module so every part can raise them."""
 
-__all__ = ["CellSyntaxError", "ExpressionRuntimeError", "ExpressionSyntaxError"]
+__all__ = ["NUL_MESSAGE", "CellSyntaxError", "ExpressionRuntimeError", "ExpressionSyntaxError"]
+
+# U+0000 in a cell or an expression's text: PostgreSQL stores it in no text or JSON column, so
+# a value holding it can never be saved nor match a saved one. Refused where it is written.
+NUL_MESSAGE = "text cannot hold U+0000 (the NUL character): no value with it can be stored"
 
 
 class CellSyntaxError(Exception):

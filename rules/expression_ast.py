@@ -9,7 +9,7 @@ from typing import Any, Union
 from lark import Token, Tree
 
 from rules import dates
-from rules.errors import ExpressionSyntaxError
+from rules.errors import NUL_MESSAGE, ExpressionSyntaxError
 from rules.functions import FUNCTIONS, NEW_DATE, FunctionSpec
 from rules.jsvalues import UNDEFINED, integer_text_to_number
 
@@ -223,6 +223,8 @@ def decode_string(token: Token) -> str:
         return _ESCAPES.get(char, char)
 
     text = _ESCAPE.sub(unescape, str(token)[1:-1])
+    if "\x00" in text:  # \0, \x00, \u0000, \u{0}: a value that could never be stored
+        raise _error(NUL_MESSAGE, token)
     # Join UTF-16 surrogate pairs written as two \\u escapes; a lone one is not text.
     try:
         return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le")

@@ -18,7 +18,7 @@ from lark import Lark, Tree
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from rules.context import DataSource, EvaluationContext, StaticDataSource
-from rules.errors import ExpressionRuntimeError, ExpressionSyntaxError
+from rules.errors import NUL_MESSAGE, ExpressionRuntimeError, ExpressionSyntaxError
 from rules.expression_ast import Node, build, infer_type
 from rules.interpreter import evaluate
 from rules.jsvalues import to_python
@@ -92,6 +92,8 @@ def compile_expression(source: str) -> Expression:
         raise ExpressionSyntaxError(message + str(len(source)), 1, 1)
     if not source.strip():
         raise ExpressionSyntaxError("the expression is empty", 1, 1)
+    if "\x00" in source:  # even in a comment: the expression's own text could not be saved
+        raise ExpressionSyntaxError(NUL_MESSAGE, *_line_and_column(source, source.index("\x00")))
     try:
         tree = _PARSER.parse(source)
     except UnexpectedInput as error:

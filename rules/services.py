@@ -4,16 +4,16 @@ Entry points, one per trigger: `evaluate_inbound_events` (the Celery hand-off of
 inbound events), `evaluate_submission` (after a form submission's commit), `evaluate_due_rules`
 (Celery beat, time elapsed). All go through `evaluate_plans`, which compiles the table once,
 loads the plans' data in bulk, evaluates, runs the fired rows' actions through plans.services
-(under the triggering trace id, so their events carry it) and records the audit trail.
+(rules/actions.py, under the triggering trace id, so their events carry it) and records the
+audit trail (rules/audit.py). A failing action is that action's failure; a failing inbound
+event or template is reported alone, the others go on (docs/rules.md).
 
 A change made by an action triggers the "on change" rows again, up to
 HEALIX_RULES_CHAIN_LIMIT evaluations deep; the evaluation at the limit is marked
 `chain_stopped`.
 """
 
-import json
 import logging
-import math
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -23,35 +23,28 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
-from django.core.exceptions import ObjectDoesNotExist, ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from events.tracing import current_trace_id, trace
 from healix import metrics
 from healix.logcontext import bind
 from healix.models import Organization, User, UserType
-from plans import services as plan_services
-from plans.models import FormSubmission, Plan, PlanStatus, WorkQueueItem
-from rules.compiler import CompiledAction, CompiledRule, CompiledTable
+from plans.models import FormSubmission, Plan, PlanStatus
+from rules.actions import ActionResult, run_actions
+from rules.audit import insert_evaluations
+from rules.compiler import CompiledRule, CompiledTable
 from rules.context import EvaluationContext
 from rules.data import PlanData, load_plan_data
-from rules.engine import TableOutcome, evaluate_rows, to_json
-from rules.errors import ExpressionRuntimeError
+from rules.engine import TableOutcome, evaluate_rows
 from rules.evaluation_log import log_evaluations
-from rules.models import ActionKind, Rule, RuleEvaluation, Trigger
-from rules.references import PLAN_ATTRIBUTES
+from rules.models import Rule, RuleEvaluation, Trigger
 from rules.tables import compiled_table
-from templates.models import (
-    FieldType,
-    FormAssignmentDefinition,
-    PlanTemplate,
-    ServiceLocation,
-    WorkQueue,
-)
+from templates.models import PlanTemplate
 
 __all__ = [
     "ActionResult",
+    "InboundOutcome",
     "PlanTrigger",
     "evaluate_due_rules",
     "evaluate_inbound_events",
@@ -73,25 +66,6 @@ class PlanTrigger:
     subject: str = ""  # integration: the inbound subject
     rule_id: int | None = None  # time elapsed: the one row that is due
     submission: FormSubmission | None = None
-
-
-@dataclass
-class ActionResult:
-    rule: CompiledRule
-    action: CompiledAction
-    ok: bool
-    detail: str
-    changed: bool = False
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "rule": self.rule.pk,
-            "ruleName": self.rule.name,
-            "action": self.action.label,
-            "kind": self.action.kind,
-            "ok": self.ok,
-            "detail": self.detail,
-        }
 
 
 def rules_actor(organization_id: int) -> User:
@@ -186,48 +160,11 @@ def evaluate_plans(
             evaluations.append(evaluation)
             if any(result.changed for result in results):
                 chained.append((plan, evaluation))
-        _insert_evaluations(evaluations)
+        insert_evaluations(evaluations)
         transaction.on_commit(partial(log_evaluations, evaluations), robust=True)
         if chained:
             _chain(template, table, chained, depth, actor)
     return evaluations
-
-
-# The audit record's columns as COPY writes them; JSON columns as JSON text.
-_JSON_FIELDS = {"trigger_detail", "inputs", "actions"}
-
-
-def _insert_evaluations(evaluations: list[RuleEvaluation]) -> None:
-    """Write the audit records with COPY: at hundreds per batch, each with a row outcome per
-    rule, an INSERT's statement building costs more than the evaluations themselves. Ids come
-    from the table's sequence first, so chained evaluations can name their origin."""
-    if not evaluations:
-        return
-    table = RuleEvaluation._meta.db_table
-    fields = [field.attname for field in RuleEvaluation._meta.concrete_fields]
-    rows_at = fields.index("rows")
-    columns = ", ".join(
-        connection.ops.quote_name(field.column) for field in RuleEvaluation._meta.concrete_fields
-    )
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-            [table, len(evaluations)],
-        )
-        for evaluation, (pk,) in zip(evaluations, cursor.fetchall(), strict=True):
-            evaluation.pk = pk
-            evaluation._state.adding = False
-            evaluation._state.db = connection.alias
-        with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            for evaluation in evaluations:
-                values = evaluation.__dict__
-                row = [
-                    dumps(values[name]) if name in _JSON_FIELDS else values[name] for name in fields
-                ]
-                # The rows' JSON made from their cached texts (rules/engine.py) when there.
-                row[rows_at] = values.get("_rows_text") or dumps(values["rows"])
-                copy.write_row(row)
 
 
 def _record(
@@ -285,177 +222,58 @@ def _chain(
     evaluate_plans(template, plans, follow, table=table, depth=depth + 1, actor=actor)
 
 
-# --- actions --------------------------------------------------------------------------------
-
-
-class ActionFailed(Exception):
-    pass
-
-
-def run_actions(
-    plan: Plan, outcome: TableOutcome, context: EvaluationContext, actor: User
-) -> list[ActionResult]:
-    """Run the fired rows' actions in row order, each in its own savepoint: a failing action
-    is recorded with its reason and the next one still runs."""
-    results = []
-    for rule in outcome.fired:
-        for action in rule.actions:
-            try:
-                with transaction.atomic():
-                    detail, changed = _run(plan, action, context, actor)
-                results.append(ActionResult(rule, action, True, detail, changed))
-            except (
-                ValidationError,
-                ExpressionRuntimeError,
-                ActionFailed,
-                ObjectDoesNotExist,
-            ) as error:
-                results.append(ActionResult(rule, action, False, _message(error)))
-    return results
-
-
-def _message(error: Exception) -> str:
-    if isinstance(error, ValidationError):
-        if hasattr(error, "message_dict"):
-            return "; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())
-        return " ".join(error.messages)
-    return str(error)
-
-
-def _form_value(value: Any, field_type: str) -> Any:
-    """An expression's value in the JSON shape of a form or custom field (templates/values.py)."""
-    if value is None:
-        return None
-    if field_type in (FieldType.TEXT, FieldType.CHOICE):
-        if isinstance(value, datetime):
-            return value.isoformat()
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, list):
-            return ",".join(str(to_json(item)) for item in value)
-        return str(value) if not isinstance(value, float) or math.isfinite(value) else None
-    if field_type == FieldType.DATE and isinstance(value, datetime):
-        return value.date().isoformat()
-    if field_type == FieldType.DATETIME and isinstance(value, datetime):
-        return value.isoformat()
-    return value
-
-
-def _latest_item(plan: Plan, queue_id: int) -> WorkQueueItem:
-    item = (
-        WorkQueueItem.objects.filter(plan=plan, queue_id=queue_id)
-        .order_by("-created_at", "-id")
-        .first()
-    )
-    if item is None:
-        raise ActionFailed("The plan has no item in this work queue.")
-    return item
-
-
-def _run(plan: Plan, action: CompiledAction, context: EvaluationContext, actor: User):
-    """Run one action; returns (what happened, whether data changed)."""
-    if action.kind == ActionKind.ASSIGN_FORM:
-        definition = FormAssignmentDefinition.objects.select_related("form").get(
-            pk=action.definition_id
-        )
-        types = {f.name: f.field_type for f in definition.form.fields.all()}
-        prefill = {}
-        for name, expression in action.prefill:
-            value = _form_value(expression.evaluate(context), types.get(name, FieldType.TEXT))
-            if value is not None and value != "":
-                prefill[name] = value
-        assignment = plan_services.assign_form(
-            actor=actor, plan=plan, definition=definition, prefill=prefill
-        )
-        return f"form assignment {assignment.pk} prefilled with {prefill}", True
-    if action.kind == ActionKind.SET_DATA_POINT:
-        target = action.target
-        value = _form_value(action.value.evaluate(context), target.field_type)
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        parts = target.reference.split(".")
-        if parts[0] == "plan":
-            attribute = PLAN_ATTRIBUTES.get(parts[1])
-            if attribute:
-                if attribute[1] == FieldType.DATETIME and isinstance(value, str):
-                    value = datetime.fromisoformat(value)
-                if attribute[0] in ("title", "risk_status") and value is None:
-                    value = ""
-                changes = plan_services.update_plan(actor=actor, plan=plan, **{attribute[0]: value})
-            else:
-                changes = plan_services.update_plan(
-                    actor=actor, plan=plan, custom_fields={parts[1]: value}
-                )
-            return f"{target.reference} = {to_json(value)!r}", bool(changes)
-        item = _latest_item(plan, _queue_id(plan, parts[1]))
-        if parts[2] == "status":
-            change = plan_services.change_work_queue_item_status(
-                actor=actor, item=item, status=value
-            )
-            return f"{target.reference} = {value!r}", change is not None
-        if parts[2] == "serviceLocation":
-            value = (
-                ServiceLocation.objects.get(queue_id=item.queue_id, name=value) if value else None
-            )
-        field_name = {"priority": "priority", "serviceLocation": "service_location"}.get(
-            parts[2], "queue_position"
-        )
-        changes = plan_services.update_work_queue_item(
-            actor=actor, item=item, **{field_name: value}
-        )
-        return f"{target.reference} = {to_json(value)!r}", bool(changes)
-    if action.kind == ActionKind.CREATE_WORK_QUEUE_ITEM:
-        title = _form_value(action.value.evaluate(context), FieldType.TEXT) or ""
-        queue = WorkQueue.objects.get(pk=action.queue_id)
-        item = plan_services.create_work_queue_item(
-            actor=actor, queue=queue, plan=plan, title=title, status=action.status or None
-        )
-        return f"work queue item {item.pk} (ticket {item.ticket_number}) in {queue}", True
-    if action.kind == ActionKind.CHANGE_WORK_QUEUE_ITEM_STATUS:
-        item = _latest_item(plan, action.queue_id)
-        change = plan_services.change_work_queue_item_status(
-            actor=actor, item=item, status=action.status
-        )
-        return f"item {item.pk} to {action.status}", change is not None
-    raise ActionFailed(f"unknown action {action.kind}")
-
-
-def _queue_id(plan: Plan, queue_name: str) -> int:
-    return WorkQueue.objects.get(organization_id=plan.organization_id, name=queue_name).pk
-
-
 # --- triggers -------------------------------------------------------------------------------
 
 
-def evaluate_inbound_events(event_ids: Iterable[uuid.UUID]) -> int:
+@dataclass
+class InboundOutcome:
+    """What a hand-off task did: evaluations recorded, and the events that could not be
+    evaluated, each with its reason (their evaluations were rolled back; retried later)."""
+
+    recorded: int = 0
+    failed: dict[uuid.UUID, str] = field(default_factory=dict)
+
+
+def evaluate_inbound_events(event_ids: Iterable[uuid.UUID]) -> InboundOutcome:
     """Evaluate the rules for every plan each accepted inbound event targets, under the
-    event's trace id; returns how many evaluations were recorded."""
+    event's trace id. An event that fails (outside any action: actions fail alone) is
+    reported and the next one goes on: one event never holds up the others."""
     from integrations.models import InboundEvent, InboundStatus
 
-    recorded = 0
+    outcome = InboundOutcome()
     events = InboundEvent.objects.filter(pk__in=list(event_ids), status=InboundStatus.ACCEPTED)
     events = events.select_related("organization")  # its slug goes on the log lines
     for event in events.order_by("received_at"):
-        plans = Plan.objects.filter(
-            organization_id=event.organization_id, pk__in=event.plan_ids
-        ).select_related("template")
-        by_template: dict[int, list[Plan]] = {}
-        for plan in plans:
-            by_template.setdefault(plan.template_id, []).append(plan)
-        trigger = PlanTrigger(
-            Trigger.INTEGRATION,
-            {"inboundEventId": str(event.pk), "subject": event.subject},
-            source_key=f"inbound:{event.pk}",
-            subject=event.subject,
-        )
         with (
             trace(event.trace_id or None),
             bind(org_id=event.organization.slug, inbound_event_id=event.pk),
         ):
-            logger.info("Inbound event handed to the rules: %d plan(s)", len(plans))
-            for template_plans in by_template.values():
-                template = template_plans[0].template
-                recorded += len(evaluate_plans(template, template_plans, trigger))
+            try:
+                outcome.recorded += _evaluate_inbound_event(event)
+            except Exception as error:
+                logger.exception("The rules could not evaluate the inbound event")
+                outcome.failed[event.pk] = f"{type(error).__name__}: {error}"
+    return outcome
+
+
+def _evaluate_inbound_event(event) -> int:
+    plans = Plan.objects.filter(
+        organization_id=event.organization_id, pk__in=event.plan_ids
+    ).select_related("template")
+    by_template: dict[int, list[Plan]] = {}
+    for plan in plans:
+        by_template.setdefault(plan.template_id, []).append(plan)
+    trigger = PlanTrigger(
+        Trigger.INTEGRATION,
+        {"inboundEventId": str(event.pk), "subject": event.subject},
+        source_key=f"inbound:{event.pk}",
+        subject=event.subject,
+    )
+    logger.info("Inbound event handed to the rules: %d plan(s)", len(plans))
+    recorded = 0
+    for template_plans in by_template.values():
+        template = template_plans[0].template
+        recorded += len(evaluate_plans(template, template_plans, trigger))
     return recorded
 
 
@@ -505,30 +323,41 @@ def evaluate_due_rules(now: datetime | None = None) -> int:
     )
     templates = PlanTemplate.objects.filter(pk__in=list(template_ids))
     for template in templates.select_related("organization"):
-        table = compiled_table(template)
-        rules = [r for r in table.rules_for(Trigger.TIME_ELAPSED) if not r.problem]
-        plans = list(Plan.objects.filter(template=template, status=PlanStatus.OPEN))
-        if not rules or not plans:
-            continue
-        references = {rule.elapsed_reference for rule in rules}
-        data: dict[uuid.UUID, PlanData] = load_plan_data(plans, references, table.catalog)
         with trace(None), bind(org_id=template.organization.slug):
-            for rule in rules:
-                triggers = {}
-                for plan in plans:
-                    due = _due_at(
-                        data[plan.pk].last(rule.elapsed_reference),
-                        rule.elapsed_amount,
-                        rule.elapsed_unit,
-                    )
-                    if due is not None and due <= now:
-                        triggers[plan.pk] = PlanTrigger(
-                            Trigger.TIME_ELAPSED,
-                            {"ruleId": rule.pk, "dueAt": due.isoformat()},
-                            source_key=f"time:{rule.pk}:{due.isoformat()}",
-                            rule_id=rule.pk,
-                        )
-                if triggers:
-                    due_plans = [plan for plan in plans if plan.pk in triggers]
-                    recorded += len(evaluate_plans(template, due_plans, triggers, table=table))
+            try:
+                recorded += _evaluate_due(template, now)
+            except Exception:
+                # One template's failure must not stop the other templates' (organizations')
+                # due rules; the next tick tries again whatever was not recorded.
+                logger.exception("The time-elapsed rules of template %s failed", template.pk)
+    return recorded
+
+
+def _evaluate_due(template: PlanTemplate, now: datetime) -> int:
+    table = compiled_table(template)
+    rules = [r for r in table.rules_for(Trigger.TIME_ELAPSED) if not r.problem]
+    plans = list(Plan.objects.filter(template=template, status=PlanStatus.OPEN))
+    if not rules or not plans:
+        return 0
+    references = {rule.elapsed_reference for rule in rules}
+    data: dict[uuid.UUID, PlanData] = load_plan_data(plans, references, table.catalog)
+    recorded = 0
+    for rule in rules:
+        triggers = {}
+        for plan in plans:
+            due = _due_at(
+                data[plan.pk].last(rule.elapsed_reference),
+                rule.elapsed_amount,
+                rule.elapsed_unit,
+            )
+            if due is not None and due <= now:
+                triggers[plan.pk] = PlanTrigger(
+                    Trigger.TIME_ELAPSED,
+                    {"ruleId": rule.pk, "dueAt": due.isoformat()},
+                    source_key=f"time:{rule.pk}:{due.isoformat()}",
+                    rule_id=rule.pk,
+                )
+        if triggers:
+            due_plans = [plan for plan in plans if plan.pk in triggers]
+            recorded += len(evaluate_plans(template, due_plans, triggers, table=table))
     return recorded

@@ -33,7 +33,7 @@ from rules.conditions import (
     Range,
     Selected,
 )
-from rules.errors import CellSyntaxError
+from rules.errors import NUL_MESSAGE, CellSyntaxError
 
 __all__ = [
     "FIELD_TYPES",
@@ -105,6 +105,8 @@ def parse_cell(cell: str, field_type: str, choices: Sequence[str] | None = None)
     if len(cell) > MAX_CELL_LENGTH:
         message = f"a cell is at most {MAX_CELL_LENGTH} characters, this one has {len(cell)}"
         raise CellSyntaxError(message, MAX_CELL_LENGTH + 1, field_type)
+    if "\x00" in cell:  # no stored cell (jsonb) can hold it, so none could ever match it
+        raise CellSyntaxError(NUL_MESSAGE, cell.index("\x00") + 1, field_type)
     text = cell.strip()
     if not text:
         return AnyValue()

@@ -302,5 +302,22 @@ class FormAssignmentDefinition(TemplatePart):
                 errors["default_calculations"] = (
                     f"Not fields of form {self.form.name}: {', '.join(unknown)}."
                 )
+        problems = [] if errors else _expression_problems(self.default_calculations)
+        if problems:
+            errors["default_calculations"] = problems
         if errors:
             raise ValidationError(errors)
+
+
+def _expression_problems(calculations: dict[str, str]) -> list[str]:
+    """Each default calculation that is no expression, with its reason (the rules check its
+    data references and type against the form when a rule gives the form)."""
+    from rules.expressions import ExpressionSyntaxError, compile_expression
+
+    problems = []
+    for name, source in sorted(calculations.items()):
+        try:
+            compile_expression(source)
+        except ExpressionSyntaxError as error:
+            problems.append(f"{name}: {error}")
+    return problems

@@ -35,7 +35,7 @@ def test_the_seed_example_assigns_the_prefilled_form_and_sets_the_risk_status(de
     # Given an accepted time slot for the plan
     event = accepted_event(plan, {"planId": str(plan.pk), "timeSlot": "2026-12-01T09:30"})
     # When the rules evaluate it
-    assert services.evaluate_inbound_events([event.pk]) == 1
+    assert services.evaluate_inbound_events([event.pk]).recorded == 1
     # Then the patient has the appointment form, prefilled with the slot
     assignment = FormAssignment.objects.get(plan=plan, definition__form__name="appointment")
     assert assignment.user == plan.user
@@ -53,7 +53,7 @@ def test_the_seed_example_assigns_the_prefilled_form_and_sets_the_risk_status(de
     assert updated.trace_id == "trace-slot-1"
     assert json.loads(updated.payload)["traceId"] == "trace-slot-1"
     # When the same event is handed over again, nothing more happens
-    assert services.evaluate_inbound_events([event.pk]) == 0
+    assert services.evaluate_inbound_events([event.pk]).recorded == 0
     assert FormAssignment.objects.filter(definition__form__name="appointment").count() == 1
 
 
