@@ -11,6 +11,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from rest_framework_api_key.models import AbstractAPIKey
 
+from healix.encryption import EncryptedTextField
 from healix.scopes import Scope
 
 __all__ = [
@@ -277,7 +278,8 @@ class IdempotentRequest(models.Model):
         help_text="SHA-256 of the method, path and body: a repeat must send the same.",
     )
     status_code = models.PositiveSmallIntegerField()
-    response_body = models.TextField(
+    # Encrypted: the first answer of a webhook's create or rotate-secret holds its secret.
+    response_body = EncryptedTextField(
         blank=True,
     )
     response_headers = models.JSONField(

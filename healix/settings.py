@@ -25,6 +25,7 @@ REQUIRED_IN_PRODUCTION = (
     "NATS_URL",
     "CELERY_BROKER_URL",
     "ALLOWED_HOSTS",
+    "HEALIX_ENCRYPTION_KEYS",
 )
 if not DEBUG:
     missing = [name for name in REQUIRED_IN_PRODUCTION if not env.str(name, default="")]
@@ -36,6 +37,9 @@ if not DEBUG:
         )
 
 SECRET_KEY = env.str("SECRET_KEY", default="insecure-development-key-do-not-use-in-production")
+# Fernet keys that encrypt secrets at rest (healix/encryption.py), comma-separated: the first
+# encrypts, all decrypt. No default, even in development: a known key would protect nothing.
+HEALIX_ENCRYPTION_KEYS = env.list("HEALIX_ENCRYPTION_KEYS", default=[])
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
