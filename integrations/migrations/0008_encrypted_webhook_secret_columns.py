@@ -1,25 +1,11 @@
-"""Signing secrets and custom headers encrypted at rest (healix/encryption.py): the columns
-become text holding Fernet tokens, and every existing row is encrypted (decrypted back on the
-way down, before custom_headers is jsonb again)."""
+"""Signing secrets and custom headers become text columns for Fernet tokens
+(healix/encryption.py); 0009 encrypts the rows. Two migrations, two transactions: on the way
+down the rows are decrypted and committed before custom_headers is jsonb again (PostgreSQL
+refuses an ALTER TABLE after updates in the same transaction)."""
 
 from django.db import migrations
 
 import healix.encryption
-from healix.encryption import decrypt, encrypt, rewrite_column
-
-COLUMNS = ("secret", "previous_secret", "custom_headers")
-
-
-def encrypt_rows(apps, schema_editor):
-    model = apps.get_model("integrations", "HttpIntegration")
-    for name in COLUMNS:
-        rewrite_column(model, name, encrypt)
-
-
-def decrypt_rows(apps, schema_editor):
-    model = apps.get_model("integrations", "HttpIntegration")
-    for name in COLUMNS:
-        rewrite_column(model, name, decrypt)
 
 
 class Migration(migrations.Migration):
@@ -46,5 +32,4 @@ class Migration(migrations.Migration):
             name="secret",
             field=healix.encryption.EncryptedTextField(editable=False),
         ),
-        migrations.RunPython(encrypt_rows, decrypt_rows),
     ]

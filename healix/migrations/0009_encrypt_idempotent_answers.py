@@ -1,9 +1,7 @@
-"""Stored idempotent answers encrypted at rest (healix/encryption.py): the first answer of a
-webhook's create or rotate-secret carries its signing secret."""
+"""Every stored idempotent answer encrypted (decrypted on the way down)."""
 
 from django.db import migrations
 
-import healix.encryption
 from healix.encryption import decrypt, encrypt, rewrite_column
 
 
@@ -18,14 +16,9 @@ def decrypt_rows(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("healix", "0007_api_idempotency_and_throttling"),
+        ("healix", "0008_encrypted_idempotent_answer_column"),
     ]
 
     operations = [
-        migrations.AlterField(
-            model_name="idempotentrequest",
-            name="response_body",
-            field=healix.encryption.EncryptedTextField(blank=True),
-        ),
         migrations.RunPython(encrypt_rows, decrypt_rows),
     ]
