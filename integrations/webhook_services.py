@@ -192,12 +192,11 @@ def update_integration(integration: HttpIntegration, **changes: Any) -> HttpInte
     if unknown:
         raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}.")
     was_active = HttpIntegration.objects.filter(pk=integration.pk, is_active=True).exists()
-    moved = "url" in changes and not same_origin(changes["url"], integration.url)
-    if moved and "custom_headers" not in changes:
-        changes["custom_headers"] = masked_headers(integration.custom_headers)
-    if "custom_headers" in changes:
+    if {"url", "custom_headers"} & changes.keys():  # headers not given: as if sent back masked
         changes["custom_headers"] = keep_masked_values(
-            changes["custom_headers"], integration.custom_headers, moved=moved
+            changes.get("custom_headers", masked_headers(integration.custom_headers)),
+            integration.custom_headers,
+            moved=not same_origin(changes.get("url", integration.url), integration.url),
         )
     for name, value in changes.items():
         setattr(integration, name, value)
