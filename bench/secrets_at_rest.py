@@ -2,11 +2,11 @@
 worker's lease of a batch of deliveries (integrations/delivery.py `_lease` reads each
 delivery with its integration: secret, previous secret and custom headers are Fernet tokens).
 
-    .venv/bin/python bench/secrets.py [--integrations 50] [--deliveries 50] [--rounds 200]
+    .venv/bin/python bench/secrets_at_rest.py [--integrations 50] [--deliveries 50] [--rounds 200]
 
 Starts an embedded PostgreSQL (healix/devservers.py) unless DATABASE_URL names one. Then reads
 --deliveries deliveries spread over --integrations integrations with their integration,
---rounds times, three ways:
+--rounds times, three ways (interleaved, each repeated 3 times, the best kept):
 
 1. ceiling: the same query with the three encrypted columns deferred (nothing to decrypt);
 2. cold: every value decrypted (the process's cache of clear values emptied each round): a
@@ -29,6 +29,8 @@ sys.path.insert(0, str(BASE_DIR))
 from bench.common import Figure, standalone  # noqa: E402
 
 DATABASE = "healix_bench_secrets"
+# Each kind of read is measured this many times, interleaved with the others.
+REPEATS = 3
 ENCRYPTED = ("integration__secret", "integration__previous_secret", "integration__custom_headers")
 
 
@@ -84,7 +86,7 @@ def rows_per_second(ids: list[uuid.UUID], rounds: int, *, defer: bool, cold: boo
     for _ in range(rounds):
         if cold:
             encryption._decrypt.cache_clear()
-        for delivery in query:
+        for delivery in query.all():  # a fresh query each round, not the cached rows
             if not defer:  # what a worker reads of each to sign and send
                 _ = (delivery.integration.secret, delivery.integration.custom_headers)
     return len(ids) * rounds / (time.perf_counter() - start)
@@ -96,9 +98,13 @@ def run(args: argparse.Namespace, stack: ExitStack) -> list[Figure]:
     call_command("migrate", verbosity=0)
     ids = setup(args)
     rows_per_second(ids, max(1, args.rounds // 10), defer=False, cold=False)  # warm-up
-    ceiling = rows_per_second(ids, args.rounds, defer=True, cold=False)
-    cold = rows_per_second(ids, args.rounds, defer=False, cold=True)
-    warm = rows_per_second(ids, args.rounds, defer=False, cold=False)
+    # Interleaved, the best of each kept: on a shared machine a burst of other work then
+    # slows one repeat, not one kind of read.
+    ceiling = cold = warm = 0.0
+    for _ in range(REPEATS):
+        ceiling = max(ceiling, rows_per_second(ids, args.rounds, defer=True, cold=False))
+        cold = max(cold, rows_per_second(ids, args.rounds, defer=False, cold=True))
+        warm = max(warm, rows_per_second(ids, args.rounds, defer=False, cold=False))
     return [
         Figure("lease read, secrets decrypted (cold cache)", cold, "rows/s", ceiling=ceiling),
         Figure(
