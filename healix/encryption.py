@@ -1,7 +1,8 @@
 """Secrets at rest: model fields whose column holds a Fernet token, never the clear text.
 
 The keys come from one environment variable, HEALIX_ENCRYPTION_KEYS: comma-separated Fernet
-keys, the first encrypts, every one decrypts (`cryptography`'s MultiFernet). To rotate, put a
+keys, the first encrypts, every one decrypts (`cryptography`'s MultiFernet). It has no default,
+not even in development: a key everybody knows would protect nothing. To rotate, put a
 new key first, deploy, run `manage.py reencrypt_secrets` (every stored value is re-encrypted
 under the first key, `MultiFernet.rotate`), then drop the old key.
 

@@ -35,11 +35,8 @@ if not DEBUG:
             + ", ".join(missing)
             + ". Set them, or set DEBUG=true for local development."
         )
-
 SECRET_KEY = env.str("SECRET_KEY", default="insecure-development-key-do-not-use-in-production")
-# Fernet keys that encrypt secrets at rest (healix/encryption.py), comma-separated: the first
-# encrypts, all decrypt. No default, even in development: a known key would protect nothing.
-HEALIX_ENCRYPTION_KEYS = env.list("HEALIX_ENCRYPTION_KEYS", default=[])
+HEALIX_ENCRYPTION_KEYS = env.list("HEALIX_ENCRYPTION_KEYS", default=[])  # healix/encryption.py
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
