@@ -70,7 +70,10 @@ def test_no_admin_page_link_or_redirect_of_a_key_carries_its_hash(
     visit(client.get(admin_url("history", ours)))
     visit(client.get(admin_url("delete", ours)))
     visit(client.post(CHANGELIST, {"action": "delete_selected", "_selected_action": [ours.pk]}))
-    visit(client.post(ADD, {"name": "new partner", "scopes": ["inbound:write"]}))
+    added = client.post(ADD, {"name": "new partner", "scopes": ["inbound:write"], "_continue": 1})
+    assert added.status_code == 302  # to the new key's own page, named in the redirect
+    visit(added)
+    visit(client.get(added["Location"]))
     visit(client.get(reverse("admin:index")))  # "Recent actions" links to the keys changed
     # ... and the platform operator looks at every organization's keys
     client.force_login(superuser)
