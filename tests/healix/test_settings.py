@@ -7,7 +7,8 @@ import sys
 from healix.settings import BASE_DIR
 
 LOAD_SETTINGS = "import django; django.setup(); print('started')"
-PRODUCTION_KEY = "mL3S8Lk1rDxQJz2nB7mB2TtXqX0b7mGq9yZb3P4qkFk="  # a Fernet key, for these tests only
+# A Fernet key, for these tests only.
+PRODUCTION_KEY = "mL3S8Lk1rDxQJz2nB7mB2TtXqX0b7mGq9yZb3P4qkFk="
 
 
 def start_django(**environment: str) -> subprocess.CompletedProcess:
