@@ -24,6 +24,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 if str(BASE_DIR) not in sys.path:  # `python bench/x.py` puts bench/, not the project, on it
     sys.path.insert(0, str(BASE_DIR))
 
+from cryptography.fernet import Fernet  # noqa: E402
+
 from healix import devservers  # noqa: E402 (needs the project on sys.path)
 
 __all__ = [
@@ -132,6 +134,7 @@ def with_servers(
     with ExitStack() as stack:
         os.environ.update(environment or {})
         devservers.start_throwaway_servers(stack, database=database)
+        share_encryption_key()
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healix.settings")
         # The benchmark's own process makes events through the services: a log line for each
         # would slow its load generator below the rate it is asked for.
@@ -214,8 +217,15 @@ def start_command(
     return process
 
 
+def share_encryption_key() -> None:
+    """One HEALIX_ENCRYPTION_KEYS for the whole run, in os.environ: this process and every
+    process it starts read and write the same encrypted rows."""
+    os.environ.setdefault("HEALIX_ENCRYPTION_KEYS", Fernet.generate_key().decode())
+
+
 def production_environment() -> dict[str, str]:
     """os.environ with DEBUG off, as production runs, and what DEBUG off then requires."""
+    share_encryption_key()
     env = {**os.environ, "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1", "SECRET_KEY": "bench"}
     env["LOG_LEVEL"] = "WARNING"
     # Plain HTTP on loopback with no TLS proxy in front: nothing to redirect to

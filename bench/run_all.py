@@ -9,7 +9,8 @@ progress bar shows its last line); its figures come back to this process. The ta
 figure with the ceiling measured in the same run, their ratio and the target of the issue;
 above it, the machine and its load, which moves every figure on a shared machine.
 
-NAME: only these benchmarks (ingest, api, events, rules, sweep, webhooks, bus_auth). --quick: tiny
+NAME: only these benchmarks (ingest, api, events, rules, sweep, webhooks, bus_auth,
+secrets_at_rest). --quick: tiny
 sizes, to see that everything runs (the figures then mean nothing). Exit status 1 when a
 benchmark failed or a figure missed its target.
 """
@@ -71,6 +72,9 @@ BENCHMARKS = (
         120,
     ),
     Benchmark("bus_auth", (), ("--connects", "10", "--open", "3", "--keys", "2"), 30),
+    Benchmark(
+        "secrets_at_rest", (), ("--integrations", "5", "--deliveries", "10", "--rounds", "5"), 20
+    ),
 )
 
 

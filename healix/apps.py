@@ -14,6 +14,9 @@ class HealixConfig(AppConfig):
         post_migrate.connect(sync_editor_groups, sender=self)
         # Registers the Api-Key scheme with drf-spectacular (extensions register on import).
         import healix.openapi  # noqa: F401
+        from healix.encryption import check_keys
+
+        check_keys()  # a malformed HEALIX_ENCRYPTION_KEYS stops the process at start-up
 
 
 def sync_editor_groups(sender: AppConfig, using: str = "default", **kwargs) -> None:

@@ -19,12 +19,13 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from honcho.environ import expand_processes, parse_procfile
 from honcho.manager import Manager
 
-from healix import devservers
+from healix import devservers, encryption
 
 BASE_DIR = devservers.BASE_DIR
 # Seconds between two probes of the web process while waiting to print the banner.
@@ -41,13 +42,17 @@ def say(message: str) -> None:
     print(f"launcher | {message}", flush=True)
 
 
-def persistent_secret(path: Path) -> str:
-    """Read a secret kept in `path`, creating it (mode 0600) on first use."""
+def random_text() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def persistent_secret(path: Path, make: Callable[[], str] = random_text) -> str:
+    """Read a secret kept in `path`, creating it (mode 0600, `make()`) on first use."""
     if not path.exists():
         # O_EXCL + mode: the file is never readable by others, not even for an instant.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as file:
-            file.write(secrets.token_urlsafe(32))
+            file.write(make())
     return path.read_text().strip()
 
 
@@ -61,6 +66,10 @@ def prepare_environment(var: Path) -> None:
     os.environ.setdefault("DEBUG", "true")
     if "SECRET_KEY" not in os.environ:
         os.environ["SECRET_KEY"] = persistent_secret(var / "secret_key")
+    if "HEALIX_ENCRYPTION_KEYS" not in os.environ:
+        # Kept like the secret key: data encrypted in one run must open in the next.
+        key = persistent_secret(var / "encryption_key", encryption.new_key)
+        os.environ["HEALIX_ENCRYPTION_KEYS"] = key
     os.environ["HEALIX_VAR_DIR"] = str(var)
     os.environ.setdefault("PYTHONUNBUFFERED", "1")  # honcho relays output line by line
     os.environ.setdefault("LOG_FORMAT", "text")  # readable in a terminal; production: json
@@ -100,6 +109,7 @@ def start_servers(var: Path, stack: contextlib.ExitStack) -> None:
 RUN_ENV_NAMES = (
     "DEBUG",
     "SECRET_KEY",
+    "HEALIX_ENCRYPTION_KEYS",
     "DATABASE_URL",
     "NATS_URL",
     "HEALIX_VAR_DIR",

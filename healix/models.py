@@ -9,8 +9,9 @@ from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
-from rest_framework_api_key.models import AbstractAPIKey
+from rest_framework_api_key.models import AbstractAPIKey, APIKeyManager
 
+from healix.encryption import EncryptedTextField
 from healix.scopes import Scope
 
 __all__ = [
@@ -189,14 +190,25 @@ class User(AbstractUser):
         return f"{full_name} ({self.username})" if full_name else self.username
 
 
+class OrganizationAPIKeyManager(APIKeyManager):
+    def assign_key(self, obj: AbstractAPIKey) -> str:
+        key = super().assign_key(obj)
+        # The library's id is "<prefix>.<hashed key>": every admin URL, redirect and history
+        # link would carry the hash into access logs. The prefix is unique and shown anyway.
+        obj.id = obj.prefix
+        return key
+
+
 class OrganizationAPIKey(AbstractAPIKey):
     """A key a partner system sends as `Authorization: Api-Key <key>`; it acts for exactly one
     organization, within its scopes. Only a hash is stored (djangorestframework-api-key): the
-    key is shown once.
+    key is shown once. Its id is its prefix (OrganizationAPIKeyManager), never its hash.
 
     What a key changes through the API is done by its own service account (`user`, made with
     the key), so events name the key's account as `requestedBy`.
     """
+
+    objects = OrganizationAPIKeyManager()
 
     organization = models.ForeignKey(
         Organization,
@@ -277,7 +289,8 @@ class IdempotentRequest(models.Model):
         help_text="SHA-256 of the method, path and body: a repeat must send the same.",
     )
     status_code = models.PositiveSmallIntegerField()
-    response_body = models.TextField(
+    # Encrypted: the first answer of a webhook's create or rotate-secret holds its secret.
+    response_body = EncryptedTextField(
         blank=True,
     )
     response_headers = models.JSONField(

@@ -25,6 +25,7 @@ REQUIRED_IN_PRODUCTION = (
     "NATS_URL",
     "CELERY_BROKER_URL",
     "ALLOWED_HOSTS",
+    "HEALIX_ENCRYPTION_KEYS",
 )
 if not DEBUG:
     missing = [name for name in REQUIRED_IN_PRODUCTION if not env.str(name, default="")]
@@ -34,8 +35,8 @@ if not DEBUG:
             + ", ".join(missing)
             + ". Set them, or set DEBUG=true for local development."
         )
-
 SECRET_KEY = env.str("SECRET_KEY", default="insecure-development-key-do-not-use-in-production")
+HEALIX_ENCRYPTION_KEYS = env.list("HEALIX_ENCRYPTION_KEYS", default=[])  # healix/encryption.py
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 

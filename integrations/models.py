@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 
+from healix.encryption import EncryptedJSONField, EncryptedTextField
 from healix.models import Organization, OrganizationOwned
 from rules.shorthand import FIELD_TYPES as SHORTHAND_FIELD_TYPES
 from rules.shorthand import MAX_CELL_LENGTH, CellSyntaxError, parse_cell
@@ -400,18 +401,17 @@ class HttpIntegration(OrganizationOwned):
         verbose_name="include test-user events",
         help_text="Also send events of test users (info.isTest true).",
     )
-    custom_headers = models.JSONField(
+    # Partners put credentials here: encrypted at rest, values masked once saved.
+    custom_headers = EncryptedJSONField(
         default=dict,
         blank=True,
         help_text='Extra request headers, e.g. {"X-Api-Key": "..."}.',
     )
-    # Needed in clear to sign (an HMAC key cannot be hashed); never shown after creation.
-    secret = models.CharField(
-        max_length=100,
+    # Needed in clear to sign (an HMAC key cannot be hashed): encrypted; shown at creation only.
+    secret = EncryptedTextField(
         editable=False,
     )
-    previous_secret = models.CharField(
-        max_length=100,
+    previous_secret = EncryptedTextField(
         blank=True,
         editable=False,
     )

@@ -2,10 +2,13 @@
 
 `check_url()` parses the URL, resolves its host and refuses it when any address it resolves to
 is loopback, private, link-local, multicast, reserved, unspecified or otherwise not global
-(IPv4 and IPv6, IPv4-mapped IPv6 included), unless the address lies in
-HEALIX_WEBHOOK_ALLOWED_NETWORKS. It returns the checked addresses: the transport
-(integrations/delivery.py) connects to one of those, never resolving again, so a DNS answer
-that changes between the check and the connection (DNS rebinding) cannot redirect it.
+(IPv4 and IPv6), unless the address lies in HEALIX_WEBHOOK_ALLOWED_NETWORKS. An IPv6 address
+that carries an IPv4 one (IPv4-mapped, 6to4, NAT64 64:ff9b::/96, Teredo) is judged by the IPv4
+address inside: a relay or gateway would deliver the request there.
+
+It returns the checked addresses: the transport (integrations/delivery.py) connects to one of
+those, never resolving again, so a DNS answer that changes between the check and the
+connection (DNS rebinding) cannot redirect it.
 
 The integration's clean() runs it at save time; every delivery runs it again at send time.
 """
@@ -25,6 +28,7 @@ __all__ = [
     "check_url",
     "refusal_reason",
     "resolve",
+    "wrapped_ipv4",
 ]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -39,6 +43,13 @@ CATEGORIES = (
     ("is_reserved", "reserved"),
     ("is_private", "private"),
 )
+# RFC 6052's well-known NAT64 prefix: the IPv4 address is the last 32 bits.
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# RFC 8215's local-use NAT64 prefix: where the IPv4 address sits depends on the prefix length
+# the network chose (RFC 6052), so no single reading is right; refused as a whole.
+LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+IPV4_MAPPED = "IPv4-mapped"
+TEREDO = "Teredo"
 
 
 class UnsafeURL(ValueError):
@@ -63,12 +74,35 @@ def allowed_networks() -> tuple[IPNetwork, ...]:
     return _parse_networks(tuple(settings.HEALIX_WEBHOOK_ALLOWED_NETWORKS))
 
 
+def wrapped_ipv4(address: ipaddress.IPv6Address) -> tuple[str, list[ipaddress.IPv4Address]]:
+    """How `address` carries IPv4 addresses, and which; ("", []) when it carries none."""
+    if address.ipv4_mapped is not None:
+        return IPV4_MAPPED, [address.ipv4_mapped]
+    if address.sixtofour is not None:
+        return "6to4", [address.sixtofour]
+    if address in NAT64:
+        return "NAT64", [ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)]
+    if address.teredo is not None:
+        return TEREDO, list(address.teredo)  # server, and the client un-obfuscated
+    return "", []
+
+
 def refusal_reason(address: IPAddress, allowed: tuple[IPNetwork, ...] = ()) -> str | None:
-    """Why `address` may not be reached ("loopback", "private", ...), or None if it may."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    """Why `address` may not be reached ("loopback", "6to4-wrapped private", ...), or None
+    if it may."""
     if any(address.version == network.version and address in network for network in allowed):
         return None
+    if isinstance(address, ipaddress.IPv6Address):
+        if address in LOCAL_NAT64:
+            return "local-use NAT64"
+        how, inner = wrapped_ipv4(address)
+        if how:
+            reason = next(filter(None, (refusal_reason(ip, allowed) for ip in inner)), None)
+            if reason is not None:  # a mapped address is the IPv4 one, said as such
+                return reason if how == IPV4_MAPPED else f"{how}-wrapped {reason}"
+            # Teredo is a deprecated tunnel that IANA does not list as globally reachable,
+            # and no partner endpoint needs it: refused even between public addresses.
+            return TEREDO if how == TEREDO else None
     for attribute, category in CATEGORIES:
         if getattr(address, attribute):
             return category

@@ -22,6 +22,7 @@ from healix.admin import (
     json_block,
 )
 from integrations import webhook_services
+from integrations.headers import keep_masked_values, masked_headers, same_origin
 from integrations.models import (
     DeliveryStatus,
     HttpIntegration,
@@ -47,6 +48,24 @@ def _show_secret_once(request: HttpRequest, integration: HttpIntegration, secret
             secret,
         ),
     )
+
+
+class HttpIntegrationAdminForm(forms.ModelForm):
+    """Custom header values are shown masked; a value left masked keeps the stored one while
+    the URL stays on its host (integrations/headers.py)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None and "custom_headers" in self.fields:
+            self.initial["custom_headers"] = masked_headers(self.instance.custom_headers)
+
+    def clean_custom_headers(self):
+        given = self.cleaned_data.get("custom_headers")
+        if self.instance.pk is None:
+            return given
+        url = self.cleaned_data.get("url") or self.instance.url
+        moved = not same_origin(url, self.instance.url)
+        return keep_masked_values(given, self.instance.custom_headers, moved=moved)
 
 
 class TemplateChoiceInline(OrganizationScopedInline):
@@ -116,7 +135,13 @@ class HttpIntegrationAdmin(OrganizationScopedAdmin):
     )
     list_filter = ("is_active", "organization")
     search_fields = ("partner_name", "url")
-    readonly_fields = ("secret_hint", "failing_since", "disabled_reason", "deliveries_link")
+    readonly_fields = (
+        "secret_hint",
+        "masked_custom_headers",
+        "failing_since",
+        "disabled_reason",
+        "deliveries_link",
+    )
     fieldsets = (
         (None, {"fields": ("organization", "partner_name", "url", "is_active")}),
         (
@@ -144,7 +169,23 @@ class HttpIntegrationAdmin(OrganizationScopedAdmin):
         OperationalEventInline,
     )
     actions = ("send_test_event", "rotate_secret", "replay_failed")
+    form = HttpIntegrationAdminForm
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def get_fieldsets(self, request, obj=None):
+        # Read-only, the field would show its values: a masked copy stands in for it.
+        fieldsets = super().get_fieldsets(request, obj)
+        if self.has_change_permission(request, obj):
+            return fieldsets
+        swap = {"custom_headers": "masked_custom_headers"}
+        return [
+            (name, {**options, "fields": [swap.get(f, f) for f in options["fields"]]})
+            for name, options in fieldsets
+        ]
+
+    @admin.display(description="custom headers")
+    def masked_custom_headers(self, obj: HttpIntegration) -> str:
+        return json_block(masked_headers(obj.custom_headers))
 
     def changelist_view(self, request, extra_context=None):
         return super().changelist_view(

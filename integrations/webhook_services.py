@@ -23,6 +23,7 @@ from events.tracing import current_trace_id, new_trace_id
 from events.types import subject_for
 from healix.models import Organization, User
 from integrations.delivery import queue_deliveries
+from integrations.headers import keep_masked_values, masked_headers, same_origin
 from integrations.models import (
     TEST_EVENT_TYPE,
     DeliveryStatus,
@@ -183,12 +184,20 @@ def forget_failures_if_reactivated(integration: HttpIntegration, *, was_active: 
 
 def update_integration(integration: HttpIntegration, **changes: Any) -> HttpIntegration:
     """Change attributes (INTEGRATION_FIELDS) and choices (set_choices' keywords).
-    Re-activating an integration clears why it was disabled and its failure streak."""
+    Re-activating an integration clears why it was disabled and its failure streak. A masked
+    header value keeps the stored one, unless the URL moves to another host: then every
+    header value must be given again (integrations/headers.py)."""
     choices = {name: changes.pop(name) for name in list(changes) if name in CHOICE_NAMES}
     unknown = set(changes) - set(INTEGRATION_FIELDS)
     if unknown:
         raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}.")
     was_active = HttpIntegration.objects.filter(pk=integration.pk, is_active=True).exists()
+    if {"url", "custom_headers"} & changes.keys():  # headers not given: as if sent back masked
+        changes["custom_headers"] = keep_masked_values(
+            changes.get("custom_headers", masked_headers(integration.custom_headers)),
+            integration.custom_headers,
+            moved=not same_origin(changes.get("url", integration.url), integration.url),
+        )
     for name, value in changes.items():
         setattr(integration, name, value)
     forget_failures_if_reactivated(integration, was_active=was_active)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from cryptography.fernet import Fernet
 
 from healix import devservers
 
@@ -31,6 +32,8 @@ def pytest_load_initial_conftests(
 ) -> None:
     os.environ.setdefault("DEBUG", "true")
     os.environ.setdefault("SECRET_KEY", f"test-only-{secrets.token_urlsafe(16)}")
+    # One key per test session, in os.environ: the processes the tests start decrypt too.
+    os.environ.setdefault("HEALIX_ENCRYPTION_KEYS", Fernet.generate_key().decode())
     if "CELERY_FILESYSTEM_DIR" not in os.environ:
         # The tests' Celery tasks (and the workers tests start) never touch var/celery.
         celery_dir = tempfile.mkdtemp(prefix="healix-test-celery-")

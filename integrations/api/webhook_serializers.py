@@ -12,6 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from healix.rest import StrictSerializer
+from integrations.headers import MASK, masked_headers
 from integrations.models import (
     AttemptOutcome,
     DeliveryStatus,
@@ -27,6 +28,7 @@ from rules.shorthand import FIELD_TYPES as SHORTHAND_FIELD_TYPES
 __all__ = [
     "CHOICE_FIELDS",
     "ConditionSerializer",
+    "MaskedHeadersField",
     "RotatedSecretSerializer",
     "WebhookAttemptSerializer",
     "WebhookCreateSerializer",
@@ -111,6 +113,13 @@ class ConditionSerializer(StrictSerializer):
         return data
 
 
+class MaskedHeadersField(serializers.DictField):
+    """Custom headers as they are shown: the names, never the values."""
+
+    def to_representation(self, value: dict) -> dict[str, str]:
+        return masked_headers(value)
+
+
 class WebhookWriteFields(StrictSerializer):
     partnerName = serializers.CharField(max_length=200)
     url = serializers.CharField(
@@ -124,7 +133,9 @@ class WebhookWriteFields(StrictSerializer):
     customHeaders = serializers.DictField(
         child=serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=4096),
         required=False,
-        help_text='Extra request headers, e.g. {"X-Api-Key": "..."}.',
+        help_text='Extra request headers, e.g. {"X-Api-Key": "..."}. Values are write-only: '
+        f"shown as {MASK} once saved. On change, {MASK} keeps a header's stored value while "
+        "the URL stays on the same host; moving the URL to another host needs every value.",
     )
     planCreated = EventChoiceField(required=False, help_text="Templates (ids).")
     planUpdated = EventChoiceField(required=False, help_text="Templates (ids).")
@@ -151,7 +162,7 @@ class WebhookSerializer(serializers.ModelSerializer):
     partnerName = serializers.CharField(source="partner_name")
     isActive = serializers.BooleanField(source="is_active")
     includeTestEvents = serializers.BooleanField(source="include_test_events")
-    customHeaders = serializers.DictField(source="custom_headers", child=serializers.CharField())
+    customHeaders = MaskedHeadersField(source="custom_headers", child=serializers.CharField())
     planCreated = serializers.SerializerMethodField()
     planUpdated = serializers.SerializerMethodField()
     formSubmitted = serializers.SerializerMethodField()

@@ -34,6 +34,7 @@ from integrations.api.webhook_serializers import (
     WebhookSerializer,
     WebhookUpdateSerializer,
 )
+from integrations.headers import MASK
 from integrations.models import HttpIntegration, WebhookAttempt, WebhookDelivery
 from templates.models import Form, PlanTemplate, WorkQueue
 
@@ -77,7 +78,7 @@ CREATED_EXAMPLE = OpenApiExample(
         "url": "https://hooks.acme.example/healix",
         "isActive": True,
         "includeTestEvents": False,
-        "customHeaders": {"X-Api-Key": "acme-tenant-42"},
+        "customHeaders": {"X-Api-Key": MASK},
         "planCreated": "all",
         "planUpdated": [],
         "formSubmitted": [],

@@ -61,7 +61,14 @@ def launcher() -> Iterator[Launcher]:
     log = scratch / "launcher.log"
     port = free_port()
     # No DATABASE_URL / NATS_URL: the launcher must start its own, as on a fresh machine.
-    dropped = {"DATABASE_URL", "NATS_URL", "DEBUG", "SECRET_KEY", "HEALIX_ADMIN_PASSWORD"}
+    dropped = {
+        "DATABASE_URL",
+        "NATS_URL",
+        "DEBUG",
+        "SECRET_KEY",
+        "HEALIX_ENCRYPTION_KEYS",
+        "HEALIX_ADMIN_PASSWORD",
+    }
     env = {key: value for key, value in os.environ.items() if key not in dropped}
     env.update(HEALIX_VAR_DIR=str(var_dir), PORT=str(port))
     with log.open("wb") as output:
@@ -254,6 +261,10 @@ def test_launcher_serves_the_template_editor_and_stops_cleanly(launcher: Launche
     password = (launcher.var_dir / "admin_password").read_text().strip()
     wait_for_output(launcher, f"password: {password}")
     wait_for_output(launcher, "partners: nats://127.0.0.1:")
+    # and it made the key that encrypts secrets at rest, kept for the next run and for manage.py
+    key_file = launcher.var_dir / "encryption_key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert run_env(launcher)["HEALIX_ENCRYPTION_KEYS"] == key_file.read_text().strip()
 
     # when the admin logs in with the printed credentials and opens the template editor
     session = log_in(launcher.base_url, password)

@@ -8,6 +8,8 @@ import sys
 from healix.settings import BASE_DIR
 
 LOAD_SETTINGS = "import django; django.setup(); print('started')"
+# A Fernet key, for these tests only.
+PRODUCTION_KEY = "mL3S8Lk1rDxQJz2nB7mB2TtXqX0b7mGq9yZb3P4qkFk="
 
 
 def start_django(**environment: str) -> subprocess.CompletedProcess:
@@ -29,7 +31,8 @@ def test_production_without_required_variables_names_them():
     assert result.returncode != 0
     assert (
         "Missing required environment variable(s) with DEBUG off: "
-        "SECRET_KEY, DATABASE_URL, NATS_URL, CELERY_BROKER_URL, ALLOWED_HOSTS" in result.stderr
+        "SECRET_KEY, DATABASE_URL, NATS_URL, CELERY_BROKER_URL, ALLOWED_HOSTS, "
+        "HEALIX_ENCRYPTION_KEYS" in result.stderr
     )
 
 
@@ -39,6 +42,7 @@ PRODUCTION = {
     "CELERY_BROKER_URL": "redis://redis.internal:6379/0",
     "ALLOWED_HOSTS": "healix.example.org",
     "HEALIX_BRANCH": "production",
+    "HEALIX_ENCRYPTION_KEYS": PRODUCTION_KEY,
 }
 
 
@@ -63,6 +67,17 @@ def test_production_settings_pass_the_deployment_checklist():
     # Then it finds nothing: HSTS, the TLS redirect and secure cookies are production's defaults
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_a_malformed_encryption_key_stops_start_up():
+    # Given every variable set, but an encryption key that is no Fernet key
+    result = start_django(
+        SECRET_KEY="a-real-secret",
+        **{**PRODUCTION, "HEALIX_ENCRYPTION_KEYS": f"{PRODUCTION_KEY},not-a-key"},
+    )
+    # Then the process refuses to start, naming the variable
+    assert result.returncode != 0
+    assert "HEALIX_ENCRYPTION_KEYS holds a value that is not a Fernet key" in result.stderr
 
 
 def test_development_still_needs_a_database():
