@@ -60,6 +60,7 @@ def production_web(transactional_db, tmp_path) -> Iterator[ProductionWeb]:
         "PATH": os.environ["PATH"],
         "DEBUG": "false",
         "SECRET_KEY": settings.SECRET_KEY,
+        "HEALIX_ENCRYPTION_KEYS": os.environ["HEALIX_ENCRYPTION_KEYS"],  # the session's
         "DATABASE_URL": subprocess_database_url(),
         "DATABASE_CONN_MAX_AGE": "0",
         "NATS_URL": "nats://127.0.0.1:4222",  # never reached by these pages
