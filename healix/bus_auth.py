@@ -39,7 +39,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, Throttled
 
 from events.types import subject_for
 from healix.api_auth import note_use, verified_key
@@ -216,13 +216,15 @@ class Grant:
     claims: dict
 
 
-def authorize(token: str, user_nkey: str) -> Grant | None:
-    """What a connection presenting `token` is granted, or None to refuse it."""
+def authorize(token: str, user_nkey: str, host: str) -> Grant | None:
+    """What a connection from `host` presenting `token` is granted, or None to refuse it. A
+    failure is counted for the host and the token's prefix, as REST counts it, never for the
+    key; past the limit it is refused just the same (a refusal tells nothing more)."""
     if not token:
         return None
     try:
-        api_key = verified_key(token)
-    except AuthenticationFailed:
+        api_key = verified_key(token, host)
+    except (AuthenticationFailed, Throttled):
         return None
     claims = user_claims(api_key, user_nkey)
     if claims is None:
@@ -246,7 +248,8 @@ def authorization_response(request: dict, grant: Grant | None, issuer: nkeys.Key
 def _grant(request: dict) -> Grant | None:
     close_old_connections()  # a connection the database dropped is replaced, not reused
     token = (request.get("connect_opts") or {}).get("auth_token") or ""
-    return authorize(token, request["user_nkey"])
+    host = (request.get("client_info") or {}).get("host") or ""
+    return authorize(token, request["user_nkey"], host)
 
 
 async def ensure_consumer(js: JetStreamContext, api_key: OrganizationAPIKey) -> None:

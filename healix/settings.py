@@ -333,6 +333,13 @@ REST_FRAMEWORK = {
 # 1200 a minute (20 a second, sustained) is far above what a polling or posting partner
 # needs, and low enough that one runaway client cannot starve the others.
 HEALIX_API_RATE_PER_MINUTE = env.int("HEALIX_API_RATE_PER_MINUTE", default=1200)
+# Failed key checks (unknown key, wrong secret, revoked) one client address may make with one
+# key prefix per minute; then 429. Counted apart from the key's own budget, which a guess never
+# spends. 20 lets a partner fix a mistyped key; it is nothing against a 32-character secret.
+HEALIX_API_FAILED_ATTEMPTS_PER_MINUTE = env.int("HEALIX_API_FAILED_ATTEMPTS_PER_MINUTE", default=20)
+# Proxies in front of web that append the caller's address to X-Forwarded-For: failed attempts
+# are counted under the address the outermost one saw. 0: REMOTE_ADDR, the header is ignored.
+HEALIX_API_TRUSTED_PROXIES = env.int("HEALIX_API_TRUSTED_PROXIES", default=0)
 # Largest request body the REST API reads (the inbound payload limit is separate and smaller).
 HEALIX_API_MAX_BODY_BYTES = env.int("HEALIX_API_MAX_BODY_BYTES", default=1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(HEALIX_API_MAX_BODY_BYTES, 2_621_440)
