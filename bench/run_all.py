@@ -9,9 +9,9 @@ progress bar shows its last line); its figures come back to this process. The ta
 figure with the ceiling measured in the same run, their ratio and the target of the issue;
 above it, the machine and its load, which moves every figure on a shared machine.
 
-NAME: only these benchmarks (ingest, api, events, rules, webhooks, bus_auth). --quick: tiny
-sizes, to see that everything runs (the figures then mean nothing). Exit status 1 when a
-benchmark failed or a figure missed its target.
+NAME: only these benchmarks (ingest, api, events, rules, webhooks, bus_auth, api_auth).
+--quick: tiny sizes, to see that everything runs (the figures then mean nothing). Exit status
+1 when a benchmark failed or a figure missed its target.
 """
 
 from __future__ import annotations
@@ -70,6 +70,7 @@ BENCHMARKS = (
         120,
     ),
     Benchmark("bus_auth", (), ("--connects", "10", "--open", "3", "--keys", "2"), 30),
+    Benchmark("api_auth", (), ("--checks", "100"), 20),
 )
 
 

@@ -62,6 +62,12 @@ def bus_credentials(api_key: OrganizationAPIKey) -> dict | None:
         "subscribe": permissions.subscribe,
         "consumer": consumer,
         "revocationSeconds": settings.HEALIX_BUS_REVOCATION_CHECK_SECONDS,
+        "limits": {
+            "connections": settings.HEALIX_BUS_MAX_CONNECTIONS_PER_KEY,
+            "subscriptionsPerConnection": settings.HEALIX_BUS_MAX_SUBSCRIPTIONS,
+            "payloadBytes": settings.HEALIX_BUS_MAX_PAYLOAD_BYTES,
+            "unackedEvents": settings.HEALIX_BUS_MAX_ACK_PENDING,
+        },
         "example": python_example(api_key, consumer),
     }
 

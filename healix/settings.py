@@ -11,6 +11,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from healix import bus_limits
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("HEALIX_VAR_DIR", BASE_DIR / "var"))
 
@@ -296,7 +298,7 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-# Bus access with an API key (healix/bus_auth.py, docs/bus-access.md).
+# Bus access with an API key (healix/bus_auth.py, healix/bus_service.py, docs/bus-access.md).
 # The account partners' connections are placed in: not the one holding the streams, which
 # partners reach only through its exports (docs/bus-access.md says why).
 HEALIX_BUS_ACCOUNT = env.str("HEALIX_BUS_ACCOUNT", default="PARTNERS")
@@ -312,6 +314,21 @@ HEALIX_BUS_AUTH_ISSUER_SEED = env.str("HEALIX_BUS_AUTH_ISSUER_SEED", default="")
 HEALIX_BUS_SYSTEM_NATS_URL = env.str("HEALIX_BUS_SYSTEM_NATS_URL", default="")
 # The URL partners connect to (POST /api/v1/bus-credentials/); without it, NATS_URL's host.
 HEALIX_BUS_PUBLIC_URL = env.str("HEALIX_BUS_PUBLIC_URL", default="")
+# Per-key limits (why these numbers: healix/bus_limits.py). bus_auth enforces the connections
+# and the consumer's pending events; nats-server enforces subscriptions and payload from the
+# partners' account `limits` (docs/bus-access.md): give it the same numbers.
+HEALIX_BUS_MAX_CONNECTIONS_PER_KEY = env.int(
+    "HEALIX_BUS_MAX_CONNECTIONS_PER_KEY", default=bus_limits.MAX_CONNECTIONS_PER_KEY
+)
+HEALIX_BUS_MAX_SUBSCRIPTIONS = env.int(
+    "HEALIX_BUS_MAX_SUBSCRIPTIONS", default=bus_limits.MAX_SUBSCRIPTIONS
+)
+HEALIX_BUS_MAX_PAYLOAD_BYTES = env.int(
+    "HEALIX_BUS_MAX_PAYLOAD_BYTES", default=bus_limits.MAX_PAYLOAD_BYTES
+)
+HEALIX_BUS_MAX_ACK_PENDING = env.int(
+    "HEALIX_BUS_MAX_ACK_PENDING", default=bus_limits.MAX_ACK_PENDING
+)
 
 REST_FRAMEWORK = {
     # Partners authenticate with organization API keys only (no sessions: no CSRF surface).

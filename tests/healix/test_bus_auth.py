@@ -11,12 +11,8 @@ import pytest
 from django.db import connection
 from nats.errors import TimeoutError as NatsTimeout
 
-from healix.bus_auth import (
-    JS_API_PREFIX,
-    SYSTEM_REPLY_WINDOW_SECONDS,
-    consumer_name,
-    inbox_prefix,
-)
+from healix.bus_auth import JS_API_PREFIX, consumer_name, inbox_prefix
+from healix.bus_connections import SYSTEM_REPLY_WINDOW_SECONDS
 from healix.models import OrganizationAPIKey
 from healix.scopes import Scope
 from integrations.bus import REPLY_HEADER

@@ -15,10 +15,10 @@ from healix.bus_auth import (
     authorization_response,
     authorize,
     bus_permissions,
-    connections_to_close,
-    encode_jwt,
     user_name,
 )
+from healix.bus_connections import connections_to_close
+from healix.bus_jwt import encode_jwt
 from healix.models import OrganizationAPIKey
 from healix.scopes import Scope
 from tests.fixtures.integrations import make_api_key
