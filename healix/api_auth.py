@@ -7,6 +7,7 @@ verified against their stored hash (djangorestframework-api-key); revoked and ex
 methods needs (`read_scope` for GET/HEAD/OPTIONS, `write_scope` for the others).
 """
 
+import re
 from datetime import timedelta
 
 from django.conf import settings
@@ -46,6 +47,9 @@ __all__ = [
 LAST_USE_PRECISION = timedelta(minutes=1)
 
 KEYWORD = "Api-Key"
+# What a key's prefix can look like (djangorestframework-api-key: 8 random letters and digits);
+# anything else is refused without a lookup.
+KEY_PREFIX = re.compile(r"[A-Za-z0-9]{1,8}")
 
 
 class OrganizationAPIKeyAuthentication(BaseAuthentication):
@@ -73,7 +77,9 @@ def verified_key(key: str, client: str) -> OrganizationAPIKey:
     FailedAttemptsThrottled (429) once `client` failed too often with this prefix this minute:
     a failure is counted for the client and prefix, never for the key."""
     prefix, _, _ = key.partition(".")
-    api_key = _usable_key(prefix, key)
+    if not KEY_PREFIX.fullmatch(prefix):
+        prefix = ""  # names no key; and PostgreSQL text could not even hold a NUL byte of it
+    api_key = _usable_key(prefix, key) if prefix else None
     if api_key is None:
         now = timezone.now()
         attempts = count_failed_attempt(client, prefix, now)

@@ -121,10 +121,11 @@ def count_failed_attempt(client: str, prefix: str, now: datetime) -> int:
     """Count one failed key check of `client` with `prefix` in the window holding `now`;
     returns that window's count. Never touches the key's own window."""
     window = window_start(now)
+    client = client[:CLIENT_ADDRESS_MAX].replace("\x00", "")  # PostgreSQL text holds no NUL
     with prepared_cursor() as cursor:
         cursor.execute(
             COUNT_FAILURE_SQL,
-            {"client": client[:CLIENT_ADDRESS_MAX], "prefix": prefix, "window": window},
+            {"client": client, "prefix": prefix, "window": window},
             prepare=True,
         )
         attempts = cursor.fetchone()[0]

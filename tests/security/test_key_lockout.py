@@ -9,7 +9,7 @@ prefix, and refused with their own 429 once over HEALIX_API_FAILED_ATTEMPTS_PER_
 
 import asyncio
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import nats
 import pytest
@@ -184,3 +184,46 @@ def test_given_failed_bus_connects_then_the_address_is_throttled_but_the_real_ke
     assert guesser(prefix_of(key), "127.0.0.1").get(PLANS).status_code == 429
     # And the real key still connects from the same address
     assert asyncio.run(_connect_with(nats_server.client_url, key)) == "connected"
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["Ab\x00cdefg.secret", "AbCdEfGh.sec\x00ret", "\x00", "x" * 300, "AbCd EfGh.secret"],
+    ids=["NUL in the prefix", "NUL in the secret", "NUL alone", "overlong", "blank inside"],
+)
+def test_given_a_malformed_key_then_it_is_a_401_never_a_500(world, other_world, key):
+    # Given two organizations' keys, When a client presents something no key can look like
+    answer = Client(REMOTE_ADDR=HOSTILE_ADDRESS, headers={"Authorization": f"Api-Key {key}"}).get(
+        PLANS
+    )
+    # Then it is refused as an unknown key, and neither organization's key is touched
+    assert answer.status_code == 401, answer.content
+    assert answer["Content-Type"] == "application/problem+json"
+    assert world.client.get(PLANS).status_code == 200
+    assert other_world.client.get(PLANS).status_code == 200
+
+
+def test_given_failures_from_ever_new_addresses_then_old_windows_are_cleared_away(
+    world, other_world
+):
+    # Given 150 counts left from addresses that failed minutes ago
+    from healix.models import ApiAuthFailureWindow
+    from healix.throttling import FAILURE_PURGE_BATCH
+
+    long_ago = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=5)
+    ApiAuthFailureWindow.objects.bulk_create(
+        ApiAuthFailureWindow(
+            client=f"10.9.{n // 250}.{n % 250}", prefix="", window_start=long_ago, attempts=3
+        )
+        for n in range(150)
+    )
+    # When guesses come from two new addresses, each opening a row of its own
+    for address in (HOSTILE_ADDRESS, OTHER_ADDRESS):
+        assert guesser(prefix_of(world.key), address).get(PLANS).status_code == 401
+    # Then each cleared up to FAILURE_PURGE_BATCH old rows: only this minute's are left
+    assert FAILURE_PURGE_BATCH * 2 >= 150
+    assert set(ApiAuthFailureWindow.objects.values_list("client", flat=True)) == {
+        HOSTILE_ADDRESS,
+        OTHER_ADDRESS,
+    }
+    assert other_world.client.get(PLANS).status_code == 200
