@@ -88,8 +88,8 @@ async def _admitted(watch: ConnectionWatch, grant: Grant, request: dict) -> bool
 
 
 async def serve(stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
-    """Answer nats-server's authorization requests, and sweep revoked keys' connections, until
-    `stop` is set."""
+    """Answer nats-server's authorization requests, and sweep the partners' connections (revoked
+    keys, keys past their connection limit), until `stop` is set."""
     issuer = nkeys.from_seed(settings.HEALIX_BUS_AUTH_ISSUER_SEED.encode())
     loop = asyncio.get_running_loop()
     # Three connections: the callout's own account receives the requests; the streams'
