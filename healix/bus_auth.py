@@ -135,9 +135,9 @@ def user_claims(api_key: OrganizationAPIKey, user_nkey: str) -> dict | None:
             # nats-server 2.15 applies none of these to a callout's users (it takes only the
             # permissions from their JWT); the partners' account `limits` enforce the same
             # numbers (docs/bus-access.md, "Limits"). NATS has no per-user data limit.
-            "subs": settings.HEALIX_BUS_MAX_SUBSCRIPTIONS,
+            "subs": settings.HEALIX_BUS_LIMITS.subscriptions,
             "data": -1,
-            "payload": settings.HEALIX_BUS_MAX_PAYLOAD_BYTES,
+            "payload": settings.HEALIX_BUS_LIMITS.payload_bytes,
             "type": "user",
             "version": 2,
         },

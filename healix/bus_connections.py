@@ -172,7 +172,7 @@ class ConnectionWatch:
         """Whether the connection `cid` of `server_id`, named `name`, may be let in: False
         when that key holds its limit already. Connects of one key are checked one at a time;
         if CONNZ cannot be asked, it is let in (the sweep still bounds it)."""
-        limit = settings.HEALIX_BUS_MAX_CONNECTIONS_PER_KEY
+        limit = settings.HEALIX_BUS_LIMITS.connections_per_key
         self._waiting[name] += 1
         lock = self._locks.setdefault(name, asyncio.Lock())
         try:
@@ -222,7 +222,7 @@ class ConnectionWatch:
         names = {connection.name for connection in connections}
         revoked = await self.loop.run_in_executor(None, _connections_to_close, names)
         allowed = [connection for connection in connections if connection.name not in revoked]
-        excess = excess_connections(allowed, settings.HEALIX_BUS_MAX_CONNECTIONS_PER_KEY)
+        excess = excess_connections(allowed, settings.HEALIX_BUS_LIMITS.connections_per_key)
         closing = [(c, "its key no longer allows it") for c in connections if c.name in revoked]
         closing += [(c, "its key holds more connections than allowed") for c in excess]
         for connection, reason in closing:

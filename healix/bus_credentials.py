@@ -63,10 +63,10 @@ def bus_credentials(api_key: OrganizationAPIKey) -> dict | None:
         "consumer": consumer,
         "revocationSeconds": settings.HEALIX_BUS_REVOCATION_CHECK_SECONDS,
         "limits": {
-            "connections": settings.HEALIX_BUS_MAX_CONNECTIONS_PER_KEY,
-            "subscriptionsPerConnection": settings.HEALIX_BUS_MAX_SUBSCRIPTIONS,
-            "payloadBytes": settings.HEALIX_BUS_MAX_PAYLOAD_BYTES,
-            "unackedEvents": settings.HEALIX_BUS_MAX_ACK_PENDING,
+            "connections": settings.HEALIX_BUS_LIMITS.connections_per_key,
+            "subscriptionsPerConnection": settings.HEALIX_BUS_LIMITS.subscriptions,
+            "payloadBytes": settings.HEALIX_BUS_LIMITS.payload_bytes,
+            "unackedEvents": settings.HEALIX_BUS_LIMITS.ack_pending,
         },
         "example": python_example(api_key, consumer),
     }

@@ -67,7 +67,7 @@ async def ensure_consumer(js: JetStreamContext, api_key: OrganizationAPIKey) -> 
             ack_policy=AckPolicy.EXPLICIT,
             inactive_threshold=float(settings.HEALIX_EVENTS_MAX_AGE_SECONDS),
             # What the server holds for a key that pulls and never acks (healix/bus_limits.py).
-            max_ack_pending=settings.HEALIX_BUS_MAX_ACK_PENDING,
+            max_ack_pending=settings.HEALIX_BUS_LIMITS.ack_pending,
         ),
     )
 
@@ -82,7 +82,7 @@ async def _admitted(watch: ConnectionWatch, grant: Grant, request: dict) -> bool
         logger.warning(
             "Bus connection refused: key %s holds %d connections, its limit",
             grant.api_key.prefix,
-            settings.HEALIX_BUS_MAX_CONNECTIONS_PER_KEY,
+            settings.HEALIX_BUS_LIMITS.connections_per_key,
         )
     return False
 

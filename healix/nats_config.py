@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nkeys
 
-from healix import bus_limits
+from healix.bus_limits import bus_limits
 
 __all__ = [
     "BUS_ACCOUNT",
@@ -113,14 +113,8 @@ authorization {{
 def partner_limits() -> dict[str, int]:
     """The partners' account limits, from the same variables (and defaults) as the settings
     that bus_auth reads, so that the server enforces what bus_auth tells partners."""
-    return {
-        "max_subscriptions": int(
-            os.environ.get("HEALIX_BUS_MAX_SUBSCRIPTIONS", bus_limits.MAX_SUBSCRIPTIONS)
-        ),
-        "max_payload": int(
-            os.environ.get("HEALIX_BUS_MAX_PAYLOAD_BYTES", bus_limits.MAX_PAYLOAD_BYTES)
-        ),
-    }
+    limits = bus_limits()
+    return {"max_subscriptions": limits.subscriptions, "max_payload": limits.payload_bytes}
 
 
 @dataclass(frozen=True)

@@ -48,10 +48,10 @@ def test_credentials_name_the_keys_organization_only(org, settings):
     }
     assert body["revocationSeconds"] == settings.HEALIX_BUS_REVOCATION_CHECK_SECONDS
     assert body["limits"] == {
-        "connections": settings.HEALIX_BUS_MAX_CONNECTIONS_PER_KEY,
-        "subscriptionsPerConnection": settings.HEALIX_BUS_MAX_SUBSCRIPTIONS,
-        "payloadBytes": settings.HEALIX_BUS_MAX_PAYLOAD_BYTES,
-        "unackedEvents": settings.HEALIX_BUS_MAX_ACK_PENDING,
+        "connections": settings.HEALIX_BUS_LIMITS.connections_per_key,
+        "subscriptionsPerConnection": settings.HEALIX_BUS_LIMITS.subscriptions,
+        "payloadBytes": settings.HEALIX_BUS_LIMITS.payload_bytes,
+        "unackedEvents": settings.HEALIX_BUS_LIMITS.ack_pending,
     }
     assert "token=os.environ['HEALIX_API_KEY']" in body["example"]
     assert key not in response.content.decode(), "the key is never echoed"

@@ -138,7 +138,7 @@ def test_given_a_connection_over_its_subscription_limit_then_the_server_refuses_
     hostile_key, neighbour_key = make_api_key(other_org, "hostile"), make_api_key(org, "nb")
     start_bus_auth()
     hostile_prefix, neighbour_prefix = prefix_of(hostile_key), prefix_of(neighbour_key)
-    limit = settings.HEALIX_BUS_MAX_SUBSCRIPTIONS
+    limit = settings.HEALIX_BUS_LIMITS.subscriptions
 
     async def scenario() -> tuple[bool, str, bool]:
         hostile = await connect(nats_server.client_url, hostile_key, hostile_prefix)
@@ -173,7 +173,7 @@ def test_given_a_message_over_the_payload_limit_then_it_is_refused_and_never_sto
     hostile_key = make_api_key(other_org, "hostile", scopes=[Scope.INBOUND_WRITE])
     start_bus_auth()
     hostile_prefix = prefix_of(hostile_key)
-    too_big = b'{"timeSlot": "' + b"x" * settings.HEALIX_BUS_MAX_PAYLOAD_BYTES + b'"}'
+    too_big = b'{"timeSlot": "' + b"x" * settings.HEALIX_BUS_LIMITS.payload_bytes + b'"}'
 
     async def scenario() -> tuple[bool, str, int]:
         hostile = await connect(nats_server.client_url, hostile_key, hostile_prefix)
