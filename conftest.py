@@ -6,6 +6,7 @@ pytest_plugins = [
     "tests.fixtures.integrations",
     "tests.fixtures.logs",
     "tests.fixtures.nats",
+    "tests.fixtures.bus",
     "tests.fixtures.webhooks",
     "tests.fixtures.api",  # last: it imports the modules above
 ]

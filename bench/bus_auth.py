@@ -8,7 +8,9 @@ unless DATABASE_URL / NATS_URL name servers, and `manage.py bus_auth` as a real 
 
 1. connects: --connects partner connections (API key as token), --concurrency at a time, each
    connect-then-close: connects/s and latency percentiles, which include the key's check
-   (database), its consumer's creation (JetStream) and the JWTs;
+   (database), the count of the key's connections (CONNZ), its consumer's creation
+   (JetStream) and the JWTs; and the CPU each connect costs bus_auth and nats-server, which
+   unlike the rate does not move with the machine's other load;
 2. sweep: with --open partner connections open, the time of one revocation sweep (CONNZ of
    the partners' account, one database query): what a sweep costs every period.
 
@@ -51,7 +53,7 @@ def setup_keys(count: int) -> list[str]:
     ]
 
 
-def start_bus_auth(logs: Path, stack: ExitStack) -> None:
+def start_bus_auth(logs: Path, stack: ExitStack) -> subprocess.Popen:
     log = logs / "bus_auth.log"
     with log.open("w") as output:
         process = subprocess.Popen(
@@ -72,6 +74,26 @@ def start_bus_auth(logs: Path, stack: ExitStack) -> None:
         if process.poll() is not None or time.monotonic() > deadline:
             raise SystemExit(f"bus_auth did not start:\n{log.read_text()}")
         time.sleep(0.1)
+    return process
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU seconds spent so far by these processes: what a phase cost them, unlike wall-clock
+    time, does not depend on what else the machine runs."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        times = psutil.Process(pid).cpu_times()
+        total += times.user + times.system
+    return total
+
+
+def nats_server_pids() -> list[int]:
+    """The throwaway nats-server this process started (none if NATS_URL named one)."""
+    import psutil
+
+    return [p.pid for p in psutil.Process().children() if p.name() == "nats-server"]
 
 
 async def connects(url: str, keys: list[str], total: int, concurrency: int) -> list[float]:
@@ -96,7 +118,7 @@ async def sweep_time(url: str, keys: list[str], count: int) -> tuple[float, int]
     import nats
     from django.conf import settings
 
-    from healix.bus_auth import sweep_revoked
+    from healix.bus_connections import ConnectionWatch
 
     clients = [
         await nats.connect(url, token=keys[n % len(keys)], allow_reconnect=False)
@@ -105,7 +127,7 @@ async def sweep_time(url: str, keys: list[str], count: int) -> tuple[float, int]
     system = await nats.connect(settings.HEALIX_BUS_SYSTEM_NATS_URL)
     try:
         started = time.perf_counter()
-        closed = await sweep_revoked(system, asyncio.get_running_loop())
+        closed = await ConnectionWatch(system, asyncio.get_running_loop()).sweep()
         return time.perf_counter() - started, closed
     finally:
         await system.close()
@@ -130,12 +152,16 @@ def run(args: argparse.Namespace, stack: ExitStack) -> list[Figure]:
     call_command("setup_streams", verbosity=0)
     keys = setup_keys(args.keys)
     logs = Path(tempfile.mkdtemp(prefix="bench-logs-"))
-    start_bus_auth(logs, stack)
+    bus_auth = start_bus_auth(logs, stack)
+    servers = nats_server_pids()
     url = settings.HEALIX_BUS_PUBLIC_URL
     print(f"partners connect to {url}; {os.cpu_count()} CPUs, logs in {logs}\n")
+    cpu_before = cpu_seconds([bus_auth.pid]), cpu_seconds(servers)
     started = time.perf_counter()
     latencies = asyncio.run(connects(url, keys, args.connects, args.concurrency))
     elapsed = time.perf_counter() - started
+    callout_cpu = (cpu_seconds([bus_auth.pid]) - cpu_before[0]) / args.connects
+    server_cpu = (cpu_seconds(servers) - cpu_before[1]) / args.connects
     print(
         f"connects {args.connects / elapsed:,.0f}/s through the callout "
         f"({args.connects} connects, {args.concurrency} at a time, {args.keys} keys)"
@@ -144,6 +170,11 @@ def run(args: argparse.Namespace, stack: ExitStack) -> list[Figure]:
         f"         latency p50 {percentile(latencies, 0.50) * 1000:.1f} ms, "
         f"p95 {percentile(latencies, 0.95) * 1000:.1f} ms, "
         f"max {max(latencies) * 1000:.1f} ms"
+    )
+    print(
+        f"         CPU per connect: bus_auth {callout_cpu * 1000:.2f} ms, "
+        f"nats-server {server_cpu * 1000:.2f} ms"
+        + ("" if servers else " (not measured: NATS_URL names a server of its own)")
     )
     seconds, closed = asyncio.run(sweep_time(url, keys, args.open))
     print(
@@ -157,6 +188,7 @@ def run(args: argparse.Namespace, stack: ExitStack) -> list[Figure]:
             "connects/s",
         ),
         Figure("bus connect latency p95", percentile(latencies, 0.95) * 1000, "ms"),
+        Figure("bus_auth CPU per connect", callout_cpu * 1000, "ms"),
         Figure(f"bus revocation sweep, {args.open} connections open", seconds * 1000, "ms"),
     ]
 

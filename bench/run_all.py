@@ -10,9 +10,9 @@ figure with the ceiling measured in the same run, their ratio and the target of 
 above it, the machine and its load, which moves every figure on a shared machine.
 
 NAME: only these benchmarks (ingest, api, events, rules, sweep, webhooks, bus_auth,
-secrets_at_rest). --quick: tiny
-sizes, to see that everything runs (the figures then mean nothing). Exit status 1 when a
-benchmark failed or a figure missed its target.
+secrets_at_rest, api_auth). --quick: tiny sizes, to see that everything runs (the
+figures then mean nothing). Exit status 1 when a benchmark failed or a figure missed
+its target.
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ BENCHMARKS = (
     Benchmark(
         "secrets_at_rest", (), ("--integrations", "5", "--deliveries", "10", "--rounds", "5"), 20
     ),
+    Benchmark("api_auth", (), ("--checks", "100"), 20),
 )
 
 

@@ -7,8 +7,10 @@ verified against their stored hash (djangorestframework-api-key); revoked and ex
 methods needs (`read_scope` for GET/HEAD/OPTIONS, `write_scope` for the others).
 """
 
+import re
 from datetime import timedelta
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication
@@ -18,7 +20,15 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from healix.logcontext import note
 from healix.models import Organization, OrganizationAPIKey, User
 from healix.prepared import prepared_cursor
-from healix.throttling import COUNT_FOUND_SQL, Counted, window_start
+from healix.throttling import (
+    COUNT_FOUND_SQL,
+    Counted,
+    FailedAttemptsThrottled,
+    client_address,
+    count_failed_attempt,
+    seconds_left,
+    window_start,
+)
 
 __all__ = [
     "KEYWORD",
@@ -37,6 +47,9 @@ __all__ = [
 LAST_USE_PRECISION = timedelta(minutes=1)
 
 KEYWORD = "Api-Key"
+# What a key's prefix can look like (djangorestframework-api-key: 8 random letters and digits);
+# anything else is refused without a lookup.
+KEY_PREFIX = re.compile(r"[A-Za-z0-9]{1,8}")
 
 
 class OrganizationAPIKeyAuthentication(BaseAuthentication):
@@ -48,7 +61,7 @@ class OrganizationAPIKeyAuthentication(BaseAuthentication):
         key = key.strip()
         if scheme.lower() != KEYWORD.lower() or not key:  # schemes are case-insensitive (RFC 9110)
             raise AuthenticationFailed(f"Use the header Authorization: {KEYWORD} <key>.")
-        api_key = verified_key(key)
+        api_key = verified_key(key, client_address(request))
         note(org_id=api_key.organization.slug)  # on every log line of the request from here
         note_use(api_key)
         return (None, api_key)
@@ -58,12 +71,20 @@ class OrganizationAPIKeyAuthentication(BaseAuthentication):
         return KEYWORD
 
 
-def verified_key(key: str) -> OrganizationAPIKey:
-    """The unrevoked, unexpired key `key` with its organization (also for the bus, see
-    healix/bus_auth.py); AuthenticationFailed otherwise."""
+def verified_key(key: str, client: str) -> OrganizationAPIKey:
+    """The unrevoked, unexpired key `key` with its organization, sent from `client` (an
+    address; also for the bus, see healix/bus_auth.py). Otherwise AuthenticationFailed, or
+    FailedAttemptsThrottled (429) once `client` failed too often with this prefix this minute:
+    a failure is counted for the client and prefix, never for the key."""
     prefix, _, _ = key.partition(".")
-    api_key = _usable_key(prefix)
-    if api_key is None or not api_key.is_valid(key):
+    if not KEY_PREFIX.fullmatch(prefix):
+        prefix = ""  # names no key; and PostgreSQL text could not even hold a NUL byte of it
+    api_key = _usable_key(prefix, key) if prefix else None
+    if api_key is None:
+        now = timezone.now()
+        attempts = count_failed_attempt(client, prefix, now)
+        if attempts > settings.HEALIX_API_FAILED_ATTEMPTS_PER_MINUTE:
+            raise FailedAttemptsThrottled(seconds_left(now))
         raise AuthenticationFailed("Unknown or revoked API key.")
     if api_key.has_expired:
         raise AuthenticationFailed("This API key has expired.")
@@ -72,14 +93,18 @@ def verified_key(key: str) -> OrganizationAPIKey:
 
 # The key, its organization and its throttling count, in one statement: every request pays for
 # it, so one round trip instead of two (healix/throttling.py keeps the counting rules). The
-# count is taken before the secret is checked, so guesses at a key's secret are throttled too.
+# secret is checked in the statement too (its hash must match), so only a verified request is
+# counted: guesses with a key's prefix never spend its budget. Comparing hashes in SQL rather
+# than in constant time is safe: the caller chooses what is hashed, not the hash, so timing
+# tells nothing about a secret. Keys are hashed with the library's SHA-512 hasher (every key
+# here was made with it; a key of an older hasher would never match).
 KEY_SQL = f"""
 WITH found AS (
-    SELECT k.id, k.name, k.hashed_key, k.expiry_date, k.created, k.scopes, k.user_id,
+    SELECT k.id, k.name, k.expiry_date, k.created, k.scopes, k.user_id,
            k.last_used_at, o.id AS org_id, o.slug, o.name AS org_name
     FROM {OrganizationAPIKey._meta.db_table} k
     JOIN {Organization._meta.db_table} o ON o.id = k.organization_id
-    WHERE k.prefix = %(prefix)s AND NOT k.revoked
+    WHERE k.prefix = %(prefix)s AND k.hashed_key = %(hashed_key)s AND NOT k.revoked
 ), counted AS (
     {COUNT_FOUND_SQL}
 )
@@ -87,23 +112,29 @@ SELECT found.*, (SELECT requests FROM counted) FROM found
 """
 
 
-def _usable_key(prefix: str) -> OrganizationAPIKey | None:
-    """The unrevoked key with this prefix and its organization, counted for throttling, in one
-    plain query (the ORM's query building would cost more than the query itself)."""
+def _usable_key(prefix: str, key: str) -> OrganizationAPIKey | None:
+    """The unrevoked key with this prefix whose secret is `key`'s, and its organization,
+    counted for throttling, in one plain query (the ORM's query building would cost more than
+    the query itself)."""
     now = timezone.now()
+    parameters = {
+        "prefix": prefix,
+        "hashed_key": OrganizationAPIKey.objects.key_generator.hash(key),
+        "window": window_start(now),
+    }
     with prepared_cursor() as cursor:
-        cursor.execute(KEY_SQL, {"prefix": prefix, "window": window_start(now)}, prepare=True)
+        cursor.execute(KEY_SQL, parameters, prepare=True)
         row = cursor.fetchone()
     if row is None:
         return None
-    pk, name, hashed_key, expiry_date, created, scopes, user_id, last_used_at, *rest = row
+    pk, name, expiry_date, created, scopes, user_id, last_used_at, *rest = row
     org_pk, slug, org_name, requests = rest
     organization = Organization(pk=org_pk, slug=slug, name=org_name)
     api_key = OrganizationAPIKey(
         id=pk,
         prefix=prefix,
         name=name,
-        hashed_key=hashed_key,
+        hashed_key=parameters["hashed_key"],
         expiry_date=expiry_date,
         created=created,
         revoked=False,

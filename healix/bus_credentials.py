@@ -62,6 +62,12 @@ def bus_credentials(api_key: OrganizationAPIKey) -> dict | None:
         "subscribe": permissions.subscribe,
         "consumer": consumer,
         "revocationSeconds": settings.HEALIX_BUS_REVOCATION_CHECK_SECONDS,
+        "limits": {
+            "connections": settings.HEALIX_BUS_LIMITS.connections_per_key,
+            "subscriptionsPerConnection": settings.HEALIX_BUS_LIMITS.subscriptions,
+            "payloadBytes": settings.HEALIX_BUS_LIMITS.payload_bytes,
+            "unackedEvents": settings.HEALIX_BUS_LIMITS.ack_pending,
+        },
         "example": python_example(api_key, consumer),
     }
 

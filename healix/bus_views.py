@@ -22,6 +22,7 @@ CREDENTIALS_SCHEMA = {
         "subscribe",
         "consumer",
         "revocationSeconds",
+        "limits",
         "example",
     ],
     "properties": {
@@ -54,6 +55,19 @@ CREDENTIALS_SCHEMA = {
         "revocationSeconds": {
             "type": "number",
             "description": "A revoked key's open connection is closed within this time.",
+        },
+        "limits": {
+            "type": "object",
+            "description": "What the key may hold on the bus (docs/bus-access.md, Limits): "
+            "connections at once (more are refused), subscriptions per connection and message "
+            "size (the server closes a connection past them), events delivered and not yet "
+            "acked.",
+            "properties": {
+                "connections": {"type": "integer"},
+                "subscriptionsPerConnection": {"type": "integer"},
+                "payloadBytes": {"type": "integer"},
+                "unackedEvents": {"type": "integer"},
+            },
         },
         "example": {"type": "string", "description": "A ready-to-run nats-py program."},
     },

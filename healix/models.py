@@ -15,6 +15,7 @@ from healix.encryption import EncryptedTextField
 from healix.scopes import Scope
 
 __all__ = [
+    "ApiAuthFailureWindow",
     "ApiRateWindow",
     "IdempotentRequest",
     "Organization",
@@ -330,3 +331,29 @@ class ApiRateWindow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.api_key_id}: {self.requests} since {self.window_start:%H:%M}"
+
+
+class ApiAuthFailureWindow(models.Model):
+    """How many failed key checks one client address made with one key prefix in its current
+    throttling window (healix/throttling.py): counted apart from the key's own window, so
+    that guesses with a key's prefix never spend the key's budget. Prefixes that name no key
+    share one row per address (`prefix` empty). UNLOGGED like ApiRateWindow."""
+
+    pk = models.CompositePrimaryKey("client", "prefix")
+    client = models.CharField(
+        max_length=64,
+        help_text="The client's address (REST) or host (bus connect).",
+    )
+    prefix = models.CharField(
+        max_length=8,
+        blank=True,
+        help_text="The key prefix tried; empty for prefixes that name no key.",
+    )
+    window_start = models.DateTimeField()
+    attempts = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["window_start"], name="apiauthfailure_age")]
+
+    def __str__(self) -> str:
+        return f"{self.client} {self.prefix or '(no key)'}: {self.attempts}"

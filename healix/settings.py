@@ -11,6 +11,9 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from healix.bus_limits import bus_limits
+from healix.logging_config import LOG_FORMATS, logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("HEALIX_VAR_DIR", BASE_DIR / "var"))
 
@@ -299,12 +302,11 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-# Bus access with an API key (healix/bus_auth.py, docs/bus-access.md).
-# The account partners' connections are placed in: not the one holding the streams, which
-# partners reach only through its exports (docs/bus-access.md says why).
+# Bus access with an API key (healix/bus_service.py, docs/bus-access.md). The account partners
+# are placed in: not the streams' one, reached only through its exports (docs say why).
 HEALIX_BUS_ACCOUNT = env.str("HEALIX_BUS_ACCOUNT", default="PARTNERS")
-# Seconds between two sweeps that close the connections of revoked keys: the bound on how
-# long a revoked key's connection stays open (its next connect is refused at once).
+# Seconds between two sweeps of the partners' connections: the bound on how long a revoked
+# key's connection stays open (its next connect is refused at once).
 HEALIX_BUS_REVOCATION_CHECK_SECONDS = env.float("HEALIX_BUS_REVOCATION_CHECK_SECONDS", default=10)
 # The callout service's own connection (a user of nats-server's auth_callout account).
 HEALIX_BUS_AUTH_NATS_URL = env.str("HEALIX_BUS_AUTH_NATS_URL", default="")
@@ -315,6 +317,8 @@ HEALIX_BUS_AUTH_ISSUER_SEED = env.str("HEALIX_BUS_AUTH_ISSUER_SEED", default="")
 HEALIX_BUS_SYSTEM_NATS_URL = env.str("HEALIX_BUS_SYSTEM_NATS_URL", default="")
 # The URL partners connect to (POST /api/v1/bus-credentials/); without it, NATS_URL's host.
 HEALIX_BUS_PUBLIC_URL = env.str("HEALIX_BUS_PUBLIC_URL", default="")
+# Per-key limits from HEALIX_BUS_MAX_* (healix/bus_limits.py: each, and why that number).
+HEALIX_BUS_LIMITS = bus_limits()
 
 REST_FRAMEWORK = {
     # Partners authenticate with organization API keys only (no sessions: no CSRF surface).
@@ -336,6 +340,11 @@ REST_FRAMEWORK = {
 # 1200 a minute (20 a second, sustained) is far above what a polling or posting partner
 # needs, and low enough that one runaway client cannot starve the others.
 HEALIX_API_RATE_PER_MINUTE = env.int("HEALIX_API_RATE_PER_MINUTE", default=1200)
+# Failed key checks per client address, key prefix and minute, then 429 (never counted for the
+# key): 20 lets a partner fix a mistyped key and is nothing against a 32-character secret.
+HEALIX_API_FAILED_ATTEMPTS_PER_MINUTE = env.int("HEALIX_API_FAILED_ATTEMPTS_PER_MINUTE", default=20)
+# Proxies appending the caller to X-Forwarded-For (healix/throttling.py); 0: REMOTE_ADDR only.
+HEALIX_API_TRUSTED_PROXIES = env.int("HEALIX_API_TRUSTED_PROXIES", default=0)
 # Largest request body the REST API reads (the inbound payload limit is separate and smaller).
 HEALIX_API_MAX_BODY_BYTES = env.int("HEALIX_API_MAX_BODY_BYTES", default=1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(HEALIX_API_MAX_BODY_BYTES, 2_621_440)
@@ -378,24 +387,6 @@ from healix.settings_headers import *  # noqa: E402, F403
 # key=value pairs (LOG_FORMAT=text, what `make run` uses). Every line about an event carries
 # its traceId, orgId and event ids (healix/logcontext.py, docs/logging.md).
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")
-if LOG_FORMAT not in ("json", "text"):
+if LOG_FORMAT not in LOG_FORMATS:
     raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, not {LOG_FORMAT!r}.")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"context": {"()": "healix.logcontext.ContextFilter"}},
-    "formatters": {
-        "json": {"()": "healix.logcontext.json_formatter"},
-        "text": {"()": "healix.logcontext.text_formatter"},
-    },
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": LOG_FORMAT,
-            "filters": ["context"],
-        }
-    },
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # Django's own console handler (DEBUG only) would print each of its lines a second time.
-    "loggers": {"django": {"handlers": [], "propagate": True}},
-}
+LOGGING = logging_config(LOG_FORMAT, env.str("LOG_LEVEL", default="INFO"))

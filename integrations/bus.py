@@ -41,7 +41,15 @@ from integrations.streams import (
     parse_inbound_subject,
 )
 
-__all__ = ["REPLY_HEADER", "Action", "Item", "Result", "consume", "process_batch"]
+__all__ = [
+    "REPLY_HEADER",
+    "Action",
+    "Item",
+    "Result",
+    "consume",
+    "process_batch",
+    "reply_refusal",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -186,9 +194,28 @@ def _item(msg: Msg) -> Item:
     return Item(msg.subject, msg.data, dict(msg.headers or {}), sequence)
 
 
-# Where a publisher may ask for the answer: an inbox of its own connection (nats-py's
-# new_inbox() form), never a subject of the bus.
-REPLY_SUBJECT = re.compile(r"_INBOX\.[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\Z")
+# Where a publisher may ask for the answer: a partner key's inbox, _INBOX.<orgId>.<key
+# prefix>.<id>... (nats-py's new_inbox() under the key's inbox_prefix), never another subject.
+REPLY_SUBJECT = re.compile(r"_INBOX\.(?P<org>[a-z0-9-]+)\.[A-Za-z0-9]+(\.[A-Za-z0-9_-]+)+\Z")
+
+
+def reply_refusal(subject: str, reply_to: str) -> str | None:
+    """Why the answer to a message on `subject` must not go to `reply_to`; None if it may.
+
+    Healix's own connection may publish anywhere, and the `_INBOX.*.*.>` export carries its
+    answers into the partners' account, so the partner's choice is checked against what the
+    publisher is known to be. The subject's orgId is the one thing known: the callout lets a
+    key publish only to its own organization's inbound subjects. The key itself is not:
+    JetStream drops the `Nats-Request-Info` header that names the publisher before it stores
+    a message (docs/bus-access.md, "Replies"), so the answer may go to any inbox of the
+    publisher's organization, never to another organization's nor to the platform's own."""
+    match = REPLY_SUBJECT.match(reply_to)
+    if match is None:
+        return "answers go to a partner key's inbox, _INBOX.<orgId>.<key prefix>.<id>, only"
+    parsed = parse_inbound_subject(subject)
+    if parsed is None or parsed[0] != match["org"]:
+        return "answers go to an inbox of the organization the message was published for"
+    return None
 
 
 async def _settle(nc, msg: Msg, result: Result) -> None:
@@ -201,10 +228,11 @@ async def _settle(nc, msg: Msg, result: Result) -> None:
         return
     reply_to = (msg.headers or {}).get(REPLY_HEADER)
     if reply_to and result.answer is not None:
-        if not REPLY_SUBJECT.match(reply_to):
-            # Healix's own connection may publish anywhere: answering on a partner-chosen
-            # subject such as healix.<other org>.inbound.x would write into another tenant.
-            logger.warning("Not answering on %r: replies go to _INBOX.* only", reply_to)
+        refusal = reply_refusal(msg.subject, reply_to)
+        if refusal is not None:
+            logger.warning(
+                "Not answering on %r: %s", reply_to, refusal, extra={"subject": msg.subject}
+            )
             return
         try:
             await nc.publish(reply_to, json.dumps(result.answer).encode())

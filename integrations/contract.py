@@ -78,7 +78,9 @@ def add_inbound(channels: dict, operations: dict, messages: dict) -> None:
                 REPLY_HEADER: {
                     "type": "string",
                     "description": "An inbox for Healix's answer (JetStream keeps no reply "
-                    "subject; a plain request gets only JetStream's stored ack).",
+                    "subject; a plain request gets only JetStream's stored ack): "
+                    "_INBOX.<orgId>.<key prefix>.<id>, of the organization the message is "
+                    "for. Any other subject gets no answer.",
                 },
             },
         },

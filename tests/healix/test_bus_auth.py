@@ -11,16 +11,13 @@ import pytest
 from django.db import connection
 from nats.errors import TimeoutError as NatsTimeout
 
-from healix.bus_auth import (
-    JS_API_PREFIX,
-    SYSTEM_REPLY_WINDOW_SECONDS,
-    consumer_name,
-    inbox_prefix,
-)
+from healix.bus_auth import JS_API_PREFIX, consumer_name, inbox_prefix
+from healix.bus_connections import SYSTEM_REPLY_WINDOW_SECONDS
 from healix.models import OrganizationAPIKey
 from healix.scopes import Scope
 from integrations.bus import REPLY_HEADER
 from integrations.models import InboundEvent
+from tests.fixtures.bus import connect
 from tests.fixtures.integrations import make_api_key
 from tests.fixtures.processes import start_process, stop_process
 from tests.fixtures.waiting import PATIENCE, wait_until
@@ -31,39 +28,6 @@ SUBJECT = "aiEngineTimeSlot"
 EVENTS = "HEALIX_EVENTS"
 # Seconds to wait for something that must NOT happen (a message that never comes).
 QUIET = 1.0
-
-
-class Partner:
-    """A partner's connection: the API key as token, the key's inbox prefix; the errors the
-    server sends (permissions violations) are collected."""
-
-    def __init__(self, nc: nats.NATS, errors: list[str]) -> None:
-        self.nc = nc
-        self.errors = errors
-        self.js = nc.jetstream(prefix=JS_API_PREFIX)
-
-    async def violation(self, fragment: str) -> str:
-        """The permissions violation naming `fragment`, once the server reported it."""
-        for _ in range(int(PATIENCE / 0.05)):
-            for error in self.errors:
-                if "permissions violation" in error and fragment.lower() in error.lower():
-                    return error
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"no permissions violation for {fragment!r}: {self.errors}")
-
-
-async def connect(url: str, key: str | None, prefix: str = "_INBOX", **options) -> Partner:
-    errors: list[str] = []
-
-    async def on_error(error: Exception) -> None:
-        errors.append(str(error))
-
-    options.setdefault("allow_reconnect", False)
-    options.setdefault("max_reconnect_attempts", 0)
-    nc = await nats.connect(
-        url, token=key, inbox_prefix=prefix, error_cb=on_error, connect_timeout=5, **options
-    )
-    return Partner(nc, errors)
 
 
 def row(key: str) -> OrganizationAPIKey:

@@ -47,6 +47,12 @@ def test_credentials_name_the_keys_organization_only(org, settings):
         "filterSubject": "healix.hrh.*",
     }
     assert body["revocationSeconds"] == settings.HEALIX_BUS_REVOCATION_CHECK_SECONDS
+    assert body["limits"] == {
+        "connections": settings.HEALIX_BUS_LIMITS.connections_per_key,
+        "subscriptionsPerConnection": settings.HEALIX_BUS_LIMITS.subscriptions,
+        "payloadBytes": settings.HEALIX_BUS_LIMITS.payload_bytes,
+        "unackedEvents": settings.HEALIX_BUS_LIMITS.ack_pending,
+    }
     assert "token=os.environ['HEALIX_API_KEY']" in body["example"]
     assert key not in response.content.decode(), "the key is never echoed"
 

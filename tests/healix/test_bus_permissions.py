@@ -15,10 +15,10 @@ from healix.bus_auth import (
     authorization_response,
     authorize,
     bus_permissions,
-    connections_to_close,
-    encode_jwt,
     user_name,
 )
+from healix.bus_connections import connections_to_close
+from healix.bus_jwt import encode_jwt
 from healix.models import OrganizationAPIKey
 from healix.scopes import Scope
 from tests.fixtures.integrations import make_api_key
@@ -65,7 +65,7 @@ def test_permissions_follow_the_scopes_and_name_one_organization(org):
 def test_user_jwt_is_signed_by_the_issuer_and_places_the_key_in_the_partners_account(org, settings):
     expiry = timezone.now() + timedelta(days=1)
     key = make_api_key(org, expiry_date=expiry)
-    grant = authorize(key, USER_NKEY)
+    grant = authorize(key, USER_NKEY, "192.0.2.1")
     token = encode_jwt(grant.claims, ISSUER)
     header, payload, signature = token.split(".")
     # The signature verifies with the issuer's public key (nkeys: base32 of prefix byte + key)
@@ -97,7 +97,7 @@ def test_refusals_are_identical_whatever_the_reason(org):
     ]
     answers = []
     for token in tokens:
-        grant = authorize(token, USER_NKEY)
+        grant = authorize(token, USER_NKEY, "192.0.2.1")
         request = {**SERVER_REQUEST, "connect_opts": {"auth_token": token}}
         response = claims_of(authorization_response(request, grant, ISSUER))
         answers.append((response["sub"], response["aud"], response["nats"]))

@@ -5,7 +5,8 @@ import asyncio
 import nats
 from nats.js.api import StreamConfig
 
-from healix.devservers import BUS_SECRETS_FILE, NatsServer, redacted
+from healix.devservers import NatsServer, redacted
+from healix.nats_config import BUS_SECRETS_FILE
 
 
 async def _publish_and_read_back(url: str, stream: str, subject: str, body: bytes) -> bytes:

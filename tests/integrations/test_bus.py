@@ -61,7 +61,8 @@ def test_nats_message_is_ingested_with_trace_id_and_reply(
     trace_id = uuid.uuid4().hex
 
     async def request() -> dict:
-        nc = await nats.connect(nats_server.url)
+        # Answers go to an inbox of the message's organization only (docs/inbound.md)
+        nc = await nats.connect(nats_server.url, inbox_prefix="_INBOX.hrh.tests")
         try:
             inbox = nc.new_inbox()
             sub = await nc.subscribe(inbox)
@@ -115,7 +116,8 @@ def test_every_bad_input_over_nats_is_stored_rejected_and_terminated(
         try:
             js, answers = nc.jetstream(), []
             for org_id, subject, body, *_ in [*BAD_INPUTS, ("nobody", SUBJECT, b"{}", "", "")]:
-                inbox = nc.new_inbox()
+                # an inbox of the organization the message names: where answers may go
+                inbox = nc.new_inbox().replace("_INBOX.", f"_INBOX.{org_id}.tests.", 1)
                 sub = await nc.subscribe(inbox)
                 data = body % {k.encode(): str(v).encode() for k, v in values.items()}
                 await js.publish(

@@ -1,4 +1,4 @@
-"""`manage.py bus_auth`: the NATS auth callout (healix/bus_auth.py), until SIGTERM / Ctrl-C."""
+"""`manage.py bus_auth`: the NATS auth callout (healix/bus_service.py), until SIGTERM / Ctrl-C."""
 
 import asyncio
 import signal
@@ -6,7 +6,7 @@ import signal
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from healix.bus_auth import serve
+from healix.bus_service import serve
 
 
 class Command(BaseCommand):
