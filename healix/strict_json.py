@@ -1,0 +1,154 @@
+"""The one strict JSON parser of every body and document Healix reads: REST request bodies
+(healix/parsers.py), inbound payloads (integrations/payloads.py), the admin's JSON inputs
+(healix/json_forms.py) and template documents (templates/transfer.py).
+
+Python's json module accepts more than JSON, and more than PostgreSQL and RFC 8785 can take:
+repeated keys (the last silently wins), NaN and Infinity, integers of any size (past 4,300
+digits a ValueError), and nesting until a RecursionError. Here each of these is refused with
+a sentence that names it; whatever passes is I-JSON (RFC 7493). Pure functions, no Django.
+"""
+
+import json
+from typing import Any
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_SAFE_INTEGER",
+    "StrictJSONError",
+    "loads",
+    "nul_pointer",
+]
+
+# Nesting deeper than this is no payload, form value or document that a person or partner
+# writes; the limit also keeps every later walk (validation, rendering) far from Python's
+# recursion limit of 1,000.
+MAX_DEPTH = 64
+# I-JSON (RFC 7493), which RFC 8785 canonicalisation assumes: integers must fit a double
+# exactly. Partners' JSON parsers (JavaScript's among them) read nothing larger exactly.
+MAX_SAFE_INTEGER = 2**53 - 1
+# Digits shown of a refused number: enough to recognise it, not a 5,000-digit echo.
+SHOWN_NUMBER_CHARS = 24
+
+
+class StrictJSONError(ValueError):
+    """Why a text is not strict JSON; str() is a sentence without a trailing period."""
+
+
+def loads(body: bytes | str) -> Any:
+    """The JSON value of `body` (bytes must be UTF-8), or StrictJSONError naming the first
+    thing that is not strict JSON: malformed text, a repeated key, NaN or Infinity, an
+    integer beyond ±(2^53 - 1), a number too large for a double, a lone surrogate, or
+    nesting deeper than MAX_DEPTH."""
+    try:
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+    except UnicodeDecodeError as error:
+        raise StrictJSONError(
+            f"the bytes are not UTF-8: {error.reason} at byte {error.start}"
+        ) from None
+    try:
+        value = json.loads(
+            text,
+            object_pairs_hook=_no_repeated_keys,
+            parse_constant=_no_constant,
+            parse_int=_safe_int,
+            parse_float=_finite_float,
+        )
+    except StrictJSONError:
+        raise
+    except json.JSONDecodeError as error:
+        raise StrictJSONError(str(error)) from None
+    except RecursionError:
+        # The C scanner recurses once per level: far past MAX_DEPTH, so say the same thing.
+        raise StrictJSONError(_too_deep()) from None
+    _check_shape(value)
+    return value
+
+
+def nul_pointer(value: Any) -> str | None:
+    """The JSON pointer (`#/a/0`) of the first key or string holding U+0000, which
+    PostgreSQL's text and jsonb cannot store; None when there is none."""
+    pending: list[tuple[Any, tuple[str, ...]]] = [(value, ())]
+    while pending:
+        item, path = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return _pointer(path)
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if "\x00" in key:
+                    return _pointer((*path, key))
+                pending.append((child, (*path, key)))
+        elif isinstance(item, list):
+            pending.extend((child, (*path, str(index))) for index, child in enumerate(item))
+    return None
+
+
+def _pointer(path: tuple[str, ...]) -> str:
+    escaped = (token.replace("~", "~0").replace("/", "~1") for token in path)
+    return "".join(["#", *(f"/{token}" for token in escaped)])
+
+
+def _too_deep() -> str:
+    return f"nested deeper than {MAX_DEPTH} levels"
+
+
+def _shown(text: str) -> str:
+    if len(text) <= SHOWN_NUMBER_CHARS:
+        return text
+    return f"{text[:SHOWN_NUMBER_CHARS]}… ({len(text)} characters)"
+
+
+def _safe_int(text: str) -> int:
+    # Refused by length before int() converts it: past 4,300 digits int() itself refuses.
+    if len(text.lstrip("-")) > len(str(MAX_SAFE_INTEGER)) or abs(int(text)) > MAX_SAFE_INTEGER:
+        raise StrictJSONError(
+            f"the integer {_shown(text)} is beyond ±(2^53 - 1), the integers JSON carries exactly"
+        )
+    return int(text)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise StrictJSONError(f"the number {_shown(text)} is too large for a double")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise StrictJSONError(f"{name} is not JSON")
+
+
+def _no_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Refused rather than merged: with a repeated key the data means two things.
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        repeated = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise StrictJSONError(f"the key {repeated!r} appears more than once in an object")
+    return result
+
+
+def _check_shape(value: Any) -> None:
+    """Depth and strings, walked without recursion."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            if depth > MAX_DEPTH:
+                raise StrictJSONError(_too_deep())
+            for key, child in item.items():
+                _check_text(key)
+                pending.append((child, depth + 1))
+        elif isinstance(item, list):
+            if depth > MAX_DEPTH:
+                raise StrictJSONError(_too_deep())
+            pending.extend((child, depth + 1) for child in item)
+        elif isinstance(item, str):
+            _check_text(item)
+
+
+def _check_text(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise StrictJSONError("a string holds a lone surrogate (\\ud800-\\udfff)") from None
