@@ -7,5 +7,6 @@ pytest_plugins = [
     "tests.fixtures.logs",
     "tests.fixtures.nats",
     "tests.fixtures.webhooks",
+    "tests.fixtures.web",
     "tests.fixtures.api",  # last: it imports the modules above
 ]
