@@ -24,6 +24,7 @@ from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
 from healix.bus_credentials import bus_credentials
+from healix.json_forms import StrictJSONAdminMixin
 from healix.models import Organization, OrganizationAPIKey, User
 from healix.scopes import Scope
 
@@ -142,9 +143,9 @@ class PinnedOrganizationForm(forms.ModelForm):
         return exclusions
 
 
-class OrganizationScopedMixin:
+class OrganizationScopedMixin(StrictJSONAdminMixin):
     """Shared by model admins and inlines: scoped rows, scoped choices, no organization field
-    for non-superusers."""
+    for non-superusers, JSON inputs read strictly."""
 
     def get_queryset(self, request):
         return scope_queryset(super().get_queryset(request), request)

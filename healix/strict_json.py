@@ -16,7 +16,7 @@ __all__ = [
     "MAX_SAFE_INTEGER",
     "StrictJSONError",
     "loads",
-    "nul_pointer",
+    "nul_path",
 ]
 
 # Nesting deeper than this is no payload, form value or document that a person or partner
@@ -64,28 +64,24 @@ def loads(body: bytes | str) -> Any:
     return value
 
 
-def nul_pointer(value: Any) -> str | None:
-    """The JSON pointer (`#/a/0`) of the first key or string holding U+0000, which
-    PostgreSQL's text and jsonb cannot store; None when there is none."""
+def nul_path(value: Any) -> tuple[str, ...] | None:
+    """Where the first key or string holding U+0000 is (the keys and indexes leading to it;
+    () for `value` itself), which PostgreSQL's text and jsonb cannot store; None when there
+    is none."""
     pending: list[tuple[Any, tuple[str, ...]]] = [(value, ())]
     while pending:
         item, path = pending.pop()
         if isinstance(item, str):
             if "\x00" in item:
-                return _pointer(path)
+                return path
         elif isinstance(item, dict):
             for key, child in item.items():
                 if "\x00" in key:
-                    return _pointer((*path, key))
+                    return (*path, key)
                 pending.append((child, (*path, key)))
         elif isinstance(item, list):
             pending.extend((child, (*path, str(index))) for index, child in enumerate(item))
     return None
-
-
-def _pointer(path: tuple[str, ...]) -> str:
-    escaped = (token.replace("~", "~0").replace("/", "~1") for token in path)
-    return "".join(["#", *(f"/{token}" for token in escaped)])
 
 
 def _too_deep() -> str:

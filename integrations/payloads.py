@@ -47,4 +47,4 @@ def parse_body(body: bytes | str) -> tuple[Any, list[Problem]]:
 
 def has_nul(value: Any) -> bool:
     """Whether any string (key or value) holds NUL, which PostgreSQL text cannot store."""
-    return strict_json.nul_pointer(value) is not None
+    return strict_json.nul_path(value) is not None
