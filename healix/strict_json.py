@@ -9,6 +9,9 @@ a sentence that names it; whatever passes is I-JSON (RFC 7493). Pure functions, 
 """
 
 import json
+import math
+import re
+import sys
 from typing import Any
 
 __all__ = [
@@ -28,6 +31,9 @@ MAX_DEPTH = 64
 MAX_SAFE_INTEGER = 2**53 - 1
 # Digits shown of a refused number: enough to recognise it, not a 5,000-digit echo.
 SHOWN_NUMBER_CHARS = 24
+BEYOND = "beyond ±(2^53 - 1), the integers JSON carries exactly"
+# A JSON escape of a UTF-16 surrogate (\\ud800-\\udfff).
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class StrictJSONError(ValueError):
@@ -39,28 +45,31 @@ def loads(body: bytes | str) -> Any:
     thing that is not strict JSON: malformed text, a repeated key, NaN or Infinity, an
     integer beyond ±(2^53 - 1), a number too large for a double, a lone surrogate, or
     nesting deeper than MAX_DEPTH."""
+    if isinstance(body, bytes):
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as error:
+            reason = f"the bytes are not UTF-8: {error.reason} at byte {error.start}"
+            raise StrictJSONError(reason) from None
+    else:
+        text = body
+        _check_text(text)  # a text made in Python may hold a lone surrogate as such
     try:
-        text = body.decode("utf-8") if isinstance(body, bytes) else body
-    except UnicodeDecodeError as error:
-        raise StrictJSONError(
-            f"the bytes are not UTF-8: {error.reason} at byte {error.start}"
-        ) from None
-    try:
-        value = json.loads(
-            text,
-            object_pairs_hook=_no_repeated_keys,
-            parse_constant=_no_constant,
-            parse_int=_safe_int,
-            parse_float=_finite_float,
-        )
+        value = json.loads(text, object_pairs_hook=_no_repeated_keys, parse_constant=_no_constant)
     except StrictJSONError:
         raise
     except json.JSONDecodeError as error:
         raise StrictJSONError(str(error)) from None
+    except ValueError:
+        # The one other ValueError of the scanner: int() refusing a number past 4,300 digits.
+        digits = sys.get_int_max_str_digits()
+        raise StrictJSONError(f"an integer of more than {digits} digits is {BEYOND}") from None
     except RecursionError:
         # The C scanner recurses once per level: far past MAX_DEPTH, so say the same thing.
         raise StrictJSONError(_too_deep()) from None
-    _check_shape(value)
+    # Now an escape is the only way to a lone surrogate: strings are checked one by one only
+    # when the text has such an escape.
+    _check_values(value, strings=SURROGATE_ESCAPE.search(text) is not None)
     return value
 
 
@@ -88,26 +97,11 @@ def _too_deep() -> str:
     return f"nested deeper than {MAX_DEPTH} levels"
 
 
-def _shown(text: str) -> str:
+def _shown(number: int) -> str:
+    text = str(number)
     if len(text) <= SHOWN_NUMBER_CHARS:
         return text
-    return f"{text[:SHOWN_NUMBER_CHARS]}… ({len(text)} characters)"
-
-
-def _safe_int(text: str) -> int:
-    # Refused by length before int() converts it: past 4,300 digits int() itself refuses.
-    if len(text.lstrip("-")) > len(str(MAX_SAFE_INTEGER)) or abs(int(text)) > MAX_SAFE_INTEGER:
-        raise StrictJSONError(
-            f"the integer {_shown(text)} is beyond ±(2^53 - 1), the integers JSON carries exactly"
-        )
-    return int(text)
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if value in (float("inf"), float("-inf")):
-        raise StrictJSONError(f"the number {_shown(text)} is too large for a double")
-    return value
+    return f"{text[:SHOWN_NUMBER_CHARS]}… ({len(text)} digits)"
 
 
 def _no_constant(name: str) -> Any:
@@ -124,23 +118,34 @@ def _no_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _check_shape(value: Any) -> None:
-    """Depth and strings, walked without recursion."""
-    pending = [(value, 1)]
+def _check_values(value: Any, *, strings: bool) -> None:
+    """Depth, numbers and (with `strings`) lone surrogates, walked without recursion; each
+    container is looked at once, its scalars where they stand (the hot loop of a large
+    body)."""
+    pending = [([value], 0)]
     while pending:
-        item, depth = pending.pop()
-        if isinstance(item, dict):
-            if depth > MAX_DEPTH:
-                raise StrictJSONError(_too_deep())
-            for key, child in item.items():
-                _check_text(key)
+        container, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise StrictJSONError(_too_deep())
+        if type(container) is dict:
+            if strings:
+                for key in container:
+                    _check_text(key)
+            children = container.values()
+        else:
+            children = container
+        for child in children:
+            kind = type(child)
+            if kind is dict or kind is list:
                 pending.append((child, depth + 1))
-        elif isinstance(item, list):
-            if depth > MAX_DEPTH:
-                raise StrictJSONError(_too_deep())
-            pending.extend((child, depth + 1) for child in item)
-        elif isinstance(item, str):
-            _check_text(item)
+            elif kind is int:
+                if not -MAX_SAFE_INTEGER <= child <= MAX_SAFE_INTEGER:
+                    raise StrictJSONError(f"the integer {_shown(child)} is {BEYOND}")
+            elif kind is float:
+                if not math.isfinite(child):  # json parses 1e400 as inf
+                    raise StrictJSONError("a number is too large for a double (±1.8e308)")
+            elif kind is str and strings:
+                _check_text(child)
 
 
 def _check_text(text: str) -> None:
