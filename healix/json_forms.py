@@ -1,4 +1,5 @@
-"""JSON typed into the admin, read by healix/strict_json.py (the parser of REST bodies too).
+"""JSON in the admin: typed in, read by healix/strict_json.py (the parser of REST bodies too),
+and shown (json_block).
 
 Django's forms.JSONField catches only JSONDecodeError: 2,000 levels of nesting (RecursionError)
 or a 5,000-digit number (ValueError) were a 500, and NaN or U+0000, which it accepts, a 500
@@ -8,16 +9,24 @@ every scoped admin), and JSONObjectField where a form takes a JSON object that i
 field.
 """
 
+import json
 from typing import Any
 
 from django import forms
 from django.db import models
 from django.forms.fields import InvalidJSONInput, JSONString
+from django.utils.html import format_html
 
 from healix import strict_json
 from healix.problems import pointer
 
-__all__ = ["JSONObjectField", "StrictJSONAdminMixin", "StrictJSONFormField", "parse_strict"]
+__all__ = [
+    "JSONObjectField",
+    "StrictJSONAdminMixin",
+    "StrictJSONFormField",
+    "json_block",
+    "parse_strict",
+]
 
 
 def parse_strict(text: str) -> Any:
@@ -78,3 +87,11 @@ class StrictJSONAdminMixin:
         if isinstance(db_field, models.JSONField):
             kwargs.setdefault("form_class", StrictJSONFormField)
         return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+
+def json_block(value: Any) -> str:
+    """JSON for a read-only admin field: indented, and long values wrapped within the page."""
+    return format_html(
+        '<pre style="white-space: pre-wrap; overflow-wrap: anywhere">{}</pre>',
+        json.dumps(value, indent=2, ensure_ascii=False),
+    )
