@@ -8,5 +8,6 @@ pytest_plugins = [
     "tests.fixtures.nats",
     "tests.fixtures.bus",
     "tests.fixtures.webhooks",
+    "tests.fixtures.web",
     "tests.fixtures.api",  # last: it imports the modules above
 ]

@@ -11,7 +11,6 @@ WorkQueueStatus, ServiceLocation) through their required parent, found by `organ
 
 import json
 from functools import cache
-from typing import Any
 
 from django import forms
 from django.contrib import admin
@@ -24,6 +23,7 @@ from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
 from healix.bus_credentials import bus_credentials
+from healix.json_forms import StrictJSONAdminMixin, json_block
 from healix.models import Organization, OrganizationAPIKey, User
 from healix.scopes import Scope
 
@@ -49,14 +49,6 @@ admin.site.index_title = "Editor"
 ORGANIZATION = "organization"
 # How many required foreign keys we follow to find an organization (FormField -> Form: 1).
 MAX_PARENT_HOPS = 2
-
-
-def json_block(value: Any) -> str:
-    """JSON for a read-only admin field: indented, and long values wrapped within the page."""
-    return format_html(
-        '<pre class="healix-json">{}</pre>',  # styled in healix/static/healix/admin.css
-        json.dumps(value, indent=2, ensure_ascii=False),
-    )
 
 
 @cache
@@ -142,9 +134,9 @@ class PinnedOrganizationForm(forms.ModelForm):
         return exclusions
 
 
-class OrganizationScopedMixin:
+class OrganizationScopedMixin(StrictJSONAdminMixin):
     """Shared by model admins and inlines: scoped rows, scoped choices, no organization field
-    for non-superusers."""
+    for non-superusers, JSON inputs read strictly."""
 
     def get_queryset(self, request):
         return scope_queryset(super().get_queryset(request), request)

@@ -1,5 +1,7 @@
 """Request size limit of the REST API: a body over HEALIX_API_MAX_BODY_BYTES is refused with a
-413 problem before anything reads it (reading it is what the limit protects against)."""
+413 problem before anything reads it (reading it is what the limit protects against). A
+chunked body that healix/request_bodies.py could not read is refused here too: 413 past the
+limit, 411 where the server cannot delimit it."""
 
 from collections.abc import Callable
 
@@ -8,14 +10,18 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from healix.problems import problem_json
+from healix.request_bodies import API_PREFIX, LENGTH_REQUIRED, OVER_LIMIT
 
 __all__ = ["ApiBodyLimitMiddleware"]
-
-API_PREFIX = "/api/"
 
 
 def _too_large(detail: str) -> JsonResponse:
     return problem_json(413, "Payload too large", detail, "payload-too-large")
+
+
+def _length_required() -> JsonResponse:
+    detail = "This server cannot read a chunked body: send the body with a Content-Length header."
+    return problem_json(411, "Length required", detail, "length-required")
 
 
 class ApiBodyLimitMiddleware:
@@ -25,6 +31,12 @@ class ApiBodyLimitMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path.startswith(API_PREFIX):
             limit = settings.HEALIX_API_MAX_BODY_BYTES
+            if request.META.get(LENGTH_REQUIRED):
+                return _length_required()
+            if request.META.get(OVER_LIMIT):
+                return _too_large(
+                    f"The body is more than {limit} bytes; the API reads at most {limit}."
+                )
             try:
                 declared = int(request.META.get("CONTENT_LENGTH") or 0)
             except ValueError:

@@ -48,6 +48,7 @@ ALWAYS = {
     "429": "Too many requests for this API key; see Retry-After.",
 }
 WITH_BODY = {
+    "411": "A chunked body this server cannot read; send it with a Content-Length.",
     "413": "The request body is larger than the limit.",
     "415": "The body is not application/json.",
 }

@@ -11,6 +11,8 @@ from typing import Any
 
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
+from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler, set_rollback
@@ -157,8 +159,23 @@ def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
     return problem
 
 
+# Exempt: a partner sends no CSRF token, and for a URL that names nothing the CSRF check
+# would answer Django's HTML 403 before this 404 (API views are exempt for the same reason).
+@csrf_exempt
 def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
-    """The answer to a URL under /api/ that names no resource: problem details, like every
-    other API error, rather than Django's HTML page."""
-    detail = f"No API resource at {request.path}. See /api/v1/asyncapi.json and docs/."
-    return problem_json(404, "Not found", detail, "not-found")
+    """The answer to a URL under /api/ that names no resource, whatever the method: problem
+    details, like every other API error, rather than Django's HTML page."""
+    detail = f"No API resource at {request.path}."
+    if _names_a_resource(f"{request.path_info}/"):
+        # Not redirected: a client following a redirect would drop a POST's body.
+        detail += f" Did you mean {request.path}/?"
+    return problem_json(
+        404, "Not found", f"{detail} The API is listed at /api/v1/docs/.", "not-found"
+    )
+
+
+def _names_a_resource(path: str) -> bool:
+    try:
+        return resolve(path).func is not api_not_found
+    except Resolver404:
+        return False

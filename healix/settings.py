@@ -325,6 +325,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["healix.api_auth.OrganizationAPIKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["healix.api_auth.HasOrganizationAPIKey"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["healix.parsers.StrictJSONParser"],  # strict JSON only
     # Errors are RFC 9457 problem details (healix/problems.py).
     "EXCEPTION_HANDLER": "healix.problems.problem_exception_handler",
     "UNAUTHENTICATED_USER": None,

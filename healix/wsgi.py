@@ -3,8 +3,11 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+from healix.request_bodies import SizedApiBodies
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healix.settings")
-application = get_wsgi_application()
+# A chunked API body is read (up to the limit) before Django, which reads only sized bodies.
+application = SizedApiBodies(get_wsgi_application())
 # What Django built while loading (apps, models, URLs) lives as long as the worker: frozen, the
 # garbage collector stops walking it again and again under load.
 gc.freeze()

@@ -7,7 +7,6 @@ type is refused on save next to the cell at fault. Django cannot nest inlines, s
 actions are edited on the row's own page (the row's change link).
 """
 
-import json
 from typing import Any
 
 from django import forms
@@ -25,6 +24,7 @@ from healix.admin import (
     RecordAdmin,
     scope_queryset,
 )
+from healix.json_forms import JSONObjectField
 from plans.models import Plan
 from rules.compiler import (
     CompiledColumn,
@@ -253,20 +253,6 @@ class DecisionTableAdmin(OrganizationScopedAdmin):
             "has_view_permission": True,
         }
         return TemplateResponse(request, "admin/rules/decisiontable/simulate.html", context)
-
-
-class JSONObjectField(forms.CharField):
-    def to_python(self, value):
-        value = super().to_python(value)
-        if not value:
-            return {}
-        try:
-            parsed = json.loads(value)
-        except json.JSONDecodeError as error:
-            raise forms.ValidationError(f"Not JSON: {error.msg} (line {error.lineno}).") from None
-        if not isinstance(parsed, dict):
-            raise forms.ValidationError("Give a JSON object, {...}.")
-        return parsed
 
 
 class SimulationForm(forms.Form):

@@ -15,6 +15,7 @@ from django.db.models import ProtectedError, RestrictedError
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaError
 
+from healix import strict_json
 from healix.models import Organization
 from templates.models import PlanTemplate
 from templates.transfer_base import (
@@ -43,6 +44,7 @@ __all__ = [
     "validate_document",
 ]
 
+NUL_MESSAGE = "U+0000 (NUL) cannot be stored in a template."
 FORMAT = "healix.plan-template"
 FORMAT_VERSION = 1  # what export writes
 SUPPORTED_FORMAT_VERSIONS = (1,)  # what import reads
@@ -115,24 +117,6 @@ def dumps_document(document: dict[str, Any]) -> str:
 # --- parsing and validation (no database writes) -----------------------------------------------
 
 
-class _Refused(ValueError):
-    """Raised by the JSON parser hooks for input that json.loads would otherwise accept."""
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # json.loads silently keeps the last of repeated keys; a template must not be ambiguous.
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _Refused(f"Malformed JSON: the key {key!r} appears twice in one object.")
-        result[key] = value
-    return result
-
-
-def _no_constants(name: str) -> Any:
-    raise _Refused(f"Malformed JSON: {name} is not a JSON value.")
-
-
 def check_document_size(size: int, *, at_least: bool = False) -> None:
     """Refuse a document over HEALIX_TEMPLATE_IMPORT_MAX_BYTES (`at_least`: the reader stopped
     early, so `size` is only a lower bound)."""
@@ -162,19 +146,23 @@ def parse_document(document: dict[str, Any] | bytes | str) -> Any:
         raw = None
         check_document_size(len(json.dumps(document, default=str).encode()))
     if raw is None:
-        return document
-    try:
-        text = raw.decode("utf-8-sig")
-        return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
-    except UnicodeDecodeError as error:
-        message = f"The document is not UTF-8 text: {error}."
-    except json.JSONDecodeError as error:
-        message = f"Malformed JSON: {error}."
-    except _Refused as error:
-        message = str(error)
-    except RecursionError:
-        message = "Malformed JSON: nested too deeply."
-    raise TemplateImportError([ImportProblem("", message)])
+        parsed = document
+    else:
+        try:
+            parsed = strict_json.loads(raw.decode("utf-8-sig"))
+        except UnicodeDecodeError as error:
+            raise _unreadable(f"The document is not UTF-8 text: {error}.") from None
+        except strict_json.StrictJSONError as error:
+            raise _unreadable(f"Malformed JSON: {error}.") from None
+    where = strict_json.nul_path(parsed)
+    if where is not None:
+        # PostgreSQL's text cannot hold it: refused here, not as a database error midway.
+        raise TemplateImportError([ImportProblem(join_pointer("", *where), NUL_MESSAGE)])
+    return parsed
+
+
+def _unreadable(message: str) -> TemplateImportError:
+    return TemplateImportError([ImportProblem("", message)])
 
 
 def _envelope_problems(document: Any) -> list[ImportProblem]:

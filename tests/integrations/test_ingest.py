@@ -144,7 +144,7 @@ def rerun_outcome(event):
     ("body", "title", "pointer", "detail"),
     [
         (b"{not json", "Malformed JSON", "#", "Not valid JSON"),
-        (b"\xff\xfe", "Malformed JSON", "#", "The body is not UTF-8"),
+        (b"\xff\xfe", "Malformed JSON", "#", "the bytes are not UTF-8"),
         ('{"a": 1, "a": 2}', "Malformed JSON", "#", "appears more than once"),
         ('{"a": NaN}', "Malformed JSON", "#", "NaN is not JSON"),
         ("[1, 2]", "Invalid payload", "#", "must be a JSON object"),

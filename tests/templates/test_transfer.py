@@ -306,8 +306,8 @@ def test_malformed_json_is_refused_at_the_root_with_the_parser_message(org_a):
             "The document is not UTF-8 text: 'utf-8' codec can't decode byte 0xff "
             "in position 0: invalid start byte.",
         ),
-        ('{"a": 1, "a": 2}', "Malformed JSON: the key 'a' appears twice in one object."),
-        ('{"a": NaN}', "Malformed JSON: NaN is not a JSON value."),
+        ('{"a": 1, "a": 2}', "Malformed JSON: the key 'a' appears more than once in an object."),
+        ('{"a": NaN}', "Malformed JSON: NaN is not JSON."),
         ("[]", "The document must be a JSON object, not an array."),
     ],
 )
