@@ -387,6 +387,8 @@ def test_ctrl_c_stops_every_process_within_10_s_without_sigkill(
     # and every process stopped on its SIGTERM: none needed a SIGKILL
     stopping = running.output().splitlines()[before:]
     assert not [line for line in stopping if "SIGKILL" in line or "rc=-9" in line], stopping
+    # and the worker stopped its own pool: no pool process got a signal behind its back
+    assert not [line for line in stopping if "exited with 'signal 15" in line], stopping
     started = set(re.findall(r"(\w+\.\d+) started \(pid=", running.output()))
     # (8: web, relay, bus x 2, worker, beat, receiver, bus_auth) each on its SIGTERM
     cleanly = re.compile(r"(\w+\.\d+) stopped \((?:exit status 0|by signal SIGTERM)\)")
