@@ -172,21 +172,22 @@ class Supervisor:
             self.lines.put(Message("line", line, datetime.datetime.now(), child.name, child.colour))
         popen.stdout.close()
 
-    def _died(self, child: Child, now: float) -> None:
+    def _died(self, child: Child, now: float, *, restart: bool = True) -> None:
         assert child.popen is not None
         ran = now - child.started_at
         child.early_deaths = 1 if ran >= HEALTHY_AFTER else child.early_deaths + 1
         delay = restart_delay(child.early_deaths)
         self._print_lines(0)  # its last words first
         again = f", {child.early_deaths} times in a row" if child.early_deaths > 1 else ""
+        then = f"; starting it again in {delay:g} s" if restart else ""
         self.say(
             f"{child.name} died ({describe_exit(child.popen.returncode)}) after {ran:.0f} s"
-            f"{again}; starting it again in {delay:g} s"
+            f"{again}{then}"
         )
         child.left_group = child.popen.pid
         self._signal_group(child.left_group, signal.SIGTERM)
         child.popen = None
-        child.start_at = now + delay
+        child.start_at = now + delay if restart else None
 
     @staticmethod
     def _signal_group(pgid: int, signum: signal.Signals) -> bool:
@@ -202,6 +203,10 @@ class Supervisor:
     def _stop_all(self) -> None:
         """SIGTERM to each process; once it is gone, SIGTERM to what remains of its group;
         SIGKILL to whatever is left after STOP_TIMEOUT."""
+        now = time.monotonic()
+        for child in self.children:
+            if child.popen is not None and child.popen.poll() is not None:
+                self._died(child, now, restart=False)  # just now: said; its group told to stop
         waiting = [child for child in self.children if child.running]
         for child in waiting:
             assert child.popen is not None
@@ -232,6 +237,9 @@ class Supervisor:
             assert child.popen is not None
             with contextlib.suppress(subprocess.TimeoutExpired):
                 child.popen.wait(1)
+        for child in self.children:
+            if child.left_group is not None:  # what a crash left had its SIGTERM long ago
+                self._signal_group(child.left_group, signal.SIGKILL)
         self._print_lines(0)
 
     # --- output -------------------------------------------------------------------------

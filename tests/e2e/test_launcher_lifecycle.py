@@ -422,11 +422,10 @@ def test_a_restart_keeps_the_bus_port_and_the_database_address(
 
 
 def test_a_taken_bus_port_moves_the_bus_to_a_free_one_and_the_banner_says_so(
-    stack: Stack,
+    stack: Stack, running: Launcher
 ) -> None:
-    # given the port the bus kept is taken by another program when `make run` starts again
-    if stack.current.process.poll() is None:
-        stack.stop()
+    # given a var/ whose bus kept a port, taken by another program when `make run` starts again
+    stack.stop()
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", stack.nats_port))
         squatter.listen()
