@@ -25,6 +25,7 @@ from healix import devservers
 __all__ = [
     "NATS_DEFAULT_PORT",
     "PORTS_FILE",
+    "BadPortSetting",
     "port_is_free",
     "remembered_nats_port",
     "start_nats",
@@ -64,10 +65,17 @@ def remembered_nats_port(var: Path) -> int | None:
     return int(listen.group(1)) if listen else None
 
 
+class BadPortSetting(ValueError):
+    """$HEALIX_NATS_PORT is not a TCP port number."""
+
+
 def wanted_nats_port(var: Path) -> int:
     """The port the bus should listen on: $HEALIX_NATS_PORT, the remembered one, the default."""
-    if os.environ.get("HEALIX_NATS_PORT"):
-        return int(os.environ["HEALIX_NATS_PORT"])
+    given = os.environ.get("HEALIX_NATS_PORT", "")
+    if given:
+        if not (given.isdigit() and 0 < int(given) < 65536):
+            raise BadPortSetting(f"HEALIX_NATS_PORT must be a TCP port (1-65535), not {given!r}")
+        return int(given)
     return remembered_nats_port(var) or NATS_DEFAULT_PORT
 
 

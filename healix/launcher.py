@@ -89,7 +89,9 @@ def start_servers(var: Path, stack: contextlib.ExitStack) -> list[str]:
         stack.callback(postgres.stop)
         os.environ["DATABASE_URL"] = postgres.url()
         say(f"PostgreSQL is running (data in {postgres.data_dir})")
-        notes.append("The database is a UNIX socket under var/ (no TCP port): same address every run.")
+        notes.append(
+            "The database is a UNIX socket under var/ (no TCP port): same address every run."
+        )
     if "NATS_URL" not in os.environ:
         nats, kept = devports.start_nats(var)
         stack.callback(nats.stop)
@@ -220,6 +222,9 @@ def main() -> int:
         except subprocess.CalledProcessError as error:
             say(f"FAILED: {' '.join(error.cmd)} exited with {error.returncode}")
             returncode = error.returncode
+        except devports.BadPortSetting as error:
+            say(f"FAILED: {error}")
+            returncode = 2
         finally:
             # A second Ctrl-C must not cut the servers' shutdown short.
             for signum in STOP_SIGNALS:

@@ -138,3 +138,10 @@ def test_a_port_that_is_free_is_told_apart_from_one_listened_on() -> None:
         port = listener.getsockname()[1]
         assert not devports.port_is_free(port)
     assert devports.port_is_free(port)
+
+
+@pytest.mark.parametrize("given", ["nats", "0", "70000", "-1"])
+def test_a_port_setting_that_is_no_port_is_refused_by_name(var: Path, monkeypatch, given) -> None:
+    monkeypatch.setenv("HEALIX_NATS_PORT", given)
+    with pytest.raises(devports.BadPortSetting, match="HEALIX_NATS_PORT must be a TCP port"):
+        wanted_nats_port(var)
