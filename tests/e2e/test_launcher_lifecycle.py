@@ -15,20 +15,16 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import psutil
 import pytest
-import requests
 
 from healix import devservers
-from healix.devservers import BASE_DIR, free_port
+from healix.devservers import free_port
 from tests.e2e.test_launcher import (
     STARTUP_TIMEOUT,
     Launcher,
@@ -37,69 +33,29 @@ from tests.e2e.test_launcher import (
     processes_using,
     run_env,
     wait_for_output,
-    wait_until_serving,
+)
+from tests.fixtures.launcher import (
+    Stack,
+    accepted_slots,
+    alive,
+    api_key,
+    change_risk_status,
+    log_in_as,
+    main_processes,
+    noise,
+    partners_port,
+    publish_time_slot_over_nats,
+    received_plan_updates,
+    send_time_slot_over_rest,
+    server_pids,
 )
 
 pytestmark = pytest.mark.e2e
 
 # Issue 16: Ctrl-C stops everything within this many seconds, without a SIGKILL.
 CTRL_C_DEADLINE = 10
-# What a process of `make run` must never print when all is well.
-NOISE = re.compile(r"\bWARNING\b|\bERROR\b|\bCRITICAL\b|Traceback|\w+Warning\b")
 # The Procfile's processes that the crash check kills (issue 16, item 7).
 KILLED = ("worker.1", "bus.1", "relay.1")
-
-
-@dataclass
-class Stack:
-    """One var/ folder that the tests launch `make run` on, once or several times."""
-
-    scratch: Path
-    port: int
-    nats_port: int
-    runs: list[Launcher] = field(default_factory=list)
-
-    @property
-    def var_dir(self) -> Path:
-        return self.scratch / "var"
-
-    @property
-    def current(self) -> Launcher:
-        return self.runs[-1]
-
-    def launch(self, **env: str) -> Launcher:
-        """`python -m healix.launcher` as `make run` starts it, on this stack's var/."""
-        # No servers, no broker folder named: the launcher must use its own, as on a fresh machine.
-        dropped = {
-            "DATABASE_URL", "NATS_URL", "DEBUG", "SECRET_KEY", "HEALIX_ADMIN_PASSWORD",
-            "CELERY_FILESYSTEM_DIR", "HEALIX_NATS_PORT",
-        }  # fmt: skip
-        environment = {key: value for key, value in os.environ.items() if key not in dropped}
-        environment.update(HEALIX_VAR_DIR=str(self.var_dir), PORT=str(self.port), **env)
-        log = self.scratch / f"launcher-{len(self.runs) + 1}.log"
-        with log.open("wb") as output:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "healix.launcher"],
-                cwd=BASE_DIR,
-                env=environment,
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # our SIGINT reaches the launcher alone, like a Ctrl-C
-            )
-        launcher = Launcher(process, self.var_dir, log, f"http://127.0.0.1:{self.port}")
-        self.runs.append(launcher)
-        wait_until_serving(launcher)
-        wait_for_output(launcher, "Stop everything with Ctrl-C.")
-        return launcher
-
-    def stop(self) -> int:
-        """Ctrl-C the current run; its exit status."""
-        launcher = self.current
-        if launcher.process.poll() is None:
-            launcher.process.send_signal(signal.SIGINT)
-            launcher.process.wait(STARTUP_TIMEOUT)
-        return launcher.process.returncode
 
 
 @pytest.fixture(scope="module")
@@ -127,158 +83,6 @@ def stack() -> Iterator[Stack]:
 def running(stack: Stack) -> Launcher:
     """The first run: a fresh var/, the bus's default port named by HEALIX_NATS_PORT."""
     return stack.launch(HEALIX_NATS_PORT=str(stack.nats_port))
-
-
-# --- helpers --------------------------------------------------------------------------------
-
-
-def noise(text: str) -> list[str]:
-    return [line for line in text.splitlines() if NOISE.search(line)]
-
-
-def main_processes(var_dir: Path) -> dict[str, psutil.Process]:
-    """Each Procfile process (worker.1, bus.2, ...) by name: the topmost process that carries
-    its name (HONCHO_PROCESS_NAME) and is not a shell, so a prefork worker's pool, gunicorn's
-    workers and a wrapping `sh -c` are not counted as the process itself."""
-    named: dict[int, tuple[str, psutil.Process]] = {}
-    for process in processes_using(var_dir):
-        try:
-            name = process.environ().get("HONCHO_PROCESS_NAME")
-            shell = process.name() in ("sh", "dash", "bash")
-        except psutil.Error:
-            continue
-        if name and not shell:
-            named[process.pid] = (name, process)
-    found: dict[str, psutil.Process] = {}
-    for name, process in named.values():
-        parent = named.get(process.ppid())
-        if parent is None or parent[0] != name:
-            found[name] = process
-    return found
-
-
-def alive(process: psutil.Process) -> bool:
-    """Running, not a zombie that waits for init to reap it."""
-    try:
-        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def server_pids(var_dir: Path) -> dict[str, int]:
-    """The embedded servers' processes, from their pid files."""
-    postmaster = (var_dir / "postgres" / "postmaster.pid").read_text().split()[0]
-    return {
-        "postgres": int(postmaster),
-        "nats": int((var_dir / "nats" / "nats-server.pid").read_text()),
-    }
-
-
-def api_key(launcher: Launcher, *scopes: str) -> dict[str, str]:
-    arguments = [part for scope in scopes for part in ("--scope", scope)]
-    name = f"e2e-{uuid.uuid4().hex[:8]}"
-    key = manage(launcher, "create_api_key", "--org", "hrh", "--name", name, *arguments)
-    return {"Authorization": f"Api-Key {key}"}
-
-
-def pat_jones(launcher: Launcher) -> str:
-    code = "from healix.models import User; print(User.objects.get(username='pat.jones').pk)"
-    return manage(launcher, "shell", "--no-imports", "-c", code)
-
-
-def send_time_slot_over_rest(launcher: Launcher, headers: dict, slot: str) -> dict:
-    """A new inbound event over REST, once the worker has handed it to the rules (readyAt)."""
-    response = requests.post(
-        f"{launcher.base_url}/api/v1/inbound/aiEngineTimeSlot/",
-        json={"userId": pat_jones(launcher), "timeSlot": slot},
-        headers=headers,
-        timeout=10,
-    )
-    assert response.status_code == 202, response.text
-    assert response.json()["status"] == "accepted", response.text
-    detail = f"{launcher.base_url}/api/v1/inbound/{response.json()['id']}/"
-    return eventually(
-        lambda: (
-            (body := requests.get(detail, headers=headers, timeout=10).json())["readyAt"] and body
-        ),
-        timeout=60,
-    )
-
-
-def publish_time_slot_over_nats(launcher: Launcher, key_headers: dict, slot: str) -> None:
-    """As a partner: the API key as token, through bus_auth's callout, into consume_bus."""
-    import asyncio
-    import json
-
-    import nats
-
-    url = f"{launcher.base_url}/api/v1/bus-credentials/"
-    credentials = requests.post(url, headers=key_headers, timeout=10).json()
-    token = key_headers["Authorization"].removeprefix("Api-Key ")
-
-    async def publish() -> None:
-        nc = await nats.connect(
-            credentials["url"], token=token, inbox_prefix=credentials["inboxPrefix"]
-        )
-        body = json.dumps({"timeSlot": slot, "userId": pat_jones(launcher)}).encode()
-        await nc.jetstream().publish("healix.hrh.inbound.aiEngineTimeSlot", body)
-        await nc.close()
-
-    asyncio.run(publish())
-
-
-def accepted_slots(launcher: Launcher, headers: dict) -> list[str]:
-    url = f"{launcher.base_url}/api/v1/inbound/?subject=aiEngineTimeSlot"
-    results = requests.get(url, headers=headers, timeout=10).json()["results"]
-    return [
-        event["payload"].get("timeSlot")
-        for event in results
-        if event["status"] == "accepted" and event.get("readyAt")
-    ]
-
-
-def change_risk_status(launcher: Launcher, headers: dict) -> None:
-    """A planUpdated event (a title change is not one: partners do not see titles)."""
-    plans = requests.get(f"{launcher.base_url}/api/v1/plans/", headers=headers, timeout=10)
-    plan_id = plans.json()["results"][0]["id"]
-    response = requests.patch(
-        f"{launcher.base_url}/api/v1/plans/{plan_id}/",
-        json={"riskStatus": f"watch {uuid.uuid4().hex[:6]}"},
-        headers=headers,
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-
-
-def received_plan_updates(launcher: Launcher) -> int:
-    return sum(
-        "| webhook " in line and "planUpdated" in line and "signature verified" in line
-        for line in launcher.output().splitlines()
-    )
-
-
-def log_in_as(launcher: Launcher, username: str, password: str) -> requests.Session:
-    session = requests.Session()
-    login_url = f"{launcher.base_url}/admin/login/"
-    session.get(login_url, timeout=10).raise_for_status()
-    response = session.post(
-        login_url,
-        data={
-            "username": username,
-            "password": password,
-            "csrfmiddlewaretoken": session.cookies["csrftoken"],
-            "next": "/admin/",
-        },
-        timeout=10,
-    )
-    assert response.status_code == 200 and "sessionid" in session.cookies, "login refused"
-    return session
-
-
-def partners_port(output: str) -> int:
-    ports = re.findall(r"partners: nats://127\.0\.0\.1:(\d+) ", output)
-    assert ports, output
-    return int(ports[-1])
 
 
 # --- a quiet start (item 8) -----------------------------------------------------------------
