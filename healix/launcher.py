@@ -1,10 +1,11 @@
 """`make run`: the whole platform on one machine, from nothing, with one command.
 
-Starts an embedded PostgreSQL and nats-server unless DATABASE_URL / NATS_URL name others,
-migrates, loads the demo organization, makes sure an admin login exists, runs every process of
-the Procfile with honcho and prints where to log in. Ctrl-C (or SIGTERM) stops everything, the
-Procfile's processes first and the servers last, and exits 0. Data stays in $HEALIX_VAR_DIR
-(default var/) for the next run; `make clean` removes it.
+Starts an embedded PostgreSQL and nats-server unless DATABASE_URL / NATS_URL name others (the
+bus on the port it keeps from run to run: healix/devports.py), migrates, loads the demo
+organization, makes sure an admin login exists, runs every process of the Procfile
+(healix/supervisor.py restarts one that dies) and prints where to log in. Ctrl-C (or SIGTERM,
+SIGHUP) stops everything, the Procfile's processes first and the servers last, and exits 0.
+Data stays in $HEALIX_VAR_DIR (default var/) for the next run; `make clean` removes it.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from honcho.environ import expand_processes, parse_procfile
-from honcho.manager import Manager
 
-from healix import devservers, encryption
+from healix import devports, devservers, encryption
+from healix.supervisor import Supervisor
 
 BASE_DIR = devservers.BASE_DIR
 # Seconds between two probes of the web process while waiting to print the banner.
@@ -34,8 +35,8 @@ READY_POLL_INTERVAL = 0.5
 # reached 20 % of the bus's ceiling, two 28 %: bench/ingest.py). More share the same durable
 # consumer, so this scales out the same way on more machines.
 BUS_PROCESSES = int(os.environ.get("HEALIX_BUS_PROCESSES", "2"))
-# Exit codes honcho reports after it stopped the processes on our SIGINT / SIGTERM.
-STOPPED_BY_SIGNAL = {130, 143}
+# What stops `make run`: Ctrl-C, a `kill`, the terminal closing.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def say(message: str) -> None:
@@ -88,21 +89,28 @@ def prepare_environment(var: Path) -> None:
         (var / "celery" / folder).mkdir(parents=True, exist_ok=True)
 
 
-def start_servers(var: Path, stack: contextlib.ExitStack) -> None:
-    """Embedded servers for whatever the environment does not name; stopped by `stack`."""
+def start_servers(var: Path, stack: contextlib.ExitStack) -> list[str]:
+    """Embedded servers for whatever the environment does not name; stopped by `stack`.
+    What the banner should say about their addresses."""
+    notes = []
     if "DATABASE_URL" not in os.environ:
         postgres = devservers.start_postgres(var / "postgres")
         stack.callback(postgres.stop)
         os.environ["DATABASE_URL"] = postgres.url()
         say(f"PostgreSQL is running (data in {postgres.data_dir})")
+        notes.append(
+            "The database is a UNIX socket under var/ (no TCP port): same address every run."
+        )
     if "NATS_URL" not in os.environ:
-        nats = devservers.start_nats(var / "nats")
+        nats, kept = devports.start_nats(var)
         stack.callback(nats.stop)
         os.environ.update(nats.environment())
         say(
             f"nats-server with JetStream and the API-key auth callout is running at "
             f"{nats.client_url} (data in {nats.data_dir})"
         )
+        notes.insert(0, kept)
+    return notes
 
 
 # What a second terminal needs for manage.py against the running system (see the banner).
@@ -133,7 +141,9 @@ def write_run_env(var: Path) -> Path:
     return path
 
 
-def print_banner_when_ready(url: str, password: str, done: threading.Event) -> None:
+def print_banner_when_ready(
+    url: str, password: str, notes: list[str], done: threading.Event
+) -> None:
     while not done.is_set():
         try:
             with urllib.request.urlopen(f"{url}/admin/login/", timeout=2) as response:
@@ -148,42 +158,56 @@ def print_banner_when_ready(url: str, password: str, done: threading.Event) -> N
     run_env = Path(os.environ["HEALIX_VAR_DIR"]) / "run.env"
     partners = os.environ.get("HEALIX_BUS_PUBLIC_URL")
     partners_line = f"  partners: {partners} (API key as token)\n" if partners else ""
+    database = devservers.redacted(os.environ["DATABASE_URL"])
     say(
         f"\n{rule}\nHealix is running: {url}/admin/\n"
         f"  user:     admin\n  password: {password}\n"
         f"  bus:      {os.environ['NATS_URL']}\n"
         f"{partners_line}"
-        f"manage.py in another terminal: set -a; . {run_env}; set +a\n"
+        f"  database: {database}\n"
+        + "".join(f"{note}\n" for note in notes)
+        + f"manage.py in another terminal: set -a; . {run_env}; set +a\n"
         f"Stop everything with Ctrl-C.\n{rule}"
     )
 
 
-def run_procfile(port: int, password: str) -> int:
-    """Run the Procfile until a signal (or a crash) stops it; honcho's exit code."""
+def quiet_celery_as_root() -> None:
+    """As root (a container, CI) every Celery worker start warns that root is "absolutely not
+    recommended"; for a development machine that is no news: said once here, not each start."""
+    if os.geteuid() == 0:
+        say("running as root: Celery's notice about superuser privileges is left out")
+        ignored = "ignore:You're running the worker with superuser"
+        given = os.environ.get("PYTHONWARNINGS")
+        os.environ["PYTHONWARNINGS"] = f"{given},{ignored}" if given else ignored
+
+
+def run_procfile(port: int, password: str, notes: list[str]) -> None:
+    """Run the Procfile's processes, restarting any that dies, until a stop signal."""
     procfile = parse_procfile((BASE_DIR / "Procfile").read_text())
-    manager = Manager()
+    supervisor = Supervisor(BASE_DIR)
     concurrency = {"bus": BUS_PROCESSES}
     for process in expand_processes(procfile.processes, concurrency=concurrency, port=port):
-        manager.add_process(process.name, process.cmd, env={**os.environ, **process.env})
+        supervisor.add(process.name, process.cmd, env={**os.environ, **process.env})
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, lambda signum, _frame: supervisor.stop(signal.Signals(signum).name))
     done = threading.Event()
     banner = threading.Thread(
         target=print_banner_when_ready,
-        args=(f"http://127.0.0.1:{port}", password, done),
+        args=(f"http://127.0.0.1:{port}", password, notes, done),
         daemon=True,
     )
     banner.start()
     try:
-        manager.loop()  # installs its own SIGINT/SIGTERM handlers that stop the processes
+        supervisor.run()
     finally:
         done.set()
-    return manager.returncode or 0
 
 
 def main() -> int:
-    # Until honcho takes over, SIGINT and SIGTERM unwind (KeyboardInterrupt) so the servers
+    # Until the supervisor takes over, a stop signal unwinds (KeyboardInterrupt) so the servers
     # stop in order; SIGINT explicitly, as a shell's `cmd &` starts us with it ignored.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.default_int_handler)
     var = devservers.var_dir()
     var.mkdir(parents=True, exist_ok=True)
     prepare_environment(var)
@@ -191,7 +215,7 @@ def main() -> int:
     returncode = 0
     with contextlib.ExitStack() as stack:
         try:
-            start_servers(var, stack)
+            notes = start_servers(var, stack)
             manage("migrate", "--no-input")
             manage("setup_streams")
             manage("load_demo")
@@ -201,19 +225,23 @@ def main() -> int:
             # Only this command gets the password: the Procfile's processes never need it.
             manage("ensure_admin", env={"HEALIX_ADMIN_PASSWORD": password})
             write_run_env(var)
-            returncode = run_procfile(port, password)
+            quiet_celery_as_root()
+            run_procfile(port, password, notes)
         except KeyboardInterrupt:
-            returncode = 130
+            pass
         except subprocess.CalledProcessError as error:
             say(f"FAILED: {' '.join(error.cmd)} exited with {error.returncode}")
             returncode = error.returncode
+        except devports.BadPortSetting as error:
+            say(f"FAILED: {error}")
+            returncode = 2
         finally:
             # A second Ctrl-C must not cut the servers' shutdown short.
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            for signum in STOP_SIGNALS:
+                signal.signal(signum, signal.SIG_IGN)
             say("stopping the servers")
     say("stopped")
-    return 0 if returncode in STOPPED_BY_SIGNAL else returncode
+    return returncode
 
 
 if __name__ == "__main__":

@@ -117,11 +117,28 @@ class ContextFilter(logging.Filter):
         return True
 
 
+def _as_shown(record: logging.LogRecord) -> logging.LogRecord:
+    """`record`, or for a request the client got wrong (4xx: a 403 in the admin, a 404 for
+    /favicon.ico) a copy that is one INFO line. Django logs each as a WARNING, a refused
+    permission with the exception's whole traceback, which tells nothing the line does not."""
+    status = getattr(record, "status_code", None)
+    if not (record.name.startswith("django.") and isinstance(status, int) and status < 500):
+        return record
+    shown = logging.makeLogRecord(record.__dict__)
+    shown.exc_info, shown.exc_text = None, None
+    if shown.name == "django.request" and shown.levelno == logging.WARNING:
+        shown.levelno, shown.levelname = logging.INFO, logging.getLevelName(logging.INFO)
+    return shown
+
+
 # Record attributes that are logging's own; everything else on a record is a field.
 _RESERVED = frozenset([*RESERVED_ATTRS, "taskName", "color_message"])
 
 
 class _JsonFormatter(JsonFormatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return super().format(_as_shown(record))
+
     def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
         return {"time": log_data.pop("time", None), **log_data}  # time first: easier to read
 
@@ -138,6 +155,7 @@ def json_formatter() -> logging.Formatter:
 
 class _TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
+        record = _as_shown(record)
         line = super().format(record)
         fields = " ".join(
             f"{key}={value}" for key, value in record.__dict__.items() if key not in _RESERVED

@@ -21,7 +21,7 @@ from tests.fixtures.metrics import value
 
 # A fresh var/ means initdb plus every migration; 120 s leaves room for a slow CI machine.
 STARTUP_TIMEOUT = 120
-# Honcho gives processes 5 s before SIGKILL; the servers stop in about a second more.
+# healix/supervisor.py gives processes 7 s before SIGKILL; the servers stop in a second more.
 SHUTDOWN_TIMEOUT = 30
 DEMO_TEMPLATE = "sAI-ERComp"
 
@@ -70,7 +70,8 @@ def launcher() -> Iterator[Launcher]:
         "HEALIX_ADMIN_PASSWORD",
     }
     env = {key: value for key, value in os.environ.items() if key not in dropped}
-    env.update(HEALIX_VAR_DIR=str(var_dir), PORT=str(port))
+    # A free port as the bus's default: the test never takes a developer's own 14222.
+    env.update(HEALIX_VAR_DIR=str(var_dir), PORT=str(port), HEALIX_NATS_PORT=str(free_port()))
     with log.open("wb") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "healix.launcher"],

@@ -3,11 +3,24 @@
 import threading
 import time
 
+import pytest
+from celery.worker import state as worker_state
 from kombu import Connection
+from kombu.transport import filesystem
 
 from healix import celery_filesystem
 from healix.celery import app
 from healix.celery_filesystem import Transport
+
+
+def folders(tmp_path) -> dict[str, str]:
+    """Transport options that keep every file in `tmp_path` (kombu's exchange tables too,
+    which otherwise land in control/ of the current directory)."""
+    return {
+        "data_folder_in": str(tmp_path),
+        "data_folder_out": str(tmp_path),
+        "control_folder": str(tmp_path),
+    }
 
 
 def test_the_filesystem_scheme_is_the_atomic_transport():
@@ -25,7 +38,7 @@ def test_a_reader_never_sees_a_message_being_written(tmp_path, monkeypatch):
         return encode(payload)
 
     monkeypatch.setattr(celery_filesystem, "dumps", slow_dumps)
-    options = {"data_folder_in": str(tmp_path), "data_folder_out": str(tmp_path)}
+    options = folders(tmp_path)
     count, writers = 10, 3
 
     def write() -> None:
@@ -51,3 +64,47 @@ def test_a_reader_never_sees_a_message_being_written(tmp_path, monkeypatch):
         thread.join()
     # Then every message arrived whole
     assert sorted(received) == sorted(list(range(count)) * writers)
+
+
+def test_a_connection_logs_no_hostname_warning(tmp_path, caplog):
+    # Given the development broker, which is a folder and has no host
+    options = folders(tmp_path)
+    # When a producer connects and sends, as every process of `make run` does
+    with Connection("filesystem://", transport_options=options) as connection:
+        connection.SimpleQueue("quiet").put({"n": 1})
+        connection.clone().close()  # Celery's producer pools clone their connection
+    # Then kombu logged no warning (it used to say "No hostname was supplied" each time)
+    assert [record.getMessage() for record in caplog.records if record.levelname == "WARNING"] == []
+
+
+def test_an_idle_worker_told_to_stop_stops_waiting_at_once(tmp_path, monkeypatch):
+    # Given a consumer waiting on an empty queue for as long as Celery's loop asks (2 s)
+    with Connection("filesystem://", transport_options=folders(tmp_path)) as connection:
+        connection.SimpleQueue("idle").consumer.consume()
+        waits: list[float] = []
+        real_drain = filesystem.Transport.drain_events
+
+        def drain(self, connection, timeout=None):
+            waits.append(timeout)
+            # When the worker is told to stop (a Ctrl-C: Celery sets this flag) while it waits
+            monkeypatch.setattr(worker_state, "should_stop", 0)
+            return real_drain(self, connection, timeout=timeout)
+
+        monkeypatch.setattr(filesystem.Transport, "drain_events", drain)
+        with pytest.raises(TimeoutError):
+            connection.drain_events(timeout=2.0)
+    # Then it gave up after one short slice of the wait, not the whole 2 s
+    assert len(waits) == 1 and waits[0] < 2.0 / 4, waits
+
+
+def test_a_consumer_not_told_to_stop_waits_its_whole_timeout(tmp_path):
+    # Given a consumer waiting up to 10 s on an empty queue, in a process not stopping
+    with Connection("filesystem://", transport_options=folders(tmp_path)) as connection:
+        queue = connection.SimpleQueue("later")
+        # When a message arrives only after several of the transport's slices of waiting
+        sender = threading.Timer(1.0, queue.put, args=({"n": 1},))
+        sender.start()
+        # Then the consumer still receives it, within its own timeout
+        message = queue.get(timeout=10)
+        sender.join()
+    assert message.payload == {"n": 1}

@@ -5,6 +5,7 @@ import json
 import logging
 
 import pytest
+from django.urls import reverse
 
 from events.tracing import trace
 from healix.logcontext import bind, bound, from_header, note, to_header
@@ -152,3 +153,36 @@ def test_log_format_must_be_json_or_text():
     result = start_django(DEBUG="true", DATABASE_URL="postgres://x@h/db", LOG_FORMAT="xml")
     assert result.returncode != 0
     assert "LOG_FORMAT must be json or text, not 'xml'" in result.stderr
+
+
+@pytest.mark.django_db
+def test_a_403_in_the_admin_is_one_info_line_without_traceback(
+    client, hrh_administrator, captured_logs
+):
+    # given an administrator of hrh, who may not see the list of organizations
+    client.force_login(hrh_administrator)
+    # when they open it in the admin
+    response = client.get(reverse("admin:healix_organization_changelist"))
+    # then they get a 403, logged as one INFO line that names the reason, with no traceback
+    assert response.status_code == 403
+    [text] = captured_logs.text("django.request")
+    assert "\n" not in text, text
+    assert " INFO django.request Forbidden (Permission denied): /admin/healix/organization/" in text
+    [line] = captured_logs.json("django.request")
+    assert line["level"] == "INFO" and "exc_info" not in line, line
+
+
+def test_a_server_error_keeps_its_level_and_traceback(captured_logs):
+    # given a request that failed on the server (Django logs a 500 with the exception)
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        logging.getLogger("django.request").error(
+            "Internal Server Error: %s", "/admin/", exc_info=True, extra={"status_code": 500}
+        )
+    # then its line keeps the ERROR level and the traceback: that one is worth reading
+    [text] = captured_logs.text("django.request")
+    assert " ERROR django.request Internal Server Error: /admin/" in text
+    assert text.splitlines()[-1] == "ValueError: boom"
+    [line] = captured_logs.json("django.request")
+    assert line["level"] == "ERROR" and line["exc_info"].endswith("ValueError: boom")
