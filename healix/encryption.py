@@ -146,7 +146,11 @@ class EncryptedJSONField(models.TextField):
         return json.dumps(self.value_from_object(obj))
 
     def formfield(self, **kwargs) -> forms.Field:
-        return forms.JSONField(**{"required": not self.blank, **kwargs})
+        # The admin's strict parser, as for every other JSON input; imported here because it
+        # reaches DRF, whose settings import the models this module is loaded by.
+        from healix.json_forms import StrictJSONFormField
+
+        return StrictJSONFormField(**{"required": not self.blank, **kwargs})
 
 
 def encrypted_fields() -> list[tuple[type[models.Model], models.Field]]:

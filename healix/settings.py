@@ -138,10 +138,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # The Content-Security-Policy of every response, static files' too (settings_headers.py).
-    "csp.middleware.CSPMiddleware",
     # First, so everything a request causes (its events included) carries its trace id.
     "events.tracing.TraceIdMiddleware",
+    # The Content-Security-Policy of every response, static files' too (settings_headers.py).
+    "csp.middleware.CSPMiddleware",
     # Before anything reads a request body: refuses one over the API's limit (413).
     "healix.middleware.ApiBodyLimitMiddleware",
     # Serves the admin's static files from gunicorn, so the Procfile needs no separate server.
