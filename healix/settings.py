@@ -202,7 +202,8 @@ HEALIX_TEMPLATE_IMPORT_MAX_BYTES = env.int(
 )
 
 # Inbound integration events (integrations/).
-# The stream partners publish to (healix.<orgId>.inbound.<subject>), kept apart from events.
+# Each organization's stream of what partners publish (healix.<orgId>.inbound.<subject>) is
+# named <this>_<orgId> (integrations/streams.py).
 HEALIX_INBOUND_STREAM = env.str("HEALIX_INBOUND_STREAM", default="HEALIX_INBOUND")
 # How long the stream keeps inbound messages: long enough to replay after a long outage.
 HEALIX_INBOUND_MAX_AGE_SECONDS = env.int("HEALIX_INBOUND_MAX_AGE_SECONDS", default=7 * 24 * 3600)
@@ -213,6 +214,11 @@ HEALIX_INBOUND_CONSUMER = env.str("HEALIX_INBOUND_CONSUMER", default="healix-inb
 # Messages fetched and committed together: one commit per batch is what makes thousands per
 # second possible; small enough that a redelivered batch is cheap.
 HEALIX_INBOUND_BATCH = env.int("HEALIX_INBOUND_BATCH", default=500)
+# Batches of different organizations one consume_bus ingests at once (one database connection
+# each): an organization's backlog occupies one, never the others' (fair_consumer.py).
+HEALIX_INBOUND_WORKERS = env.int("HEALIX_INBOUND_WORKERS", default=4)
+# Seconds between consume_bus's looks for new organizations, whose streams it then creates.
+HEALIX_INBOUND_REFRESH_SECONDS = env.float("HEALIX_INBOUND_REFRESH_SECONDS", default=5.0)
 # Largest payload accepted (REST and NATS); integration payloads are small records, so 256 KiB
 # is generous while keeping one message's parsing and storage cheap.
 HEALIX_INBOUND_MAX_BYTES = env.int("HEALIX_INBOUND_MAX_BYTES", default=256 * 1024)

@@ -1,7 +1,8 @@
 """The inbound JetStream consumer of `manage.py consume_bus`.
 
-The shared loop (integrations/consumers.py) fetches a batch and hands it to one worker thread;
-this module acks, naks or terminates each message and answers those that asked for a reply.
+The fair loop (integrations/fair_consumer.py) fetches batches from every organization's stream
+(integrations/streams.py) and hands each to a worker thread; this module names the streams,
+acks, naks or terminates each message and answers those that asked for a reply.
 `process_batch` commits the whole batch in one transaction: one commit per batch, not per
 message, is what makes thousands of messages per second possible. If the batch fails on
 a database error (a deadlock with another consumer, a lost connection) it is rolled back and
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import nats
 from django.conf import settings
 from django.db import (
     DatabaseError,
@@ -31,14 +33,15 @@ from nats.js import JetStreamContext
 from events.tracing import TRACE_HEADER, clean_trace_id, new_trace_id, trace
 from healix.models import Organization
 from integrations import services, storage
-from integrations.consumers import TRANSIENT_ERRORS, run_pull_consumer
+from integrations.consumers import TRANSIENT_ERRORS
+from integrations.fair_consumer import FairConsumer, Source
 from integrations.models import InboundEvent, InboundSource, InboundStatus, UnroutableMessage
 from integrations.schemas import Problem
 from integrations.streams import (
-    INBOUND_SUBJECTS,
-    ensure_inbound_consumer,
-    ensure_inbound_stream,
+    ensure_inbound,
+    inbound_stream_name,
     parse_inbound_subject,
+    retire_shared_stream,
 )
 
 __all__ = [
@@ -240,9 +243,36 @@ async def _settle(nc, msg: Msg, result: Result) -> None:
             logger.warning("Could not answer on %r", reply_to, exc_info=True)
 
 
-async def _ensure(js: JetStreamContext) -> None:
-    await ensure_inbound_stream(js)
-    await ensure_inbound_consumer(js)
+class OrganizationStreams:
+    """What consume_bus follows: first the retired shared stream while it holds messages, then
+    every organization's stream, created if missing; each look names only what is new."""
+
+    def __init__(self, js: JetStreamContext) -> None:
+        self.js = js
+        self.known: set[str] = set()
+        self.shared_retired = False
+
+    async def __call__(self) -> list[Source]:
+        sources = []
+        if not self.shared_retired:
+            # First: the organizations' streams cannot take subjects it still has.
+            if await retire_shared_stream(self.js):
+                sources.append(Source(settings.HEALIX_INBOUND_STREAM, drain=True))
+            self.shared_retired = True
+        loop = asyncio.get_running_loop()
+        for org_id in sorted(await loop.run_in_executor(None, _organization_ids) - self.known):
+            await ensure_inbound(self.js, org_id)
+            self.known.add(org_id)
+            sources.append(Source(inbound_stream_name(org_id)))
+        return sources
+
+
+def _organization_ids() -> set[str]:
+    close_old_connections()
+    try:
+        return set(Organization.objects.values_list("slug", flat=True))
+    finally:
+        close_old_connections()
 
 
 async def consume(
@@ -250,20 +280,27 @@ async def consume(
     *,
     url: str | None = None,
     batch_size: int | None = None,
+    workers: int | None = None,
     on_batch: Callable[[int], None] | None = None,
 ) -> None:
-    """Run until `stop` is set: fetch, process, settle (integrations/consumers.py)."""
-    logger.info("consuming %s", INBOUND_SUBJECTS)
-    await run_pull_consumer(
-        stop,
-        name="healix-bus",
-        url=url,
-        ensure=_ensure,
-        stream=settings.HEALIX_INBOUND_STREAM,
-        durable=settings.HEALIX_INBOUND_CONSUMER,
-        batch_size=batch_size or settings.HEALIX_INBOUND_BATCH,
-        handle=lambda msgs: process_batch([_item(msg) for msg in msgs]),
-        settle=_settle,
-        failed=Result(Action.NAK),
-        on_batch=on_batch,
-    )
+    """Run until `stop` is set: fetch, process, settle (integrations/fair_consumer.py)."""
+    nc = await nats.connect(url or settings.NATS_URL, name="healix-bus", max_reconnect_attempts=-1)
+    try:
+        consumer = FairConsumer(
+            nc,
+            name="healix-bus",
+            durable=settings.HEALIX_INBOUND_CONSUMER,
+            batch_size=batch_size or settings.HEALIX_INBOUND_BATCH,
+            workers=workers or settings.HEALIX_INBOUND_WORKERS,
+            handle=lambda msgs: process_batch([_item(msg) for msg in msgs]),
+            settle=_settle,
+            failed=Result(Action.NAK),
+            on_batch=on_batch,
+        )
+        logger.info("consuming the organizations' inbound streams")
+        sources = OrganizationStreams(nc.jetstream())
+        await consumer.run(stop, sources, settings.HEALIX_INBOUND_REFRESH_SECONDS)
+    finally:
+        # close, not drain: acks were flushed after each batch, and draining the pull
+        # subscriptions would wait out their pending fetch requests.
+        await nc.close()

@@ -1,5 +1,5 @@
-"""The loop both durable JetStream consumers of `manage.py consume_bus` run (inbound events,
-integrations/bus.py; the webhook fan-out, integrations/webhook_bus.py).
+"""The loop of the webhook fan-out's durable JetStream consumer (integrations/webhook_bus.py),
+and the fetch that the inbound one (integrations/fair_consumer.py) shares.
 
 The asyncio loop fetches a batch and hands it to one worker thread (Django's database work is
 synchronous), then settles each message with what the thread answered for it. Messages are
@@ -24,6 +24,7 @@ __all__ = [
     "FETCH_TIMEOUT_SECONDS",
     "RETRY_PAUSE_SECONDS",
     "TRANSIENT_ERRORS",
+    "fetch_batch",
     "run_pull_consumer",
 ]
 
@@ -65,7 +66,7 @@ async def run_pull_consumer(
         await ensure(js)
         sub = await js.pull_subscribe_bind(durable, stream)
         while not stop.is_set():
-            msgs = await _fetch(sub, batch_size, FETCH_TIMEOUT_SECONDS)
+            msgs = await fetch_batch(sub, batch_size, FETCH_TIMEOUT_SECONDS)
             if msgs is None:
                 await asyncio.sleep(RETRY_PAUSE_SECONDS)
                 continue
@@ -74,7 +75,7 @@ async def run_pull_consumer(
             if gather_seconds and len(msgs) < batch_size:
                 # A trickle: a moment more lets one commit serve several messages.
                 await asyncio.sleep(gather_seconds)
-                msgs += await _fetch(sub, batch_size - len(msgs), gather_seconds) or []
+                msgs += await fetch_batch(sub, batch_size - len(msgs), gather_seconds) or []
             try:
                 results = await loop.run_in_executor(executor, handle, msgs)
             except Exception:  # a bug: leave the batch for redelivery, keep consuming
@@ -101,7 +102,7 @@ async def run_pull_consumer(
         executor.shutdown(wait=True)
 
 
-async def _fetch(sub, count: int, timeout: float) -> list[Msg] | None:
+async def fetch_batch(sub, count: int, timeout: float) -> list[Msg] | None:
     """Up to `count` messages; [] when none came, None when the fetch failed."""
     try:
         return await sub.fetch(count, timeout=timeout)

@@ -1,7 +1,17 @@
-"""The JetStream stream partners publish inbound messages to, and its durable consumer.
+"""The JetStream streams partners publish inbound messages to: one per organization, each with
+its durable consumer.
 
-`manage.py setup_streams` creates both next to HEALIX_EVENTS; consume_bus also ensures them at
-start-up, so they exist even before that command ran (both are idempotent).
+One stream per organization, not one for all: JetStream drops a message whose `Nats-Msg-Id`
+it saw in the last two minutes in the same stream, and partners set that header. In a stream
+shared by every organization, one organization's id silently dropped another's message (acked
+as a duplicate, stored nowhere); per organization, an id can only ever drop the publisher's
+own organization's copy (docs/bus-access.md, "One stream per organization"). It also gives
+consume_bus a queue per organization to serve in turn (integrations/fair_consumer.py).
+
+`manage.py setup_streams` creates them for every organization; consume_bus also does at
+start-up and for organizations created later (every HEALIX_INBOUND_REFRESH_SECONDS). Both
+first retire the stream all organizations shared before (HEALIX_INBOUND): it stops taking
+new messages, and consume_bus drains what it holds, then deletes it.
 """
 
 import re
@@ -20,27 +30,39 @@ from nats.js.errors import NotFoundError
 
 __all__ = [
     "INBOUND_SUBJECTS",
-    "ensure_inbound_consumer",
-    "ensure_inbound_stream",
+    "ensure_inbound",
     "inbound_consumer_config",
     "inbound_stream_config",
+    "inbound_stream_name",
     "inbound_subject",
+    "organization_subjects",
     "parse_inbound_subject",
+    "retire_shared_stream",
 ]
 
 # healix.<orgId>.inbound.<subject>: four tokens or more, so HEALIX_EVENTS (healix.*.*, three
-# tokens) never overlaps.
+# tokens) never overlaps. Every organization's stream takes its own part of it.
 INBOUND_SUBJECTS = "healix.*.inbound.>"
 # Seconds the server waits for an ack before redelivering: a batch commits in well under a
 # second, so this only trips when a consumer died holding messages.
 ACK_WAIT_SECONDS = 30.0
-# Unacknowledged messages the durable consumer may have out at once, over all consume_bus
-# processes: a few batches each.
-MAX_ACK_PENDING = 20_000
+# Unacknowledged messages one organization's consumer may have out at once, over all
+# consume_bus processes: a few batches each.
+MAX_ACK_PENDING = 5_000
 
 
 def inbound_subject(org_id: str, subject: str) -> str:
     return f"healix.{org_id}.inbound.{subject}"
+
+
+def organization_subjects(org_id: str) -> str:
+    return f"healix.{org_id}.inbound.>"
+
+
+def inbound_stream_name(org_id: str) -> str:
+    # A slug is [a-z0-9-] (healix/models.py): always a valid stream name, and "_" keeps it
+    # apart from the prefix.
+    return f"{settings.HEALIX_INBOUND_STREAM}_{org_id}"
 
 
 # An organization's slug (healix/models.py): what a subject's orgId token must look like.
@@ -61,11 +83,11 @@ def parse_inbound_subject(nats_subject: str) -> tuple[str, str] | None:
     return tokens[1], ".".join(tokens[3:])
 
 
-def inbound_stream_config() -> StreamConfig:
+def inbound_stream_config(org_id: str) -> StreamConfig:
     return StreamConfig(
-        name=settings.HEALIX_INBOUND_STREAM,
-        description="Inbound integration events from partners (first message only: ingest()).",
-        subjects=[INBOUND_SUBJECTS],
+        name=inbound_stream_name(org_id),
+        description=f"Inbound integration events of {org_id} (first message only: ingest()).",
+        subjects=[organization_subjects(org_id)],
         storage=StorageType.FILE,
         retention=RetentionPolicy.LIMITS,
         max_age=float(settings.HEALIX_INBOUND_MAX_AGE_SECONDS),
@@ -79,7 +101,6 @@ def inbound_consumer_config(ack_wait: float = ACK_WAIT_SECONDS) -> ConsumerConfi
         description="consume_bus: inbound -> integrations.ingest()",
         ack_policy=AckPolicy.EXPLICIT,
         deliver_policy=DeliverPolicy.ALL,
-        filter_subject=INBOUND_SUBJECTS,
         ack_wait=ack_wait,
         max_ack_pending=MAX_ACK_PENDING,
         # Unlimited: only transient database errors nak; permanent failures are terminated.
@@ -87,22 +108,39 @@ def inbound_consumer_config(ack_wait: float = ACK_WAIT_SECONDS) -> ConsumerConfi
     )
 
 
-async def ensure_inbound_stream(js: JetStreamContext) -> bool:
-    """Create the stream, or update it to the settings; True if it was created."""
-    config = inbound_stream_config()
+async def ensure_inbound(
+    js: JetStreamContext, org_id: str, ack_wait: float = ACK_WAIT_SECONDS
+) -> bool:
+    """Create the organization's stream, or update it to the settings, and its durable
+    consumer if missing (an existing one is left as it is); True if the stream was created."""
+    config = inbound_stream_config(org_id)
     try:
         await js.stream_info(config.name)
     except NotFoundError:
         await js.add_stream(config)
-        return True
-    await js.update_stream(config)
-    return False
-
-
-async def ensure_inbound_consumer(js: JetStreamContext, ack_wait: float = ACK_WAIT_SECONDS):
-    """Create the durable consumer if missing (an existing one is left as it is)."""
-    config = inbound_consumer_config(ack_wait)
+        created = True
+    else:
+        await js.update_stream(config)
+        created = False
+    consumer = inbound_consumer_config(ack_wait)
     try:
-        return await js.consumer_info(settings.HEALIX_INBOUND_STREAM, config.durable_name)
+        await js.consumer_info(config.name, consumer.durable_name)
     except NotFoundError:
-        return await js.add_consumer(settings.HEALIX_INBOUND_STREAM, config)
+        await js.add_consumer(config.name, consumer)
+    return created
+
+
+async def retire_shared_stream(js: JetStreamContext) -> bool:
+    """Stop the stream every organization shared (HEALIX_INBOUND, healix.*.inbound.>) from
+    taking new messages, so that the organizations' streams can take its subjects; what it
+    holds stays for consume_bus to drain. True if there is such a stream to drain."""
+    name = settings.HEALIX_INBOUND_STREAM
+    try:
+        info = await js.stream_info(name)
+    except NotFoundError:
+        return False
+    retired = f"{name}.retired"  # a subject no partner can publish to
+    if info.config.subjects != [retired]:
+        info.config.subjects = [retired]
+        await js.update_stream(info.config)
+    return True
