@@ -63,6 +63,8 @@ class Figure:
     at_least: float | None = None
     at_most: float | None = None
     min_share: float | None = None
+    # At most this multiple of the ceiling (a delay against the same delay undisturbed).
+    max_share: float | None = None
     valid: bool = True
 
     @property
@@ -72,13 +74,15 @@ class Figure:
     @property
     def met(self) -> bool | None:
         """None when the figure has no target."""
-        if self.at_least is None and self.at_most is None and self.min_share is None:
+        bounds = (self.at_least, self.at_most, self.min_share, self.max_share)
+        if all(bound is None for bound in bounds):
             return None
         return (
             self.valid
             and (self.at_least is None or self.value >= self.at_least)
             and (self.at_most is None or self.value <= self.at_most)
             and (self.min_share is None or (self.ratio or 0.0) >= self.min_share)
+            and (self.max_share is None or (self.ratio or float("inf")) <= self.max_share)
         )
 
     @property
@@ -90,6 +94,8 @@ class Figure:
             parts.append(f"<= {_number(self.at_most)} {self.unit}")
         if self.min_share is not None:
             parts.append(f">= {self.min_share:.0%} of ceiling")
+        if self.max_share is not None:
+            parts.append(f"<= {self.max_share:.0%} of ceiling")
         return ", ".join(parts) or "-"
 
 

@@ -105,7 +105,7 @@ async def publish(url: str, subject: str, messages: list[bytes]) -> None:
         await nc.close()
 
 
-async def ceiling(url: str, count: int) -> float:
+async def ceiling(url: str, stream: str, count: int) -> float:
     """events/s of a bare fetch-and-ack loop over the stream's messages."""
     import nats
     from django.conf import settings
@@ -117,8 +117,8 @@ async def ceiling(url: str, count: int) -> float:
         js = nc.jetstream()
         name = f"bench-ceiling-{uuid.uuid4().hex[:6]}"
         config = ConsumerConfig(durable_name=name, ack_policy=AckPolicy.EXPLICIT)
-        await js.add_consumer(settings.HEALIX_INBOUND_STREAM, config)
-        sub = await js.pull_subscribe_bind(name, settings.HEALIX_INBOUND_STREAM)
+        await js.add_consumer(stream, config)
+        sub = await js.pull_subscribe_bind(name, stream)
         started, done = time.perf_counter(), 0
         while done < count:
             for msg in await sub.fetch(batch, timeout=5):
@@ -126,7 +126,7 @@ async def ceiling(url: str, count: int) -> float:
                 done += 1
         await nc.flush()
         rate = count / (time.perf_counter() - started)
-        await js.delete_consumer(settings.HEALIX_INBOUND_STREAM, name)
+        await js.delete_consumer(stream, name)
         return rate
     finally:
         await nc.close()
@@ -149,7 +149,8 @@ def rows_done(org) -> int:
     return totals["rows"] + (totals["duplicates"] or 0)
 
 
-def consume_bus_rate(org, count: int, logs: Path, processes: int) -> float:
+def start_consume_bus(stack: ExitStack, logs: Path, processes: int) -> None:
+    """`processes` consume_bus processes, consuming when this returns; `stack` stops them."""
     started_processes = []
     for number in range(processes):
         log = logs / f"consume_bus-{number}.log"
@@ -161,17 +162,42 @@ def consume_bus_rate(org, count: int, logs: Path, processes: int) -> float:
                 stderr=subprocess.STDOUT,
             )
         started_processes.append((process, log))
-    try:
-        for _process, log in started_processes:
-            wait_for(lambda log=log: "consume_bus started" in log.read_text(), "consume_bus")
-        started = time.perf_counter()
-        wait_for(lambda: rows_done(org) >= count, "consume_bus to commit every message")
-        return count / (time.perf_counter() - started)
-    finally:
+
+    def stop() -> None:
         for process, _log in started_processes:
             process.send_signal(signal.SIGTERM)
         for process, _log in started_processes:
             process.wait(30)
+
+    stack.callback(stop)
+    for _process, log in started_processes:
+        wait_for(lambda log=log: "consume_bus started" in log.read_text(), "consume_bus")
+
+
+def consume_bus_rate(org, count: int, logs: Path, processes: int) -> float:
+    with ExitStack() as stack:
+        start_consume_bus(stack, logs, processes)
+        started = time.perf_counter()
+        wait_for(lambda: rows_done(org) >= count, "consume_bus to commit every message")
+        return count / (time.perf_counter() - started)
+
+
+def make_streams(*orgs) -> None:
+    """The organizations' inbound streams, as setup_streams makes them."""
+    import nats
+    from django.conf import settings
+
+    from integrations.streams import ensure_inbound
+
+    async def make() -> None:
+        nc = await nats.connect(settings.NATS_URL)
+        try:
+            for org in orgs:
+                await ensure_inbound(nc.jetstream(), org.slug)
+        finally:
+            await nc.close()
+
+    asyncio.run(make())
 
 
 def rest_rate(key: str, payloads: list[bytes], concurrency: int, log: Path) -> tuple[float, dict]:
@@ -199,7 +225,7 @@ def run(args: argparse.Namespace, stack: ExitStack) -> list[Figure]:
     from django.conf import settings
     from django.core.management import call_command
 
-    from integrations.streams import ensure_inbound_stream, inbound_subject
+    from integrations.streams import inbound_stream_name, inbound_subject
 
     logs = Path(tempfile.mkdtemp(prefix="bench-logs-"))
     call_command("migrate", verbosity=0)
@@ -207,21 +233,13 @@ def run(args: argparse.Namespace, stack: ExitStack) -> list[Figure]:
     print(f"PostgreSQL {os.environ['DATABASE_URL']}\nNATS {devservers.redacted(settings.NATS_URL)}")
     print(f"batch {settings.HEALIX_INBOUND_BATCH}, {os.cpu_count()} CPUs, logs in {logs}\n")
 
-    async def make_stream() -> None:
-        import nats
-
-        nc = await nats.connect(settings.NATS_URL)
-        try:
-            await ensure_inbound_stream(nc.jetstream())
-        finally:
-            await nc.close()
-
-    asyncio.run(make_stream())
+    make_streams(org)
     messages = bodies(plans, args.events, seed=1)
     started = time.perf_counter()
     asyncio.run(publish(settings.NATS_URL, inbound_subject(org.slug, SUBJECT), messages))
     print(f"publish  {args.events} messages in {time.perf_counter() - started:.1f}s")
-    ceiling_rate = asyncio.run(ceiling(settings.NATS_URL, args.events))
+    stream = inbound_stream_name(org.slug)
+    ceiling_rate = asyncio.run(ceiling(settings.NATS_URL, stream, args.events))
     batch = settings.HEALIX_INBOUND_BATCH
     print(f"ceiling  {ceiling_rate:,.0f} events/s (bare nats-py fetch {batch} + ack)")
     bus_rate = consume_bus_rate(org, args.events, logs, args.consumers)

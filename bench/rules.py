@@ -43,6 +43,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from bench.common import Figure, percentile, standalone  # noqa: E402
+from bench.ingest import make_streams  # noqa: E402
 from healix import devservers  # noqa: E402 (needs the project on sys.path)
 
 DATABASE = "healix_bench_rules"
@@ -273,18 +274,9 @@ def latency(org, plans, count: int, logs: Path, spacing: float) -> list[float]:
     from django.utils import timezone
 
     from events.models import OutboxEvent
-    from integrations.streams import ensure_inbound_stream, inbound_subject
+    from integrations.streams import inbound_subject
 
-    async def make_stream() -> None:
-        import nats
-
-        nc = await nats.connect(settings.NATS_URL)
-        try:
-            await ensure_inbound_stream(nc.jetstream())
-        finally:
-            await nc.close()
-
-    asyncio.run(make_stream())
+    make_streams(org)
     chosen = [str(plan.pk) for plan in plans[-count:]]
     worker = start_process(
         [sys.executable, "-m", "celery", "-A", "healix.celery", "worker", "--pool=solo",

@@ -10,7 +10,7 @@ figure with the ceiling measured in the same run, their ratio and the target of 
 above it, the machine and its load, which moves every figure on a shared machine.
 
 NAME: only these benchmarks (ingest, api, events, rules, sweep, webhooks, bus_auth,
-secrets_at_rest, api_auth). --quick: tiny sizes, to see that everything runs (the
+secrets_at_rest, api_auth, isolation). --quick: tiny sizes, to see that everything runs (the
 figures then mean nothing). Exit status 1 when a benchmark failed or a figure missed
 its target.
 """
@@ -76,6 +76,7 @@ BENCHMARKS = (
         "secrets_at_rest", (), ("--integrations", "5", "--deliveries", "10", "--rounds", "5"), 20
     ),
     Benchmark("api_auth", (), ("--checks", "100"), 20),
+    Benchmark("isolation", (), ("--flood", "2000", "--quiet-seconds", "2"), 60),
 )
 
 

@@ -105,8 +105,8 @@ def asyncapi_document() -> dict[str, Any]:
             "description": (
                 "System events Healix publishes to NATS JetStream (stream "
                 f"{settings.HEALIX_EVENTS_STREAM}). Each message is stored once per eventId. "
-                "Inbound integration events partners publish (stream "
-                f"{settings.HEALIX_INBOUND_STREAM})."
+                "Inbound integration events partners publish (one stream per organization, "
+                f"{settings.HEALIX_INBOUND_STREAM}_<orgId>)."
             ),
         },
         "defaultContentType": "application/json",

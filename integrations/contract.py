@@ -96,8 +96,8 @@ def add_inbound(channels: dict, operations: dict, messages: dict) -> None:
         "address": "healix.{orgId}.inbound.{subject}",
         "title": "Inbound integration events",
         "description": (
-            f"Stored by stream {settings.HEALIX_INBOUND_STREAM}; Healix keeps the first "
-            "message of the same data only and counts later copies."
+            f"Stored by the organization's stream, {settings.HEALIX_INBOUND_STREAM}_<orgId>; "
+            "Healix keeps the first message of the same data only and counts later copies."
         ),
         "parameters": {
             "orgId": {"description": "The organization id, e.g. hrh."},

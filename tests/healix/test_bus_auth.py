@@ -17,6 +17,7 @@ from healix.models import OrganizationAPIKey
 from healix.scopes import Scope
 from integrations.bus import REPLY_HEADER
 from integrations.models import InboundEvent
+from integrations.streams import inbound_stream_name
 from tests.fixtures.bus import connect
 from tests.fixtures.integrations import make_api_key
 from tests.fixtures.processes import start_process, stop_process
@@ -59,7 +60,7 @@ def test_key_publishes_inbound_event_that_is_ingested_with_answer(
             ack = await partner.js.publish(
                 f"healix.hrh.inbound.{SUBJECT}", body, headers={REPLY_HEADER: inbox}
             )
-            assert ack.stream == "HEALIX_INBOUND"
+            assert ack.stream == inbound_stream_name("hrh")
             return json.loads((await answers.next_msg(timeout=PATIENCE)).data)
         finally:
             await partner.nc.close()
@@ -145,8 +146,8 @@ REFUSED = [
     ),
     (
         "deleting a stream",
-        lambda p: p.nc.publish(f"{JS_API_PREFIX}.STREAM.DELETE.HEALIX_INBOUND", b""),
-        f"{JS_API_PREFIX}.STREAM.DELETE.HEALIX_INBOUND",
+        lambda p: p.nc.publish(f"{JS_API_PREFIX}.STREAM.DELETE.HEALIX_INBOUND_hrh", b""),
+        f"{JS_API_PREFIX}.STREAM.DELETE.HEALIX_INBOUND_hrh",
     ),
     (
         "creating a stream",
@@ -243,10 +244,12 @@ def test_scopes_decide_what_the_connection_may_do(start_bus_auth, nats_server, o
 
 
 def test_replies_cannot_reach_the_platforms_streams(
-    start_bus_auth, start_consume_bus, nats_server, org, plan
+    start_bus_auth, inbound_stream, nats_server, org, plan, other_org
 ):
     """NATS checks no permission on a reply subject: the partners' own account is what keeps
-    a reply aimed at another organization's inbound subject out of HEALIX_INBOUND."""
+    a reply aimed at another organization's inbound subject out of that organization's
+    stream."""
+    inbound_stream()  # both organizations' streams
     key = make_api_key(org)
     start_bus_auth()
     prefix, consumer_of_key = prefix_of(key), consumer_name(row(key))
@@ -269,7 +272,7 @@ def test_replies_cannot_reach_the_platforms_streams(
                 message = await seen.next_msg(timeout=QUIET)
                 raise AssertionError(f"a reply reached {message.subject}")
             info = await watcher.jetstream().stream_info(
-                "HEALIX_INBOUND", subjects_filter="healix.other.>"
+                inbound_stream_name("other"), subjects_filter="healix.other.>"
             )
             return info.state.messages if info.state.subjects else 0
         finally:

@@ -22,6 +22,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from healix.bus_auth import consumer_name, inbox_prefix
 from healix.models import OrganizationAPIKey
 from healix.scopes import Scope
+from integrations.streams import inbound_stream_name
 from tests.fixtures.bus import Partner, connect
 from tests.fixtures.integrations import make_api_key
 from tests.fixtures.processes import stop_process
@@ -167,9 +168,10 @@ def test_given_a_connection_over_its_subscription_limit_then_the_server_refuses_
 
 
 def test_given_a_message_over_the_payload_limit_then_it_is_refused_and_never_stored(
-    start_bus_auth, nats_server, org, other_org
+    start_bus_auth, nats_server, org, other_org, inbound_stream
 ):
-    # Given the partners' payload limit
+    # Given the partners' payload limit, and the organizations' streams
+    inbound_stream()
     hostile_key = make_api_key(other_org, "hostile", scopes=[Scope.INBOUND_WRITE])
     start_bus_auth()
     hostile_prefix = prefix_of(hostile_key)
@@ -184,7 +186,7 @@ def test_given_a_message_over_the_payload_limit_then_it_is_refused_and_never_sto
                 await hostile.nc.publish("healix.other.inbound.aiEngineTimeSlot", too_big)
                 await hostile.nc.flush(timeout=5)
             closed = await closed_by_server(hostile)
-            info = await platform.jetstream().stream_info("HEALIX_INBOUND")
+            info = await platform.jetstream().stream_info(inbound_stream_name("other"))
             return closed, str(hostile.nc.last_error), info.state.messages
         finally:
             await close_all([hostile])
