@@ -4,7 +4,8 @@ kombu writes a message by creating `<time>_<uuid>.<queue>.msg` and then writing 
 worker listing the folder in between moves the still-empty file away, fails to decode it
 ("Expecting value: line 1 column 1"), loses the message, and stops with an "Unrecoverable
 error". Here the message is written under a name the reader ignores and renamed into place,
-which is atomic on one filesystem: a reader sees a whole message or none.
+which is atomic on one filesystem: a reader sees a whole message or none. An exchange's table
+of bindings, which kombu also creates empty before writing it, is read again until written.
 
 It also names no host (a folder has none: kombu's default `localhost` made every connection
 warn "No hostname was supplied"), and lets a stopping worker stop at once: Celery's loop for
@@ -16,7 +17,7 @@ healix/celery.py registers it under the `filesystem` scheme, so CELERY_BROKER_UR
 
 import os
 import uuid
-from time import monotonic
+from time import monotonic, sleep
 
 from celery.worker import state as worker_state
 from kombu.exceptions import ChannelError
@@ -31,6 +32,8 @@ PARTIAL_SUFFIX = ".partial"
 # Seconds an idle worker waits for a message before it looks whether it was told to stop: short
 # enough that a Ctrl-C stops it at once, long enough to cost nothing (a look at a flag).
 STOP_CHECK_SECONDS = 0.2
+# Seconds a producer waits for a binding table being written before it gives up.
+TABLE_WRITE_PATIENCE_SECONDS = 5.0
 
 
 class Channel(filesystem.Channel):
@@ -44,6 +47,20 @@ class Channel(filesystem.Channel):
             os.rename(partial, final)
         except OSError as exc:
             raise ChannelError(f"Cannot add file {final!r} to directory") from exc
+
+
+    def get_table(self, exchange: str) -> list:
+        # kombu creates `<exchange>.exchange` empty, then locks and writes it: a producer
+        # reading it in between failed to decode "" and lost its message. Empty is a table
+        # being written: read again once the writer is through.
+        deadline = monotonic() + TABLE_WRITE_PATIENCE_SECONDS
+        while True:
+            try:
+                return super().get_table(exchange)
+            except ValueError:
+                if monotonic() >= deadline:
+                    raise
+                sleep(0.001)
 
 
 def worker_stopping() -> bool:

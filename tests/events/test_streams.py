@@ -32,7 +32,7 @@ def fresh_nats_server(tmp_path):
         yield server
 
 
-def test_setup_streams_creates_then_updates_the_stream(fresh_nats_server, settings):
+def test_setup_streams_creates_then_updates_the_stream(fresh_nats_server, settings, db):
     # Given a server without the stream
     nats_server = fresh_nats_server
     settings.NATS_URL = nats_server.url

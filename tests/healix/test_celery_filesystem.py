@@ -66,6 +66,32 @@ def test_a_reader_never_sees_a_message_being_written(tmp_path, monkeypatch):
     assert sorted(received) == sorted(list(range(count)) * writers)
 
 
+def test_a_producer_waits_for_a_binding_table_being_written(tmp_path):
+    # Given a queue's binding table as kombu leaves it while another process writes it: the
+    # file created, still empty
+    options = folders(tmp_path)
+    with Connection("filesystem://", transport_options=options) as connection:
+        connection.SimpleQueue("table").put({"n": 0})  # binds: this process knows the queue
+    table = tmp_path / "table.exchange"
+    written = table.read_text()
+    table.write_text("")
+
+    def finish_writing() -> None:
+        time.sleep(0.2)
+        table.write_text(written)
+
+    writer = threading.Thread(target=finish_writing)
+    writer.start()
+    # When a producer of another connection puts a message meanwhile
+    with Connection("filesystem://", transport_options=options) as connection:
+        queue = connection.SimpleQueue("table")
+        queue.put({"n": 1})
+        writer.join()
+        # Then it waited for the table (kombu failed to decode "") and the message is queued
+        received = sorted(queue.get(timeout=5).payload["n"] for _ in range(2))
+    assert received == [0, 1]
+
+
 def test_a_connection_logs_no_hostname_warning(tmp_path, caplog):
     # Given the development broker, which is a folder and has no host
     options = folders(tmp_path)
