@@ -48,7 +48,6 @@ class Channel(filesystem.Channel):
         except OSError as exc:
             raise ChannelError(f"Cannot add file {final!r} to directory") from exc
 
-
     def get_table(self, exchange: str) -> list:
         # kombu creates `<exchange>.exchange` empty, then locks and writes it: a producer
         # reading it in between failed to decode "" and lost its message. Empty is a table
