@@ -30,6 +30,9 @@ __all__ = ["FairConsumer", "Source"]
 
 logger = logging.getLogger(__name__)
 
+# Messages settled before the loop lets other batches' work run.
+SETTLE_TURN = 50
+
 
 @dataclass(frozen=True)
 class Source:
@@ -155,11 +158,15 @@ class FairConsumer:
         except Exception:  # a bug: leave the batch for redelivery, keep consuming
             logger.exception("%s: handling a batch of %d failed", self.name, len(msgs))
             results = [self.failed] * len(msgs)
-        for msg, result in zip(msgs, results, strict=True):
+        for number, (msg, result) in enumerate(zip(msgs, results, strict=True), 1):
             try:
                 await self.settle(self.nc, msg, result)
             except Exception:  # one message's settling must never stop the consumer
                 logger.warning("Could not settle %s", msg.subject, exc_info=True)
+            if number % SETTLE_TURN == 0:
+                # An ack never waits, so a big batch would hold the loop until all are
+                # out: another organization's batch is handed on and answered meanwhile.
+                await asyncio.sleep(0)
         try:
             await self.nc.flush()
         except (TimeoutError, nats.errors.Error):
