@@ -17,10 +17,12 @@ from healix.bus_auth import (
 from healix.models import OrganizationAPIKey
 from healix.scopes import Scope
 
-__all__ = ["bus_credentials", "public_bus_url"]
+__all__ = ["FETCH_SECONDS", "bus_credentials", "public_bus_url"]
 
 # The environment variable the example reads the key from: a key never belongs in code.
 KEY_VARIABLE = "HEALIX_API_KEY"
+# How long the example's fetch waits for events: a long poll, not a busy loop.
+FETCH_SECONDS = 5
 
 
 def public_bus_url() -> str:
@@ -108,10 +110,13 @@ def python_example(api_key: OrganizationAPIKey, consumer: dict | None) -> str:
             f"        durable={consumer['name']!r},",
             f"        stream={consumer['stream']!r},",
             "    )",
+            '    print("Waiting for events", flush=True)',
             "    while True:",
+            "        # An idle fetch times out with nats.errors.TimeoutError, or at times with",
+            "        # a plain asyncio.TimeoutError (nats-py 2.16): the latter catches both.",
             "        try:",
-            "            messages = await events.fetch(100, timeout=5)",
-            "        except nats.errors.TimeoutError:",
+            f"            messages = await events.fetch(100, timeout={FETCH_SECONDS})",
+            "        except asyncio.TimeoutError:",
             "            continue",
             "        for message in messages:",
             "            event = json.loads(message.data)",
