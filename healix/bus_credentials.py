@@ -3,6 +3,7 @@ and the API key's admin page show the same (docs/bus-access.md)."""
 
 from __future__ import annotations
 
+import json
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
@@ -74,6 +75,11 @@ def bus_credentials(api_key: OrganizationAPIKey) -> dict | None:
     }
 
 
+def _quoted(text: str) -> str:
+    """A string literal as ruff and black write it: double quotes."""
+    return json.dumps(text)
+
+
 def python_example(api_key: OrganizationAPIKey, consumer: dict | None) -> str:
     """A ready-to-run nats-py program for this key (the key itself comes from $HEALIX_API_KEY)."""
     org = api_key.organization.slug
@@ -90,12 +96,13 @@ def python_example(api_key: OrganizationAPIKey, consumer: dict | None) -> str:
         "",
         "async def main():",
         "    nc = await nats.connect(",
-        f"        {public_bus_url()!r},",
-        f"        token=os.environ[{KEY_VARIABLE!r}],",
-        f"        inbox_prefix={inbox_prefix(api_key)!r},  # replies: only this key may read them",
+        f"        {_quoted(public_bus_url())},",
+        f"        token=os.environ[{_quoted(KEY_VARIABLE)}],",
+        f"        inbox_prefix={_quoted(inbox_prefix(api_key))},"
+        "  # replies: only this key may read them",
         "        max_reconnect_attempts=-1,",
         "    )",
-        f"    js = nc.jetstream(prefix={JS_API_PREFIX!r})",
+        f"    js = nc.jetstream(prefix={_quoted(JS_API_PREFIX)})",
     ]
     if Scope.INBOUND_WRITE in api_key.scopes:
         lines += [
@@ -106,9 +113,9 @@ def python_example(api_key: OrganizationAPIKey, consumer: dict | None) -> str:
         lines += [
             "    # Your organization's events, at least once: ack each once handled.",
             "    events = await js.pull_subscribe(",
-            f"        {consumer['filterSubject']!r},",
-            f"        durable={consumer['name']!r},",
-            f"        stream={consumer['stream']!r},",
+            f"        {_quoted(consumer['filterSubject'])},",
+            f"        durable={_quoted(consumer['name'])},",
+            f"        stream={_quoted(consumer['stream'])},",
             "    )",
             '    print("Waiting for events", flush=True)',
             "    while True:",

@@ -57,7 +57,7 @@ def test_credentials_name_the_keys_organization_only(org, settings):
         "payloadBytes": settings.HEALIX_BUS_LIMITS.payload_bytes,
         "unackedEvents": settings.HEALIX_BUS_LIMITS.ack_pending,
     }
-    assert "token=os.environ['HEALIX_API_KEY']" in body["example"]
+    assert 'token=os.environ["HEALIX_API_KEY"]' in body["example"]
     assert key not in response.content.decode(), "the key is never echoed"
 
 
