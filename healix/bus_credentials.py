@@ -3,6 +3,7 @@ and the API key's admin page show the same (docs/bus-access.md)."""
 
 from __future__ import annotations
 
+import json
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
@@ -17,10 +18,12 @@ from healix.bus_auth import (
 from healix.models import OrganizationAPIKey
 from healix.scopes import Scope
 
-__all__ = ["bus_credentials", "public_bus_url"]
+__all__ = ["FETCH_SECONDS", "bus_credentials", "public_bus_url"]
 
 # The environment variable the example reads the key from: a key never belongs in code.
 KEY_VARIABLE = "HEALIX_API_KEY"
+# How long the example's fetch waits for events: a long poll, not a busy loop.
+FETCH_SECONDS = 5
 
 
 def public_bus_url() -> str:
@@ -72,6 +75,11 @@ def bus_credentials(api_key: OrganizationAPIKey) -> dict | None:
     }
 
 
+def _quoted(text: str) -> str:
+    """A string literal as ruff and black write it: double quotes."""
+    return json.dumps(text)
+
+
 def python_example(api_key: OrganizationAPIKey, consumer: dict | None) -> str:
     """A ready-to-run nats-py program for this key (the key itself comes from $HEALIX_API_KEY)."""
     org = api_key.organization.slug
@@ -88,12 +96,13 @@ def python_example(api_key: OrganizationAPIKey, consumer: dict | None) -> str:
         "",
         "async def main():",
         "    nc = await nats.connect(",
-        f"        {public_bus_url()!r},",
-        f"        token=os.environ[{KEY_VARIABLE!r}],",
-        f"        inbox_prefix={inbox_prefix(api_key)!r},  # replies: only this key may read them",
+        f"        {_quoted(public_bus_url())},",
+        f"        token=os.environ[{_quoted(KEY_VARIABLE)}],",
+        f"        inbox_prefix={_quoted(inbox_prefix(api_key))},"
+        "  # replies: only this key may read them",
         "        max_reconnect_attempts=-1,",
         "    )",
-        f"    js = nc.jetstream(prefix={JS_API_PREFIX!r})",
+        f"    js = nc.jetstream(prefix={_quoted(JS_API_PREFIX)})",
     ]
     if Scope.INBOUND_WRITE in api_key.scopes:
         lines += [
@@ -104,14 +113,17 @@ def python_example(api_key: OrganizationAPIKey, consumer: dict | None) -> str:
         lines += [
             "    # Your organization's events, at least once: ack each once handled.",
             "    events = await js.pull_subscribe(",
-            f"        {consumer['filterSubject']!r},",
-            f"        durable={consumer['name']!r},",
-            f"        stream={consumer['stream']!r},",
+            f"        {_quoted(consumer['filterSubject'])},",
+            f"        durable={_quoted(consumer['name'])},",
+            f"        stream={_quoted(consumer['stream'])},",
             "    )",
+            '    print("Waiting for events", flush=True)',
             "    while True:",
+            "        # An idle fetch times out with nats.errors.TimeoutError, or at times with",
+            "        # a plain asyncio.TimeoutError (nats-py 2.16): the latter catches both.",
             "        try:",
-            "            messages = await events.fetch(100, timeout=5)",
-            "        except nats.errors.TimeoutError:",
+            f"            messages = await events.fetch(100, timeout={FETCH_SECONDS})",
+            "        except asyncio.TimeoutError:",
             "            continue",
             "        for message in messages:",
             "            event = json.loads(message.data)",

@@ -5,11 +5,13 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
 
 import nats
 import pytest
 from django.urls import reverse
 
+from healix.bus_credentials import FETCH_SECONDS
 from healix.models import OrganizationAPIKey
 from healix.scopes import Scope
 from plans import services
@@ -17,6 +19,8 @@ from tests.fixtures.integrations import key_client, make_api_key
 from tests.fixtures.waiting import PATIENCE, wait_until
 
 URL = "/api/v1/bus-credentials/"
+# Issue 16, item 3: the example must outlive several idle fetches, not only the first events.
+IDLE_FETCHES = 4
 
 
 def prefix_of(key: str) -> str:
@@ -53,7 +57,7 @@ def test_credentials_name_the_keys_organization_only(org, settings):
         "payloadBytes": settings.HEALIX_BUS_LIMITS.payload_bytes,
         "unackedEvents": settings.HEALIX_BUS_LIMITS.ack_pending,
     }
-    assert "token=os.environ['HEALIX_API_KEY']" in body["example"]
+    assert 'token=os.environ["HEALIX_API_KEY"]' in body["example"]
     assert key not in response.content.decode(), "the key is never echoed"
 
 
@@ -98,7 +102,7 @@ def test_admin_shows_the_same_on_the_api_key_page(client, superuser, org):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_example_program_runs_and_receives_the_organizations_events(
+def test_the_example_program_keeps_receiving_events_across_idle_fetches(
     start_bus_auth, start_relay, nats_server, org, actor, template, patient, nurse, tmp_path
 ):
     # Given the callout running, and the example the endpoint gives a key of hrh
@@ -120,19 +124,31 @@ def test_the_example_program_runs_and_receives_the_organizations_events(
         consumer = f"hrh_{prefix_of(key)}"
         wait_until(lambda: has_consumer(nats_server.url, consumer) or process.poll() is not None)
         assert process.poll() is None, log.read_text()
-        services.assign_plan(
-            actor=actor,
-            template=template,
-            user=patient,
-            role_assignments={"Nurse": nurse},
-            title="Seen by the example",
-        )
+        assign_plan(actor, template, patient, nurse, "Seen by the example")
         start_relay()
         # Then it prints hrh's planCreated
-        wait_until(lambda: "healix.hrh.planCreated" in log.read_text(), PATIENCE)
+        wait_until(lambda: log.read_text().count("healix.hrh.planCreated") == 1, PATIENCE)
+        # and when nothing happens for several of its fetches' timeouts (issue 16, item 3: an
+        # idle fetch may end in a plain asyncio.TimeoutError, which killed the program)
+        time.sleep(IDLE_FETCHES * FETCH_SECONDS + 1)
+        assert process.poll() is None, log.read_text()
+        # it is still there for the next event
+        assign_plan(actor, template, patient, nurse, "Seen after a quiet while")
+        wait_until(lambda: log.read_text().count("healix.hrh.planCreated") == 2, PATIENCE)
+        assert "Traceback" not in log.read_text(), log.read_text()
     finally:
         process.terminate()
         process.wait(PATIENCE)
+
+
+def assign_plan(actor, template, patient, nurse, title: str) -> None:
+    services.assign_plan(
+        actor=actor,
+        template=template,
+        user=patient,
+        role_assignments={"Nurse": nurse},
+        title=title,
+    )
 
 
 def has_consumer(url: str, name: str) -> bool:
