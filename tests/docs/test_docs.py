@@ -9,23 +9,16 @@ docs/integrators.md: a fresh clone's `make run` followed through both works step
 from __future__ import annotations
 
 import base64
-import os
 import secrets
-import shutil
-import signal
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
-from healix import devservers
 from healix.devservers import BASE_DIR, free_port
-from tests.e2e.test_launcher import STARTUP_TIMEOUT, processes_using
 from tests.fixtures.docs import Block, Session, read_blocks, unmarked
-from tests.fixtures.launcher import Stack, partners_port
+from tests.fixtures.launcher import Stack, partners_port, scratch_stack
 from tests.fixtures.waiting import wait_until
 from tests.fixtures.webhooks import Receiver
 
@@ -49,23 +42,10 @@ def blocks_of(doc: str) -> list[Block]:
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
-    # Under var/ rather than pytest's tmp_path: under root PostgreSQL runs as another user.
-    devservers.var_dir().mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix="test-docs-", dir=devservers.var_dir()))
     # Free ports: the docs' 8000 and 14222 are a developer's own `make run`.
-    stack = Stack(scratch, port=free_port(), nats_port=free_port())
-    stack.launch(HEALIX_NATS_PORT=str(stack.nats_port))
-    yield stack
-    launcher = stack.current
-    if launcher.process.poll() is None:
-        launcher.process.send_signal(signal.SIGINT)
-        try:
-            launcher.process.wait(STARTUP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.killpg(launcher.process.pid, signal.SIGKILL)
-    for leftover in processes_using(stack.var_dir):
-        leftover.kill()
-    shutil.rmtree(scratch, ignore_errors=True)
+    with scratch_stack("test-docs-") as stack:
+        stack.launch(HEALIX_NATS_PORT=str(stack.nats_port))
+        yield stack
 
 
 @pytest.fixture(scope="module")

@@ -9,24 +9,17 @@ database its address, and when the port is taken the bus moves to a free one and
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from healix import devservers
-from healix.devservers import free_port
 from tests.e2e.test_launcher import (
-    STARTUP_TIMEOUT,
     Launcher,
     eventually,
     manage,
@@ -46,6 +39,7 @@ from tests.fixtures.launcher import (
     partners_port,
     publish_time_slot_over_nats,
     received_plan_updates,
+    scratch_stack,
     send_time_slot_over_rest,
     server_pids,
 )
@@ -60,23 +54,8 @@ KILLED = ("worker.1", "bus.1", "relay.1")
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
-    # Under var/ rather than pytest's tmp_path: under root PostgreSQL runs as another user, and
-    # every pytest run re-chmods /tmp/pytest-of-<user> to 0700, locking it out mid-test.
-    devservers.var_dir().mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix="test-launcher-", dir=devservers.var_dir()))
-    # A free port as the bus's default: the tests never take a developer's own 14222.
-    stack = Stack(scratch, port=free_port(), nats_port=free_port())
-    yield stack
-    for launcher in stack.runs:  # whatever a test did, leave no process behind
-        if launcher.process.poll() is None:
-            launcher.process.send_signal(signal.SIGINT)
-            try:
-                launcher.process.wait(STARTUP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                os.killpg(launcher.process.pid, signal.SIGKILL)
-    for leftover in processes_using(stack.var_dir):
-        leftover.kill()
-    shutil.rmtree(scratch, ignore_errors=True)
+    with scratch_stack("test-launcher-") as stack:
+        yield stack
 
 
 @pytest.fixture(scope="module")
