@@ -244,27 +244,29 @@ async def _settle(nc, msg: Msg, result: Result) -> None:
 
 
 class OrganizationStreams:
-    """What consume_bus follows: first the retired shared stream while it holds messages, then
-    every organization's stream, created if missing; each look names only what is new."""
+    """What consume_bus follows: the retired shared stream while it holds messages, and every
+    organization's stream, created if missing. Each look names them all: a look that failed
+    half-way loses nothing."""
 
     def __init__(self, js: JetStreamContext) -> None:
         self.js = js
-        self.known: set[str] = set()
+        self.sources: dict[str, Source] = {}
         self.shared_retired = False
 
     async def __call__(self) -> list[Source]:
-        sources = []
         if not self.shared_retired:
             # First: the organizations' streams cannot take subjects it still has.
             if await retire_shared_stream(self.js):
-                sources.append(Source(settings.HEALIX_INBOUND_STREAM, drain=True))
+                shared = settings.HEALIX_INBOUND_STREAM
+                self.sources[shared] = Source(shared, drain=True)
             self.shared_retired = True
         loop = asyncio.get_running_loop()
-        for org_id in sorted(await loop.run_in_executor(None, _organization_ids) - self.known):
-            await ensure_inbound(self.js, org_id)
-            self.known.add(org_id)
-            sources.append(Source(inbound_stream_name(org_id)))
-        return sources
+        for org_id in sorted(await loop.run_in_executor(None, _organization_ids)):
+            name = inbound_stream_name(org_id)
+            if name not in self.sources:
+                await ensure_inbound(self.js, org_id)
+                self.sources[name] = Source(name)
+        return list(self.sources.values())
 
 
 def _organization_ids() -> set[str]:

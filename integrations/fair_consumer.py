@@ -14,9 +14,10 @@ killed in between gets them redelivered.
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import nats
@@ -32,6 +33,10 @@ logger = logging.getLogger(__name__)
 
 # Messages settled before the loop lets other batches' work run.
 SETTLE_TURN = 50
+# Seconds a batch may wait for a worker before its messages are marked in progress: the
+# server redelivers a message not acked within the consumer's ack wait (30 s, streams.py), to
+# another consume_bus, and a queue of many organizations' batches must not make that happen.
+IN_PROGRESS_AFTER_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,7 @@ class Source:
 class _Batch:
     msgs: list[Msg]
     settled: asyncio.Future  # the fetcher waits on it before it fetches again
+    fetched_at: float = field(default_factory=time.monotonic)
 
 
 class FairConsumer:
@@ -76,6 +82,7 @@ class FairConsumer:
         self.on_batch = on_batch
         self._ready: asyncio.Queue[_Batch] = asyncio.Queue()
         self._sources: dict[str, Source] = {}
+        self._drained: set[str] = set()  # streams deleted once drained: never followed again
         self._fetchers: dict[str, asyncio.Task] = {}
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
 
@@ -92,7 +99,8 @@ class FairConsumer:
             while not stop.is_set():
                 try:
                     for source in await sources():
-                        self._sources[source.stream] = source
+                        if source.stream not in self._drained:
+                            self._sources[source.stream] = source
                 except Exception:  # NATS or the database away: the next look tries again
                     logger.warning("%s: could not look for new streams", self.name, exc_info=True)
                 for source in self._sources.values():
@@ -123,18 +131,24 @@ class FairConsumer:
                     batch = _Batch(msgs, asyncio.get_running_loop().create_future())
                     self._ready.put_nowait(batch)
                     await batch.settled
-                elif source.drain and await self._drained(source.stream):
+                elif source.drain and await self._drain_done(source.stream):
+                    self._drained.add(source.stream)
                     del self._sources[source.stream]
                     return
         except Exception:  # followed again at the next look for streams
             logger.warning("%s: fetching from %s failed", self.name, source.stream, exc_info=True)
 
-    async def _drained(self, stream: str) -> bool:
+    async def _drain_done(self, stream: str) -> bool:
         """Delete `stream` if its consumer has nothing left to deliver or to be acked."""
         try:
             info = await self.js.consumer_info(stream, self.durable)
         except NotFoundError:
-            return True  # another consume_bus deleted it
+            try:
+                await self.js.stream_info(stream)
+            except NotFoundError:
+                return True  # another consume_bus deleted it
+            logger.error("%s: %s has no consumer %s; not drained", self.name, stream, self.durable)
+            return True
         except Exception:
             return False
         if info.num_pending or info.num_ack_pending:
@@ -147,9 +161,15 @@ class FairConsumer:
     async def _work(self, stop: asyncio.Event) -> None:
         while (batch := await _next(self._ready, stop)) is not None:
             try:
+                if time.monotonic() - batch.fetched_at > IN_PROGRESS_AFTER_SECONDS:
+                    for msg in batch.msgs:
+                        await msg.in_progress()
                 await self._ingest(batch.msgs)
+            except Exception:  # never lose a worker: the batch comes again if unsettled
+                logger.exception("%s: a batch of %d failed", self.name, len(batch.msgs))
             finally:
-                batch.settled.set_result(None)
+                if not batch.settled.done():  # (cancelled with its fetcher at a stop)
+                    batch.settled.set_result(None)
 
     async def _ingest(self, msgs: list[Msg]) -> None:
         loop = asyncio.get_running_loop()

@@ -44,7 +44,8 @@ __all__ = [
 # tokens) never overlaps. Every organization's stream takes its own part of it.
 INBOUND_SUBJECTS = "healix.*.inbound.>"
 # Seconds the server waits for an ack before redelivering: a batch commits in well under a
-# second, so this only trips when a consumer died holding messages.
+# second, and one that waited long for a worker is marked in progress (fair_consumer.py), so
+# this only trips when a consumer died holding messages.
 ACK_WAIT_SECONDS = 30.0
 # Unacknowledged messages one organization's consumer may have out at once, over all
 # consume_bus processes: a few batches each.
