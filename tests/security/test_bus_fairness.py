@@ -20,7 +20,7 @@ from integrations.models import InboundEvent
 from integrations.streams import inbound_subject
 from tests.fixtures.bus import connect
 from tests.fixtures.integrations import make_api_key
-from tests.fixtures.waiting import wait_until
+from tests.fixtures.waiting import PATIENCE, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -50,7 +50,9 @@ def test_one_organizations_backlog_never_queues_ahead_of_anothers_message(
     flooder = make_api_key(other_plan.organization, "flooder", scopes=[Scope.INBOUND_WRITE])
     ours = make_api_key(plan.organization, "ours", scopes=[Scope.INBOUND_WRITE])
     start_bus_auth()
-    start_consume_bus().terminate()
+    first = start_consume_bus()
+    first.terminate()
+    first.wait(PATIENCE)  # so that none of the flood below is taken before the restart
     # And the other organization's partner floods its subject, then hrh's partner publishes one
     url = nats_server.client_url
     junk = [{"planId": str(other_plan.pk), "timeSlot": f"junk {n}"} for n in range(FLOOD)]
