@@ -70,7 +70,7 @@ def test_duplicates_across_batches_and_with_the_single_post(api, plan):
 
 
 def test_valid_and_invalid_events_mixed(api, plan):
-    # Given valid events around an invalid one, a non-object and a value too deep
+    # Given valid events around an invalid one and a non-object
     batch = [slot(plan, "a"), {"planId": str(plan.pk)}, "just text", slot(plan, "b")]
     # When they are posted together
     answers = results(post_batch(api, batch))
