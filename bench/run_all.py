@@ -9,7 +9,7 @@ progress bar shows its last line); its figures come back to this process. The ta
 figure with the ceiling measured in the same run, their ratio and the target of the issue;
 above it, the machine and its load, which moves every figure on a shared machine.
 
-NAME: only these benchmarks (ingest, api, events, rules, sweep, webhooks, bus_auth,
+NAME: only these benchmarks (ingest, api, batch, events, rules, sweep, webhooks, bus_auth,
 secrets_at_rest, api_auth, isolation). --quick: tiny sizes, to see that everything runs (the
 figures then mean nothing). Exit status 1 when a benchmark failed or a figure missed
 its target.
@@ -55,6 +55,12 @@ BENCHMARKS = (
     # No REST phase: api.py measures POST /api/v1/inbound/<subject>/ with the same web server.
     Benchmark("ingest", ("--requests", "0"), ("--events", "200", "--requests", "0"), 60),
     Benchmark("api", ("--events", "1000"), ("--requests", "250", "--events", "100"), 180),
+    Benchmark(
+        "batch",
+        (),
+        ("--batches", "6", "--size", "10", "--requests", "60", "--ceiling-events", "200"),
+        90,
+    ),
     Benchmark(
         "events",
         ("--events", "3000", "--seconds", "5"),

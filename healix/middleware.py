@@ -1,16 +1,16 @@
-"""Request size limit of the REST API: a body over HEALIX_API_MAX_BODY_BYTES is refused with a
+"""Request size limit of the REST API: a body over HEALIX_API_MAX_BODY_BYTES (or the inbound
+batch POST's own HEALIX_INBOUND_BATCH_MAX_BYTES, see request_bodies.body_limit) is refused with a
 413 problem before anything reads it (reading it is what the limit protects against). A
 chunked body that healix/request_bodies.py could not read is refused here too: 413 past the
 limit, 411 where the server cannot delimit it."""
 
 from collections.abc import Callable
 
-from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from healix.problems import problem_json
-from healix.request_bodies import API_PREFIX, LENGTH_REQUIRED, OVER_LIMIT
+from healix.request_bodies import API_PREFIX, LENGTH_REQUIRED, OVER_LIMIT, body_limit
 
 __all__ = ["ApiBodyLimitMiddleware"]
 
@@ -30,7 +30,7 @@ class ApiBodyLimitMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path.startswith(API_PREFIX):
-            limit = settings.HEALIX_API_MAX_BODY_BYTES
+            limit = body_limit(request.path_info)
             if request.META.get(LENGTH_REQUIRED):
                 return _length_required()
             if request.META.get(OVER_LIMIT):

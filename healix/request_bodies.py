@@ -7,18 +7,22 @@ stored as a rejection without its body and a PATCH changed nothing. This WSGI mi
 notice), from a server that delimits it (gunicorn de-chunks and says so with
 `wsgi.input_terminated`), and hands Django a body of known length. What it cannot read, it
 marks for ApiBodyLimitMiddleware to answer: 413 past the limit, 411 from a server that passes
-the chunked stream on raw (Django's development server).
+the chunked stream on raw (Django's development server). `body_limit` says which limit: the
+inbound batch POST has its own, HEALIX_INBOUND_BATCH_MAX_BYTES.
 """
 
 import io
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
 
-__all__ = ["API_PREFIX", "LENGTH_REQUIRED", "OVER_LIMIT", "SizedApiBodies"]
+__all__ = ["API_PREFIX", "LENGTH_REQUIRED", "OVER_LIMIT", "SizedApiBodies", "body_limit"]
 
 API_PREFIX = "/api/"
+# POST /api/v1/inbound/<subject>/batch/ (integrations/api/urls.py): up to 500 events at once.
+INBOUND_BATCH_PATH = re.compile(r"/api/v1/inbound/[^/]+/batch/\Z")
 # environ keys (so request.META keys) marking a body that was not read.
 LENGTH_REQUIRED = "healix.length_required"
 OVER_LIMIT = "healix.body_over_limit"
@@ -30,8 +34,15 @@ class SizedApiBodies:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         if environ.get("PATH_INFO", "").startswith(API_PREFIX) and _chunked(environ):
-            _read_body(environ, settings.HEALIX_API_MAX_BODY_BYTES)
+            _read_body(environ, body_limit(environ["PATH_INFO"]))
         return self.application(environ, start_response)
+
+
+def body_limit(path: str) -> int:
+    """The most bytes of a request body the API reads at `path`."""
+    if INBOUND_BATCH_PATH.match(path):
+        return settings.HEALIX_INBOUND_BATCH_MAX_BYTES
+    return settings.HEALIX_API_MAX_BODY_BYTES
 
 
 def _chunked(environ: dict[str, Any]) -> bool:

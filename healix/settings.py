@@ -201,27 +201,8 @@ HEALIX_TEMPLATE_IMPORT_MAX_BYTES = env.int(
     "HEALIX_TEMPLATE_IMPORT_MAX_BYTES", default=5 * 1024 * 1024
 )
 
-# Inbound integration events (integrations/).
-# Each organization's stream of what partners publish (healix.<orgId>.inbound.<subject>) is
-# named <this>_<orgId> (integrations/streams.py).
-HEALIX_INBOUND_STREAM = env.str("HEALIX_INBOUND_STREAM", default="HEALIX_INBOUND")
-# How long the stream keeps inbound messages: long enough to replay after a long outage.
-HEALIX_INBOUND_MAX_AGE_SECONDS = env.int("HEALIX_INBOUND_MAX_AGE_SECONDS", default=7 * 24 * 3600)
-# Copies of the inbound stream in a NATS cluster; 1 on a single server, 3 in production.
-HEALIX_INBOUND_REPLICAS = env.int("HEALIX_INBOUND_REPLICAS", default=1)
-# The durable consumer's name: every consume_bus process shares it, so they split the work.
-HEALIX_INBOUND_CONSUMER = env.str("HEALIX_INBOUND_CONSUMER", default="healix-inbound")
-# Messages fetched and committed together: one commit per batch is what makes thousands per
-# second possible; small enough that a redelivered batch is cheap.
-HEALIX_INBOUND_BATCH = env.int("HEALIX_INBOUND_BATCH", default=500)
-# Batches of different organizations one consume_bus ingests at once (one database connection
-# each): an organization's backlog occupies one, never the others' (fair_consumer.py).
-HEALIX_INBOUND_WORKERS = env.int("HEALIX_INBOUND_WORKERS", default=4)
-# Seconds between consume_bus's looks for new organizations, whose streams it then creates.
-HEALIX_INBOUND_REFRESH_SECONDS = env.float("HEALIX_INBOUND_REFRESH_SECONDS", default=5.0)
-# Largest payload accepted (REST and NATS); integration payloads are small records, so 256 KiB
-# is generous while keeping one message's parsing and storage cheap.
-HEALIX_INBOUND_MAX_BYTES = env.int("HEALIX_INBOUND_MAX_BYTES", default=256 * 1024)
+# Inbound integration events (integrations/): exactly the names of that module's __all__.
+from healix.settings_inbound import *  # noqa: E402, F403
 
 # Rules (rules/).
 # How many evaluations one trigger may cause when rule actions change data that "on change"
@@ -354,7 +335,11 @@ HEALIX_API_FAILED_ATTEMPTS_PER_MINUTE = env.int("HEALIX_API_FAILED_ATTEMPTS_PER_
 HEALIX_API_TRUSTED_PROXIES = env.int("HEALIX_API_TRUSTED_PROXIES", default=0)
 # Largest request body the REST API reads (the inbound payload limit is separate and smaller).
 HEALIX_API_MAX_BODY_BYTES = env.int("HEALIX_API_MAX_BODY_BYTES", default=1024 * 1024)
-DATA_UPLOAD_MAX_MEMORY_SIZE = max(HEALIX_API_MAX_BODY_BYTES, 2_621_440)
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(
+    HEALIX_API_MAX_BODY_BYTES,
+    HEALIX_INBOUND_BATCH_MAX_BYTES,  # noqa: F405 (healix/settings_inbound.py)
+    2_621_440,
+)
 
 # The OpenAPI document (drf-spectacular) and its Swagger UI, served offline from the sidecar.
 SPECTACULAR_SETTINGS = {

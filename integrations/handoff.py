@@ -306,7 +306,10 @@ def hand_to_rules(event_ids: list[uuid.UUID]) -> None:
     _courier.send(event_ids)
 
 
-def after_commit(event_id: uuid.UUID) -> None:
-    """Hand `event_id` over once the current transaction commits (never if it rolls back); the
-    courier gathers the events of a whole batch, or of many requests, into one task."""
-    transaction.on_commit(partial(hand_to_rules, [event_id]), robust=True)
+def after_commit(event_ids: list[uuid.UUID]) -> None:
+    """Hand `event_ids` over once the current transaction commits (never if it rolls back);
+    the courier gathers the events of many batches or requests into one task. One hook for a
+    whole batch: a hook per event cost a seventh of a REST batch's time in Django's lookup of
+    the connection."""
+    if event_ids:
+        transaction.on_commit(partial(hand_to_rules, event_ids), robust=True)

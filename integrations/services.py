@@ -246,7 +246,7 @@ def _rerun(event: InboundEvent) -> IngestResult:
         event.errors = [note.as_dict()]
         event.save(update_fields=["errors"])
         return IngestResult(first, Outcome.DUPLICATE, duplicate_of=first)
-    handoff.after_commit(event.pk)
+    handoff.after_commit([event.pk])
     return IngestResult(event.pk, Outcome.ACCEPTED)
 
 

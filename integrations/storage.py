@@ -129,12 +129,14 @@ def store_first_or_count(candidates: list[Candidate], source: str) -> dict[int, 
         cursor.execute(STORE_SQL, [source, json.dumps(rows)], prepare=True)
         stored = {(org, subject, digest): pk for pk, org, subject, digest in cursor.fetchall()}
     results: dict[int, IngestResult] = {}
+    accepted = []
     for c in candidates:
         key = keys[c.index]
         pk = stored[key]
         if c is firsts[key] and pk == c.new_id:
-            handoff.after_commit(pk)
+            accepted.append(pk)
             results[c.index] = IngestResult(pk, Outcome.ACCEPTED)
         else:
             results[c.index] = IngestResult(pk, Outcome.DUPLICATE, duplicate_of=pk)
+    handoff.after_commit(accepted)
     return results

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from integrations.api.batch_views import InboundBatchView
 from integrations.api.views import (
     InboundItemView,
     InboundListView,
@@ -20,6 +21,7 @@ from integrations.api.webhook_views import (
 urlpatterns = [
     path("inbound/", InboundListView.as_view(), name="inbound-list"),
     path("inbound/<str:key>/", InboundItemView.as_view(), name="inbound-item"),
+    path("inbound/<str:key>/batch/", InboundBatchView.as_view(), name="inbound-batch"),
     path("integrations/", IntegrationListView.as_view(), name="integration-list"),
     path("integrations/<int:pk>/", IntegrationDetailView.as_view(), name="integration-detail"),
     path("webhooks/", WebhookListView.as_view(), name="webhook-list"),

@@ -70,6 +70,7 @@ def test_the_real_ids_are_reachable_with_generated_bodies(live_server, world):
         "/api/v1/work-queue-items/{id}/": {"id": str(world.item.pk)},
         "/api/v1/form-assignments/{id}/submit/": {"id": str(world.assignment.pk)},
         "/api/v1/inbound/{key}/": {"key": "aiEngineTimeSlot"},
+        "/api/v1/inbound/{key}/batch/": {"key": "aiEngineTimeSlot"},
         "/api/v1/webhooks/{id}/": {"id": str(world.webhook.pk)},
         "/api/v1/webhooks/{id}/test/": {"id": str(world.webhook.pk)},
         "/api/v1/webhooks/{id}/rotate-secret/": {"id": str(world.webhook.pk)},

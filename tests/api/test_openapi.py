@@ -79,3 +79,17 @@ def test_the_feeds_example_is_a_valid_envelope(document):
     [example] = examples.values()
     for row in example["value"]["results"]:
         assert envelope_errors(row["event"]) == []
+
+
+def test_the_inbound_batch_is_documented_with_both_bodies_and_its_207(document):
+    batch = document["paths"]["/api/v1/inbound/{key}/batch/"]["post"]
+    content = batch["requestBody"]["content"]
+    assert content["application/json"]["schema"]["type"] == "array"
+    assert content["application/x-ndjson"]["schema"]["type"] == "string"
+    results = batch["responses"]["207"]["content"]["application/json"]["schema"]
+    item = results["properties"]["results"]["items"]["anyOf"]
+    assert {"$ref": "#/components/schemas/Problem"} in item
+    assert item[0]["properties"]["status"]["enum"] == ["accepted", "duplicate"]
+    for code in ("400", "413", "415", "422"):
+        assert code in batch["responses"], code
+    assert any(p["name"] == "Idempotency-Key" for p in batch["parameters"])

@@ -135,3 +135,36 @@ def test_a_server_that_cannot_delimit_the_body_answers_411(
     assert (status, headers["Content-Type"]) == (411, PROBLEM)
     assert "Content-Length" in problem["detail"]
     assert (world.fingerprint(), other_world.fingerprint()) == (ours, theirs)
+
+
+def test_a_chunked_batch_has_the_batchs_own_limit(start_web, world: World, other_world: World):
+    # Given gunicorn whose batch limit is four times the API's
+    server = start_web(
+        "gunicorn",
+        HEALIX_API_MAX_BODY_BYTES=str(API_LIMIT),
+        HEALIX_INBOUND_BATCH_MAX_BYTES=str(4 * API_LIMIT),
+    )
+    ours = world.fingerprint()
+    batch_url = f"{INBOUND}batch/"
+
+    def events(count: int) -> str:
+        plan = str(other_world.plan.pk)
+        return json.dumps(
+            [{"planId": plan, "timeSlot": f"{n:04} " + "x" * 400} for n in range(count)]
+        )
+
+    # When B's partner streams a batch past the API's limit but within the batch's
+    status, _, answer = chunked(
+        server, "POST", batch_url, other_world.key, pieces(events(300), 4096)
+    )
+    # Then it is read whole: every event accepted, in B only
+    assert status == 207 and {a["status"] for a in answer["results"]} == {"accepted"}
+    assert len(answer["results"]) == 300
+    # And a batch past the batch's limit is refused unread, nothing stored
+    before = other_world.fingerprint()
+    status, _, problem = chunked(
+        server, "POST", batch_url, other_world.key, pieces(events(700), 4096)
+    )
+    assert (status, problem["type"]) == (413, "https://healix.me/problems/payload-too-large")
+    assert f"more than {4 * API_LIMIT} bytes" in problem["detail"]
+    assert other_world.fingerprint() == before and world.fingerprint() == ours
