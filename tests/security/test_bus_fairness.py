@@ -8,17 +8,12 @@ of their own (integrations/fair_consumer.py): the other organization's message w
 most the batch in hand, never the backlog. bench/isolation.py measures the delay.
 """
 
-import asyncio
-import json
-
 import pytest
 
-from healix.bus_auth import inbox_prefix
-from healix.models import OrganizationAPIKey
 from healix.scopes import Scope
 from integrations.models import InboundEvent
 from integrations.streams import inbound_subject
-from tests.fixtures.bus import connect
+from tests.fixtures.bus import publish_as
 from tests.fixtures.integrations import make_api_key
 from tests.fixtures.waiting import PATIENCE, wait_until
 
@@ -27,20 +22,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 SUBJECT = "aiEngineTimeSlot"
 FLOOD = 3_000
 BATCH = 100
-
-
-def publish_as(url: str, key: str, subject: str, bodies: list[dict]) -> None:
-    prefix = inbox_prefix(OrganizationAPIKey.objects.get_from_key(key))
-    asyncio.run(_publish(url, key, prefix, subject, bodies))
-
-
-async def _publish(url: str, key: str, prefix: str, subject: str, bodies: list[dict]) -> None:
-    partner = await connect(url, key, prefix)
-    try:
-        for body in bodies:
-            await partner.js.publish(subject, json.dumps(body).encode())
-    finally:
-        await partner.nc.close()
 
 
 def test_one_organizations_backlog_never_queues_ahead_of_anothers_message(

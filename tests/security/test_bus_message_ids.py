@@ -8,18 +8,13 @@ rejection. Each organization now has its own stream (integrations/streams.py), s
 only ever drop a copy its own organization already sent.
 """
 
-import asyncio
-import json
-
 import pytest
 from nats.js.api import PubAck
 
-from healix.bus_auth import inbox_prefix
-from healix.models import OrganizationAPIKey
 from healix.scopes import Scope
 from integrations.models import InboundEvent
 from integrations.streams import inbound_subject
-from tests.fixtures.bus import connect
+from tests.fixtures.bus import publish_as as publish_as_partner
 from tests.fixtures.integrations import make_api_key
 from tests.fixtures.waiting import wait_until
 
@@ -30,17 +25,8 @@ ID = {"Nats-Msg-Id": "order-1"}
 
 
 def publish_as(url: str, key: str, org_id: str, body: dict) -> PubAck:
-    prefix = inbox_prefix(OrganizationAPIKey.objects.get_from_key(key))
-    return asyncio.run(_publish(url, key, prefix, inbound_subject(org_id, SUBJECT), body))
-
-
-async def _publish(url: str, key: str, prefix: str, subject: str, body: dict) -> PubAck:
-    partner = await connect(url, key, prefix)
-    try:
-        data = json.dumps(body).encode()
-        return await partner.js.publish(subject, data, headers=ID)
-    finally:
-        await partner.nc.close()
+    [ack] = publish_as_partner(url, key, inbound_subject(org_id, SUBJECT), [body], headers=ID)
+    return ack
 
 
 def test_one_organizations_message_id_never_drops_anothers_message(
