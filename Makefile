@@ -7,7 +7,7 @@ STAMP := $(VENV)/.requirements-installed
 .PHONY: run test test-faults lint clean bench soak
 
 run: $(STAMP)
-	$(PYTHON) -m healix.launcher
+	$(PYTHON) -m dev.launcher
 
 test: $(STAMP)
 	$(PYTHON) -m pytest

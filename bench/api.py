@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/api.py [--requests 18000] [--concurrency 16] [--events 5000]
 
-Starts an embedded PostgreSQL and nats-server (healix/devservers.py) unless DATABASE_URL /
+Starts an embedded PostgreSQL and nats-server (dev/servers.py) unless DATABASE_URL /
 NATS_URL name servers, fills one organization with --events outgoing events, then runs
 the Procfile's web line (gunicorn, 2 workers, DEBUG off, as in production) and a client
 holding --concurrency requests in flight (wrk if installed, else asyncio: bench/http_load.py)
@@ -41,8 +41,8 @@ def setup(events: int):
 
     from bench.ingest import setup_organization
     from events.feed import read_feed
+    from healix.api.scopes import Scope
     from healix.models import OrganizationAPIKey
-    from healix.scopes import Scope
     from plans import services
     from plans.models import Plan
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/api_auth.py [--checks 3000]
 
-Starts an embedded PostgreSQL (healix/devservers.py) unless DATABASE_URL names one, makes one
+Starts an embedded PostgreSQL (dev/servers.py) unless DATABASE_URL names one, makes one
 key, then runs in this process --checks key checks (`api_auth.verified_key`, as every REST
 request and every bus connect runs it) of each kind: the right key, a wrong secret with the
 key's prefix, an unknown prefix. For each it counts the statements sent and the CPU spent, in
@@ -79,7 +79,7 @@ def measure(what, checks: int, counter: StatementCounter) -> tuple[float, float,
 def check(key: str):
     from rest_framework.exceptions import APIException
 
-    from healix.api_auth import verified_key
+    from healix.api.auth import verified_key
 
     def run() -> None:
         # Refused (401) or throttled (429): what a guess costs is measured too.

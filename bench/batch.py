@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/batch.py [--batches 600] [--size 100] [--requests 6000]
 
-Starts an embedded PostgreSQL and nats-server (healix/devservers.py) unless DATABASE_URL /
+Starts an embedded PostgreSQL and nats-server (dev/servers.py) unless DATABASE_URL /
 NATS_URL name servers. Then, in one run:
 
 1. ceiling: --ceiling-events inbound messages published to JetStream, drained by a bare nats-py
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace, stack: ExitStack) -> list[Figure]:
     from django.conf import settings
     from django.core.management import call_command
 
-    from integrations.streams import inbound_stream_name, inbound_subject
+    from bus.inbound_streams import inbound_stream_name, inbound_subject
 
     call_command("migrate", verbosity=0)
     org, plans, key = setup_organization()

@@ -3,7 +3,7 @@ revocation sweep.
 
     .venv/bin/python bench/bus_auth.py [--connects 300] [--concurrency 10] [--open 200]
 
-Starts an embedded PostgreSQL and nats-server (healix/devservers.py, auth callout enabled)
+Starts an embedded PostgreSQL and nats-server (dev/servers.py, auth callout enabled)
 unless DATABASE_URL / NATS_URL name servers, and `manage.py bus_auth` as a real process. Then:
 
 1. connects: --connects partner connections (API key as token), --concurrency at a time, each
@@ -41,8 +41,8 @@ PHASE_TIMEOUT = 120.0
 
 
 def setup_keys(count: int) -> list[str]:
+    from healix.api.scopes import Scope
     from healix.models import Organization, OrganizationAPIKey
-    from healix.scopes import Scope
 
     slug = f"bench-{uuid.uuid4().hex[:8]}"
     org = Organization.objects.create(slug=slug, name="Benchmark")
@@ -118,7 +118,7 @@ async def sweep_time(url: str, keys: list[str], count: int) -> tuple[float, int]
     import nats
     from django.conf import settings
 
-    from healix.bus_connections import ConnectionWatch
+    from bus.connections import ConnectionWatch
 
     clients = [
         await nats.connect(url, token=keys[n % len(keys)], allow_reconnect=False)

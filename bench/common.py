@@ -26,7 +26,7 @@ if str(BASE_DIR) not in sys.path:  # `python bench/x.py` puts bench/, not the pr
 
 from cryptography.fernet import Fernet  # noqa: E402
 
-from healix import devservers  # noqa: E402 (needs the project on sys.path)
+from dev import servers as devservers  # noqa: E402 (needs the project on sys.path)
 
 __all__ = [
     "Figure",
@@ -191,7 +191,7 @@ def procfile_commands(
     port: int, concurrency: dict[str, int] | None = None
 ) -> dict[str, tuple[str, dict[str, str]]]:
     """The Procfile's command lines by process name (web.1, bus.2, ...), as `make run` expands
-    them (healix/launcher.py); `port` is the first process's $PORT."""
+    them (dev/launcher.py); `port` is the first process's $PORT."""
     from honcho.environ import expand_processes, parse_procfile
 
     procfile = parse_procfile((BASE_DIR / "Procfile").read_text())

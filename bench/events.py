@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/events.py [--events 10000] [--rate 500] [--seconds 10]
 
-Starts an embedded PostgreSQL and nats-server (healix/devservers.py) unless DATABASE_URL /
+Starts an embedded PostgreSQL and nats-server (dev/servers.py) unless DATABASE_URL /
 NATS_URL name servers. Then, in one run:
 
 1. emit: --events events through plans.services (update_plan on rotating plans), relay off;
@@ -36,7 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import Figure, percentile, standalone
-from healix import devservers
+from dev import servers as devservers
 
 DATABASE = "healix_bench"
 # Plans the emitters rotate over: enough that per-plan locks rarely meet.
@@ -137,7 +137,7 @@ def django_now():
 
 
 def make_plans():
-    from healix.demo import create_demo_template
+    from dev.demo import create_demo_template
     from healix.models import Organization, User, UserType
     from plans import services
 
@@ -198,7 +198,7 @@ async def bare_publish_loop(events, batch: int) -> float:
     from django.conf import settings
 
     from events.relay import NATS_CLIENT_NAME
-    from events.tracing import TRACE_HEADER
+    from healix.observability.tracing import TRACE_HEADER
 
     nc = await nats.connect(settings.NATS_URL, name=NATS_CLIENT_NAME, max_reconnect_attempts=-1)
     js = nc.jetstream()

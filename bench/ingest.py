@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/ingest.py [--events 20000] [--requests 18000] [--consumers 2]
 
-Starts an embedded PostgreSQL and nats-server (healix/devservers.py) unless DATABASE_URL /
+Starts an embedded PostgreSQL and nats-server (dev/servers.py) unless DATABASE_URL /
 NATS_URL name servers. Then, in one run:
 
 1. publish: --events inbound messages (10 % of them copies of earlier ones, keys reordered) to
@@ -16,7 +16,8 @@ NATS_URL name servers. Then, in one run:
    asyncio: bench/http_load.py; --concurrency in flight) POSTs --requests payloads (10 %
    duplicates) to /api/v1/inbound/<subject>/: requests/s.
 
-The hand-over to the rules is queued (one Celery task per batch, integrations/handoff.py) but
+The hand-over to the rules is queued (one Celery task per batch, integrations/inbound/handoff.py)
+but
 no worker runs: the rules are not what is measured.
 
 Targets (issue 4): consume_bus >= 3,000 events/s and >= 25 % of the ceiling; REST >= 800/s.
@@ -41,8 +42,8 @@ sys.path.insert(0, str(BASE_DIR))
 
 from bench.common import Figure, standalone, start_web, wait_until  # noqa: E402
 from bench.http_load import load, warm_up  # noqa: E402
-from healix import devservers  # noqa: E402 (needs the project on sys.path)
-from healix.launcher import BUS_PROCESSES  # noqa: E402
+from dev import servers as devservers  # noqa: E402 (needs the project on sys.path)
+from dev.launcher import BUS_PROCESSES  # noqa: E402
 
 DATABASE = "healix_bench"
 
@@ -73,7 +74,7 @@ def bodies(plan_ids: list[str], count: int, seed: int, one_plan_each: bool = Fal
 
 
 def setup_organization():
-    from healix.demo import create_demo_template
+    from dev.demo import create_demo_template
     from healix.models import Organization, OrganizationAPIKey, User, UserType
     from plans import services
 
@@ -187,7 +188,7 @@ def make_streams(*orgs) -> None:
     import nats
     from django.conf import settings
 
-    from integrations.streams import ensure_inbound
+    from bus.inbound_streams import ensure_inbound
 
     async def make() -> None:
         nc = await nats.connect(settings.NATS_URL)
@@ -225,7 +226,7 @@ def run(args: argparse.Namespace, stack: ExitStack) -> list[Figure]:
     from django.conf import settings
     from django.core.management import call_command
 
-    from integrations.streams import inbound_stream_name, inbound_subject
+    from bus.inbound_streams import inbound_stream_name, inbound_subject
 
     logs = Path(tempfile.mkdtemp(prefix="bench-logs-"))
     call_command("migrate", verbosity=0)

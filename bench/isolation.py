@@ -3,7 +3,7 @@
     env -u DATABASE_URL -u NATS_URL .venv/bin/python bench/isolation.py \\
         [--flood 50000] [--rate 20] [--quiet-seconds 10]
 
-Starts an embedded PostgreSQL and nats-server (healix/devservers.py) unless DATABASE_URL /
+Starts an embedded PostgreSQL and nats-server (dev/servers.py) unless DATABASE_URL /
 NATS_URL name servers, and as many `manage.py consume_bus` processes as `make run`. Two
 organizations, each with the demo template and its plans. Organization B publishes --rate
 inbound messages a second, each asking for Healix's answer (Healix-Reply-To, sent after the
@@ -42,7 +42,7 @@ from bench.ingest import (  # noqa: E402
     setup_organization,
     start_consume_bus,
 )
-from healix.launcher import BUS_PROCESSES  # noqa: E402
+from dev.launcher import BUS_PROCESSES  # noqa: E402
 
 DATABASE = "healix_bench_isolation"
 # Seconds B waits for an answer before it counts as lost (the figure is then invalid).
@@ -57,7 +57,7 @@ class Neighbour:
     def __init__(self, url: str, org_slug: str, plan_ids: list[str], rate: float) -> None:
         self.url = url
         self.subject = f"healix.{org_slug}.inbound.{SUBJECT}"
-        self.inbox_prefix = f"_INBOX.{org_slug}.bench"  # an inbox of B (integrations/bus.py)
+        self.inbox_prefix = f"_INBOX.{org_slug}.bench"  # an inbox of B (bus/inbound.py)
         self.plan_ids = plan_ids
         self.interval = 1 / rate
         self.sent: dict[str, float] = {}
@@ -66,7 +66,7 @@ class Neighbour:
     async def publish_until(self, done: threading.Event | asyncio.Event) -> None:
         import nats
 
-        from integrations.bus import REPLY_HEADER
+        from bus.inbound import REPLY_HEADER
 
         nc = await nats.connect(self.url, inbox_prefix=self.inbox_prefix)
         try:

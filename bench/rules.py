@@ -2,7 +2,7 @@
 
     env -u DATABASE_URL -u NATS_URL .venv/bin/python bench/rules.py [--plans 10000] [--latency 200]
 
-Starts an embedded PostgreSQL and nats-server (healix/devservers.py) unless DATABASE_URL /
+Starts an embedded PostgreSQL and nats-server (dev/servers.py) unless DATABASE_URL /
 NATS_URL name servers. Then:
 
 1. setup (not measured): a template with a decision table of 50 rows x 8 value columns
@@ -44,7 +44,7 @@ sys.path.insert(0, str(BASE_DIR))
 
 from bench.common import Figure, percentile, standalone  # noqa: E402
 from bench.ingest import make_streams  # noqa: E402
-from healix import devservers  # noqa: E402 (needs the project on sys.path)
+from dev import servers as devservers  # noqa: E402 (needs the project on sys.path)
 
 DATABASE = "healix_bench_rules"
 SUBJECT = "aiEngineTimeSlot"
@@ -121,7 +121,7 @@ def setup(plan_count: int):
     """A template with its table and `plan_count` plans with their data, in bulk."""
     from django.utils import timezone
 
-    from healix.demo import create_demo_template
+    from dev.demo import create_demo_template
     from healix.models import Organization, User, UserType
     from integrations.models import InboundEvent
     from plans.models import FormAssignment, FormSubmission, Plan, RoleAssignment
@@ -212,9 +212,9 @@ def evaluation_rate(template, plans, batch: int, threads: int) -> tuple[float, f
     fired on the first pass)."""
     from plans.models import Plan
     from rules.compiler import compile_table
-    from rules.context import EvaluationContext
     from rules.data import load_plan_data
     from rules.engine import evaluate_rows
+    from rules.languages.context import EvaluationContext
     from rules.models import RuleEvaluation, Trigger
 
     rate = evaluate_all(template, plans, batch, 1, {"bench": "one thread"})
@@ -273,8 +273,8 @@ def latency(org, plans, count: int, logs: Path, spacing: float) -> list[float]:
     from django.db.models import Min
     from django.utils import timezone
 
+    from bus.inbound_streams import inbound_subject
     from events.models import OutboxEvent
-    from integrations.streams import inbound_subject
 
     make_streams(org)
     chosen = [str(plan.pk) for plan in plans[-count:]]

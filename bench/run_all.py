@@ -136,7 +136,7 @@ def last_line(log: Path) -> str:
 
 
 def versions() -> str:
-    from healix.devservers import nats_server_binary
+    from dev.servers import nats_server_binary
 
     def first_line(command: list[str]) -> str:
         try:

@@ -1,10 +1,10 @@
 """Benchmark of secrets at rest: what decrypting an integration's secrets costs a webhook
-worker's lease of a batch of deliveries (integrations/delivery.py `_lease` reads each
+worker's lease of a batch of deliveries (integrations/webhooks/delivery.py `_lease` reads each
 delivery with its integration: secret, previous secret and custom headers are Fernet tokens).
 
     .venv/bin/python bench/secrets_at_rest.py [--integrations 50] [--deliveries 50] [--rounds 200]
 
-Starts an embedded PostgreSQL (healix/devservers.py) unless DATABASE_URL names one. Then reads
+Starts an embedded PostgreSQL (dev/servers.py) unless DATABASE_URL names one. Then reads
 --deliveries deliveries spread over --integrations integrations with their integration,
 --rounds times, three ways (interleaved, each repeated 3 times, the best kept):
 
@@ -44,8 +44,8 @@ def parser() -> argparse.ArgumentParser:
 
 def setup(args: argparse.Namespace) -> list[uuid.UUID]:
     from healix.models import Organization
-    from integrations import webhook_services
     from integrations.models import WebhookDelivery
+    from integrations.webhooks import services as webhook_services
 
     organization = Organization.objects.create(slug=f"bench-{uuid.uuid4().hex[:8]}", name="B")
     integrations = [

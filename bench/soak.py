@@ -54,8 +54,8 @@ from bench.common import (
 )
 from bench.ingest import DUPLICATE_SHARE, SUBJECT, bodies
 from bench.webhooks import ReceiverProcess
-from healix import devservers
-from healix.launcher import BUS_PROCESSES
+from dev import servers as devservers
+from dev.launcher import BUS_PROCESSES
 
 # A process's RSS may differ this much between minute 2 and the last minute and still be flat:
 # allocators keep freed memory and caches settle; a leak at this load grows past it.
@@ -122,8 +122,8 @@ def drive_nats(messages, start: float, rate: float, stop: threading.Event, load:
     import nats
     from django.conf import settings
 
-    from healix.demo import DEMO_ORG_SLUG
-    from integrations.streams import inbound_subject
+    from bus.inbound_streams import inbound_subject
+    from dev.demo import DEMO_ORG_SLUG
 
     async def main() -> None:
         nc = await nats.connect(settings.NATS_URL)
@@ -168,7 +168,7 @@ def setup(plan_count: int):
     for its patient, and an API key for inbound events."""
     from django.utils import timezone
 
-    from healix.demo import DEMO_ORG_SLUG, DEMO_RECEIVER_NAME, load_demo
+    from dev.demo import DEMO_ORG_SLUG, DEMO_RECEIVER_NAME, load_demo
     from healix.models import Organization, OrganizationAPIKey, User
     from integrations.models import HttpIntegration
     from plans.models import Plan, RoleAssignment

@@ -2,12 +2,12 @@
 
     env -u DATABASE_URL .venv/bin/python bench/sweep.py [--events 100000] [--organizations 100]
 
-Starts an embedded PostgreSQL (healix/devservers.py) unless DATABASE_URL names one. Then:
+Starts an embedded PostgreSQL (dev/servers.py) unless DATABASE_URL names one. Then:
 
 1. setup (not measured): --events accepted inbound events the rules are not done with, all
    older than the sweep's threshold: 90 % of one hostile organization's (a flood, or events
    that keep failing), the rest spread over --organizations others;
-2. the sweep's selection (integrations.handoff.due_events: every organization in turn), and,
+2. the sweep's selection (integrations.inbound.handoff.due_events: every organization in turn), and,
    as the ceiling, the selection it replaced (the oldest 1,000 of all organizations, which
    read only the partial index's first rows): sweeps/s, the median of --rounds each;
 3. organizations served by one sweep, against those with waiting events (the ceiling).
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace, stack: ExitStack) -> list[Figure]:
     from django.core.management import call_command
     from django.utils import timezone
 
-    from integrations.handoff import HANDOFF_SWEEP_LIMIT, due_events
+    from integrations.inbound.handoff import HANDOFF_SWEEP_LIMIT, due_events
     from integrations.models import InboundEvent, InboundStatus
 
     call_command("migrate", verbosity=0)

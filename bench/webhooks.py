@@ -3,7 +3,7 @@
     .venv/bin/python bench/webhooks.py [--events 2000] [--integrations 5] [--rate 200]
                                        [--seconds 10] [--latency-integrations 1]
 
-Starts an embedded PostgreSQL and nats-server (healix/devservers.py) unless DATABASE_URL /
+Starts an embedded PostgreSQL and nats-server (dev/servers.py) unless DATABASE_URL /
 NATS_URL name servers, a receiver process on 127.0.0.1 (http.server, threaded, keep-alive,
 answering 204), and the real processes: `manage.py relay_events`, `manage.py consume_bus`
 (the healix-webhooks consumer) and a Celery worker (prefork, 2 processes, as the Procfile).
@@ -39,7 +39,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from bench.common import Figure, percentile, standalone  # noqa: E402
-from healix import devservers  # noqa: E402
+from dev import servers as devservers  # noqa: E402 (needs the project on sys.path)
 
 DATABASE = "healix_bench_webhooks"
 PLANS = 64
@@ -213,10 +213,10 @@ def run(args: argparse.Namespace, stack: ExitStack) -> list[Figure]:
     from django.conf import settings
     from django.core.management import call_command
 
+    from dev.demo import create_demo_template
     from events.models import OutboxEvent
-    from healix.demo import create_demo_template
     from healix.models import Organization, User, UserType
-    from integrations.webhook_services import ALL, create_integration
+    from integrations.webhooks.services import ALL, create_integration
     from plans import services
 
     scratch = Path(tempfile.mkdtemp(prefix="healix-bench-webhooks-"))

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
 from events.models import OutboxEvent
-from healix.admin import RecordAdmin
+from healix.admin.scoping import RecordAdmin
 
 __all__ = ["OutboxEventAdmin"]
 

@@ -9,8 +9,8 @@ from typing import Any
 from django.conf import settings
 from jsonschema import Draft202012Validator
 
-from events.tracing import TRACE_HEADER
 from events.types import SUBJECT_PREFIX, EventType
+from healix.observability.tracing import TRACE_HEADER
 
 __all__ = ["asyncapi_document", "asyncapi_payload", "envelope_errors", "event_schema"]
 
@@ -92,9 +92,9 @@ def asyncapi_document() -> dict[str, Any]:
             "channel": {"$ref": f"#/channels/{name}"},
             "messages": [{"$ref": f"#/channels/{name}/messages/{name}"}],
         }
-    # The inbound side (integrations/contract.py): imported here, not at the top, because
+    # The inbound side (integrations/inbound/contract.py): imported here, not at the top, because
     # integrations depends on events.
-    from integrations.contract import add_inbound
+    from integrations.inbound.contract import add_inbound
 
     add_inbound(channels, operations, messages)
     return {

@@ -26,10 +26,10 @@ from django.utils import timezone
 from events import envelopes
 from events.envelopes import PlanFacts
 from events.models import OutboxEvent
-from events.tracing import current_trace_id, new_trace_id, trace
 from events.types import EventType, subject_for
-from healix.logcontext import bind
 from healix.models import User
+from healix.observability.logcontext import bind
+from healix.observability.tracing import current_trace_id, new_trace_id, trace
 from plans.models import FormSubmission, Plan, WorkQueueItem, WorkQueueItemStatusChange
 
 __all__ = ["MAX_EVENT_BYTES", "NOTIFY_CHANNEL", "emit", "encode_envelope"]

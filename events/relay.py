@@ -36,9 +36,9 @@ from nats.js.api import PubAck
 
 from events.models import OutboxEvent
 from events.outbox import NOTIFY_CHANNEL
-from events.tracing import TRACE_HEADER, trace
-from healix import metrics
-from healix.logcontext import bind
+from healix.observability import metrics
+from healix.observability.logcontext import bind
+from healix.observability.tracing import TRACE_HEADER, trace
 
 __all__ = [
     "ClaimedEvent",

@@ -13,7 +13,7 @@ class HealixConfig(AppConfig):
         # final models: a new app or model joins its groups without a migration of its own.
         post_migrate.connect(sync_editor_groups, sender=self)
         # Registers the Api-Key scheme with drf-spectacular (extensions register on import).
-        import healix.openapi  # noqa: F401
+        import healix.api.openapi  # noqa: F401
         from healix.encryption import check_keys
 
         check_keys()  # a malformed HEALIX_ENCRYPTION_KEYS stops the process at start-up
@@ -22,7 +22,7 @@ class HealixConfig(AppConfig):
 def sync_editor_groups(sender: AppConfig, using: str = "default", **kwargs) -> None:
     from django.apps import apps as global_apps
 
-    from healix.groups import sync_groups
+    from healix.admin.groups import sync_groups
 
     # `apps` is the migrated state after migrate; a flush sends no state, only the models.
     sync_groups(kwargs.get("apps") or global_apps, using=using)
@@ -32,4 +32,4 @@ class HealixAdminConfig(admin_apps.AdminConfig):
     """Django's admin with our site (the operations page) as the default `admin.site`."""
 
     default = False  # AdminConfig's True would make two defaults in this module
-    default_site = "healix.admin_site.HealixAdminSite"
+    default_site = "healix.admin.site.HealixAdminSite"

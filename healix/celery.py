@@ -15,9 +15,9 @@ from celery.signals import before_task_publish, setup_logging, task_postrun, tas
 from kombu.transport import TRANSPORT_ALIASES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healix.settings")
-# filesystem:// with an atomic put (healix/celery_filesystem.py): kombu's own lets a worker
+# filesystem:// with an atomic put (dev/celery_filesystem.py): kombu's own lets a worker
 # read a half-written message and die.
-TRANSPORT_ALIASES["filesystem"] = "healix.celery_filesystem:Transport"
+TRANSPORT_ALIASES["filesystem"] = "dev.celery_filesystem:Transport"
 
 app = Celery("healix")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -52,7 +52,7 @@ _running: dict[str, AbstractContextManager] = {}
 
 @before_task_publish.connect
 def _carry_log_context(headers: dict | None = None, **_kwargs) -> None:
-    from healix.logcontext import CELERY_HEADER, to_header
+    from healix.observability.logcontext import CELERY_HEADER, to_header
 
     context = to_header()
     if context and headers is not None:
@@ -61,7 +61,7 @@ def _carry_log_context(headers: dict | None = None, **_kwargs) -> None:
 
 @task_prerun.connect
 def _bind_log_context(task_id: str | None = None, task=None, **_kwargs) -> None:
-    from healix.logcontext import CELERY_HEADER, from_header
+    from healix.observability.logcontext import CELERY_HEADER, from_header
 
     context = from_header(getattr(task.request, CELERY_HEADER, None))
     context.__enter__()

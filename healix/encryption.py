@@ -148,7 +148,7 @@ class EncryptedJSONField(models.TextField):
     def formfield(self, **kwargs) -> forms.Field:
         # The admin's strict parser, as for every other JSON input; imported here because it
         # reaches DRF, whose settings import the models this module is loaded by.
-        from healix.json_forms import StrictJSONFormField
+        from healix.admin.json_forms import StrictJSONFormField
 
         return StrictJSONFormField(**{"required": not self.blank, **kwargs})
 

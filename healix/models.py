@@ -11,8 +11,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from rest_framework_api_key.models import AbstractAPIKey, APIKeyManager
 
+from healix.api.scopes import Scope
 from healix.encryption import EncryptedTextField
-from healix.scopes import Scope
 
 __all__ = [
     "ApiAuthFailureWindow",
@@ -273,7 +273,7 @@ def _service_account(api_key: OrganizationAPIKey) -> User:
 
 class IdempotentRequest(models.Model):
     """The first answer to a POST that carried an `Idempotency-Key`, replayed for a repeat of
-    it within IDEMPOTENCY_WINDOW (healix/idempotency.py). Keys are the partner's, so they are
+    it within IDEMPOTENCY_WINDOW (healix/api/idempotency.py). Keys are the partner's, so they are
     unique per organization, not globally."""
 
     organization = models.ForeignKey(
@@ -316,7 +316,7 @@ class IdempotentRequest(models.Model):
 
 class ApiRateWindow(models.Model):
     """How many requests an API key made in its current throttling window
-    (healix/throttling.py). One row per key, counted with one atomic upsert; the table is
+    (healix/api/throttling.py). One row per key, counted with one atomic upsert; the table is
     UNLOGGED (migration): a counter lost in a crash costs nothing, and skipping the WAL keeps
     the per-request write cheap."""
 
@@ -335,7 +335,7 @@ class ApiRateWindow(models.Model):
 
 class ApiAuthFailureWindow(models.Model):
     """How many failed key checks one client address made with one key prefix in its current
-    throttling window (healix/throttling.py): counted apart from the key's own window, so
+    throttling window (healix/api/throttling.py): counted apart from the key's own window, so
     that guesses with a key's prefix never spend the key's budget. Prefixes that name no key
     share one row per address (`prefix` empty). UNLOGGED like ApiRateWindow."""
 

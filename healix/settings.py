@@ -2,7 +2,7 @@
 
 Production defaults are the safe ones: DEBUG off, no allowed hosts, and a clear
 ImproperlyConfigured at start-up when a required variable is missing. `make run` and
-`make test` set development values themselves (see healix/devservers.py).
+`make test` set development values themselves (see dev/servers.py).
 """
 
 import os
@@ -11,8 +11,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from healix.bus_limits import bus_limits
-from healix.logging_config import LOG_FORMATS, logging_config
+from bus.limits import bus_limits
+from healix.observability.logging_config import LOG_FORMATS, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("HEALIX_VAR_DIR", BASE_DIR / "var"))
@@ -108,7 +108,8 @@ HEALIX_EVENTS_RELAY_BATCH = env.int("HEALIX_EVENTS_RELAY_BATCH", default=500)
 # whether the active one is gone at least this often).
 HEALIX_EVENTS_RELAY_SWEEP_SECONDS = env.float("HEALIX_EVENTS_RELAY_SWEEP_SECONDS", default=5.0)
 
-# /metrics (healix/metrics_view.py, docs/operations.md). The folder where every process writes
+# /metrics (healix/observability/metrics_view.py, docs/operations.md). The folder where every
+# process writes
 # its Prometheus values (prometheus_client's multi-process mode; `make run` sets it under var/);
 # empty: each process counts alone and /metrics shows the web process's own.
 HEALIX_METRICS_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
@@ -134,16 +135,19 @@ INSTALLED_APPS = [
     "events",
     "integrations",
     "rules",
+    "bus",
+    # Development tooling, installed for its commands; no production module imports it.
+    "dev",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # First, so everything a request causes (its events included) carries its trace id.
-    "events.tracing.TraceIdMiddleware",
+    "healix.observability.tracing.TraceIdMiddleware",
     # The Content-Security-Policy of every response, static files' too (settings_headers.py).
     "csp.middleware.CSPMiddleware",
     # Before anything reads a request body: refuses one over the API's limit (413).
-    "healix.middleware.ApiBodyLimitMiddleware",
+    "healix.api.middleware.ApiBodyLimitMiddleware",
     # Serves the admin's static files from gunicorn, so the Procfile needs no separate server.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -289,7 +293,7 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-# Bus access with an API key (healix/bus_service.py, docs/bus-access.md). The account partners
+# Bus access with an API key (bus/callout.py, docs/bus-access.md). The account partners
 # are placed in: not the streams' one, reached only through its exports (docs say why).
 HEALIX_BUS_ACCOUNT = env.str("HEALIX_BUS_ACCOUNT", default="PARTNERS")
 # Seconds between two sweeps of the partners' connections: the bound on how long a revoked
@@ -304,23 +308,23 @@ HEALIX_BUS_AUTH_ISSUER_SEED = env.str("HEALIX_BUS_AUTH_ISSUER_SEED", default="")
 HEALIX_BUS_SYSTEM_NATS_URL = env.str("HEALIX_BUS_SYSTEM_NATS_URL", default="")
 # The URL partners connect to (POST /api/v1/bus-credentials/); without it, NATS_URL's host.
 HEALIX_BUS_PUBLIC_URL = env.str("HEALIX_BUS_PUBLIC_URL", default="")
-# Per-key limits from HEALIX_BUS_MAX_* (healix/bus_limits.py: each, and why that number).
+# Per-key limits from HEALIX_BUS_MAX_* (bus/limits.py: each, and why that number).
 HEALIX_BUS_LIMITS = bus_limits()
 
 REST_FRAMEWORK = {
     # Partners authenticate with organization API keys only (no sessions: no CSRF surface).
-    "DEFAULT_AUTHENTICATION_CLASSES": ["healix.api_auth.OrganizationAPIKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["healix.api_auth.HasOrganizationAPIKey"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["healix.api.auth.OrganizationAPIKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["healix.api.auth.HasOrganizationAPIKey"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["healix.parsers.StrictJSONParser"],  # strict JSON only
-    # Errors are RFC 9457 problem details (healix/problems.py).
-    "EXCEPTION_HANDLER": "healix.problems.problem_exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["healix.api.parsers.StrictJSONParser"],  # strict JSON only
+    # Errors are RFC 9457 problem details (healix/api/problems.py).
+    "EXCEPTION_HANDLER": "healix.api.problems.problem_exception_handler",
     "UNAUTHENTICATED_USER": None,
-    "DEFAULT_PAGINATION_CLASS": "healix.pagination.ApiCursorPagination",
+    "DEFAULT_PAGINATION_CLASS": "healix.api.pagination.ApiCursorPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    # Per API key, counted in PostgreSQL so every web process shares it (healix/throttling.py).
-    "DEFAULT_THROTTLE_CLASSES": ["healix.throttling.ApiKeyRateThrottle"],
+    # Per API key, counted in PostgreSQL so every web process shares it (healix/api/throttling.py).
+    "DEFAULT_THROTTLE_CLASSES": ["healix.api.throttling.ApiKeyRateThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
@@ -331,7 +335,7 @@ HEALIX_API_RATE_PER_MINUTE = env.int("HEALIX_API_RATE_PER_MINUTE", default=1200)
 # Failed key checks per client address, key prefix and minute, then 429 (never counted for the
 # key): 20 lets a partner fix a mistyped key and is nothing against a 32-character secret.
 HEALIX_API_FAILED_ATTEMPTS_PER_MINUTE = env.int("HEALIX_API_FAILED_ATTEMPTS_PER_MINUTE", default=20)
-# Proxies appending the caller to X-Forwarded-For (healix/throttling.py); 0: REMOTE_ADDR only.
+# Proxies appending the caller to X-Forwarded-For (healix/api/throttling.py); 0: REMOTE_ADDR only.
 HEALIX_API_TRUSTED_PROXIES = env.int("HEALIX_API_TRUSTED_PROXIES", default=0)
 # Largest request body the REST API reads (the inbound payload limit is separate and smaller).
 HEALIX_API_MAX_BODY_BYTES = env.int("HEALIX_API_MAX_BODY_BYTES", default=1024 * 1024)
@@ -363,7 +367,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"validatorUrl": None},  # no badge fetched from validator.swagger.io
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "healix.openapi.add_problem_responses",
+        "healix.api.openapi.add_problem_responses",
     ],
     "ENUM_NAME_OVERRIDES": {
         "PlanStatusEnum": "plans.models.PlanStatus",
@@ -377,7 +381,7 @@ from healix.settings_headers import *  # noqa: E402, F403
 
 # Logs: one JSON object a line (LOG_FORMAT=json, the default), or readable lines ending in
 # key=value pairs (LOG_FORMAT=text, what `make run` uses). Every line about an event carries
-# its traceId, orgId and event ids (healix/logcontext.py, docs/logging.md).
+# its traceId, orgId and event ids (healix/observability/logcontext.py, docs/logging.md).
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")
 if LOG_FORMAT not in LOG_FORMATS:
     raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, not {LOG_FORMAT!r}.")

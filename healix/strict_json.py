@@ -1,6 +1,7 @@
 """The one strict JSON parser of every body and document Healix reads: REST request bodies
-(healix/parsers.py), inbound payloads (integrations/payloads.py), the admin's JSON inputs
-(healix/json_forms.py) and template documents (templates/transfer.py).
+(healix/api/parsers.py), inbound payloads (integrations/inbound/payloads.py), the admin's JSON
+inputs
+(healix/admin/json_forms.py) and template documents (templates/transfer.py).
 
 Python's json module accepts more than JSON, and more than PostgreSQL and RFC 8785 can take:
 repeated keys (the last silently wins), NaN and Infinity, integers of any size (past 4,300

@@ -4,10 +4,9 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from healix.bus_views import BusCredentialsView
-from healix.health import healthz, readyz
-from healix.metrics_view import metrics
-from healix.problems import api_not_found
+from healix.api.problems import api_not_found
+from healix.observability.health import healthz, readyz
+from healix.observability.metrics_view import metrics
 
 # The Swagger UI under the CSP: its script a file of its own (the split view answers ?script),
 # its page our template without inline style; only this page allows data: images (its icons).
@@ -25,9 +24,10 @@ urlpatterns = [
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="openapi"),
     path("api/v1/docs/", swagger_ui, name="swagger-ui"),
     path("api/v1/", include("events.api.urls")),
-    path("api/v1/", include("integrations.api.urls")),
+    path("api/v1/", include("integrations.inbound.api.urls")),
+    path("api/v1/", include("integrations.webhooks.api.urls")),
     path("api/v1/", include("plans.api.urls")),
-    path("api/v1/bus-credentials/", BusCredentialsView.as_view(), name="bus-credentials"),
+    path("api/v1/", include("bus.urls")),
     # Last: whatever else is under /api/ answers problem details, not an HTML page.
     re_path(r"^api/(?P<path>.*)$", api_not_found),
 ]

@@ -3,7 +3,7 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-from healix.request_bodies import SizedApiBodies
+from healix.api.request_bodies import SizedApiBodies
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healix.settings")
 # A chunked API body is read (up to the limit) before Django, which reads only sized bodies.

@@ -7,7 +7,7 @@ class IntegrationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from integrations.definitions import forget_all
+        from integrations.inbound.definitions import forget_all
         from integrations.models import IntegrationDefinition, IntegrationField
 
         # This process forgets its shared definitions at once when one changes here.

@@ -9,8 +9,8 @@ from django.db import models
 
 from healix.encryption import EncryptedJSONField, EncryptedTextField
 from healix.models import Organization, OrganizationOwned
-from rules.shorthand import FIELD_TYPES as SHORTHAND_FIELD_TYPES
-from rules.shorthand import MAX_CELL_LENGTH, CellSyntaxError, parse_cell
+from rules.languages.shorthand import FIELD_TYPES as SHORTHAND_FIELD_TYPES
+from rules.languages.shorthand import MAX_CELL_LENGTH, CellSyntaxError, parse_cell
 from templates.models import (
     IDENTIFIER_REGEX,
     Form,
@@ -45,7 +45,8 @@ __all__ = [
     "WebhookDelivery",
 ]
 
-# Routing fields every payload may carry (see integrations/routing.py); no field may take them.
+# Routing fields every payload may carry (see integrations/inbound/routing.py); no field may take
+# them.
 RESERVED_FIELD_NAMES = ("planId", "userId")
 
 
@@ -113,7 +114,7 @@ class IntegrationDefinition(TemplatePart):
     def clean(self) -> None:
         super().clean()
         if self.raw_schema is not None:
-            from integrations.schemas import schema_problems
+            from integrations.inbound.schemas import schema_problems
 
             problems = schema_problems(self.raw_schema)
             if problems:
@@ -254,7 +255,7 @@ class InboundEvent(OrganizationOwned):
         blank=True,
         help_text="When the rules were done with it (after its commit); empty until then.",
     )
-    # Why the rules are not done with it yet (integrations/handoff.py). Database defaults:
+    # Why the rules are not done with it yet (integrations/inbound/handoff.py). Database defaults:
     # ingest's raw INSERT names only the columns it fills.
     rules_retries = models.PositiveSmallIntegerField(
         default=0,
@@ -448,8 +449,8 @@ class HttpIntegration(OrganizationOwned):
 
     def clean(self) -> None:
         super().clean()
-        from integrations.headers import custom_header_problems
-        from integrations.ssrf import UnsafeURL, check_url
+        from integrations.webhooks.headers import custom_header_problems
+        from integrations.webhooks.ssrf import UnsafeURL, check_url
 
         errors = {}
         if self.url:

@@ -5,7 +5,8 @@ import uuid
 from django.conf import settings
 
 from healix.celery import app
-from integrations import delivery, handoff
+from integrations.inbound import handoff
+from integrations.webhooks import delivery
 
 __all__ = [
     "deliver_webhooks",

@@ -6,7 +6,7 @@ from django.db import router, transaction
 from django.urls import reverse
 from django.utils.html import format_html
 
-from healix.admin import OrganizationScopedAdmin, OrganizationScopedInline, RecordAdmin
+from healix.admin.scoping import OrganizationScopedAdmin, OrganizationScopedInline, RecordAdmin
 from plans.admin_forms import (
     PlanAddForm,
     PlanChangeForm,

@@ -14,7 +14,7 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 
-from healix.admin import ParentOrganizationFormSet
+from healix.admin.scoping import ParentOrganizationFormSet
 from healix.models import User
 from plans import services
 from plans.models import Plan, RoleAssignment, WorkQueueItem

@@ -23,8 +23,8 @@ from django.utils import timezone
 
 import events
 from events import EventType
-from events.tracing import current_trace_id
 from healix.models import User, require_same_organization
+from healix.observability.tracing import current_trace_id
 from plans.models import (
     FormAssignment,
     FormAssignmentStatus,

@@ -21,9 +21,9 @@ from healix.models import User
 from plans import services as plan_services
 from plans.models import Plan, WorkQueueItem
 from rules.compiler import CompiledAction, CompiledRule
-from rules.context import EvaluationContext
 from rules.engine import TableOutcome, to_json
-from rules.errors import ExpressionRuntimeError
+from rules.languages.context import EvaluationContext
+from rules.languages.errors import ExpressionRuntimeError
 from rules.models import ActionKind
 from rules.references import PLAN_ATTRIBUTES
 from templates.models import FieldType, FormAssignmentDefinition, ServiceLocation, WorkQueue

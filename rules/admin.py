@@ -18,13 +18,13 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from healix.admin import (
+from healix.admin.json_forms import JSONObjectField
+from healix.admin.scoping import (
     OrganizationScopedAdmin,
     OrganizationScopedInline,
     RecordAdmin,
     scope_queryset,
 )
-from healix.json_forms import JSONObjectField
 from plans.models import Plan
 from rules.compiler import (
     CompiledColumn,

@@ -10,12 +10,12 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
-from rules.conditions import Condition
-from rules.errors import CellSyntaxError, ExpressionSyntaxError
-from rules.expressions import Expression, compile_expression
+from rules.languages.conditions import Condition
+from rules.languages.errors import CellSyntaxError, ExpressionSyntaxError
+from rules.languages.expressions import Expression, compile_expression
+from rules.languages.shorthand import parse_cell
 from rules.models import ActionKind, Rule, RuleAction, RuleColumn, Trigger
 from rules.references import ReferenceCatalog, ReferenceInfo, UnknownReference
-from rules.shorthand import parse_cell
 from templates.models import AssignMode, FieldType, PlanTemplate
 
 __all__ = [

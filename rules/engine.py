@@ -12,9 +12,9 @@ from decimal import Decimal
 from typing import Any
 
 from rules.compiler import CompiledRule, CompiledTable
-from rules.conditions import coerce_value
-from rules.context import EvaluationContext
-from rules.errors import ExpressionRuntimeError
+from rules.languages.conditions import coerce_value
+from rules.languages.context import EvaluationContext
+from rules.languages.errors import ExpressionRuntimeError
 
 __all__ = ["RowOutcome", "TableOutcome", "evaluate_rows", "row_reason", "to_json"]
 

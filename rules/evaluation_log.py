@@ -7,8 +7,8 @@ Ids, names and outcomes only: an action's detail and the evaluation's inputs hol
 import logging
 from collections.abc import Iterable
 
-from events.tracing import trace
-from healix.logcontext import bind
+from healix.observability.logcontext import bind
+from healix.observability.tracing import trace
 from rules.models import RuleEvaluation
 
 __all__ = ["log_evaluations"]

@@ -17,7 +17,9 @@ __all__ = ["PLAN_ATTRIBUTES", "ReferenceCatalog", "ReferenceInfo", "UnknownRefer
 @dataclass(frozen=True)
 class ReferenceInfo:
     reference: str
-    field_type: str  # a column type of rules.shorthand: text, number, boolean, choice, ...
+    field_type: (
+        str  # a column type of rules.languages.shorthand: text, number, boolean, choice, ...
+    )
     choices: tuple[str, ...] = ()
     writable: bool = False
 

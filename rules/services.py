@@ -26,18 +26,18 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from events.tracing import current_trace_id, trace
-from healix import metrics
-from healix.logcontext import bind
 from healix.models import Organization, User, UserType
+from healix.observability import metrics
+from healix.observability.logcontext import bind
+from healix.observability.tracing import current_trace_id, trace
 from plans.models import FormSubmission, Plan, PlanStatus
 from rules.actions import ActionResult, run_actions
 from rules.audit import insert_evaluations
 from rules.compiler import CompiledRule, CompiledTable
-from rules.context import EvaluationContext
 from rules.data import PlanData, load_plan_data
 from rules.engine import TableOutcome, evaluate_rows
 from rules.evaluation_log import log_evaluations
+from rules.languages.context import EvaluationContext
 from rules.models import Rule, RuleEvaluation, Trigger
 from rules.tables import compiled_table
 from templates.models import PlanTemplate

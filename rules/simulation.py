@@ -14,9 +14,9 @@ from django.db import transaction
 
 from plans.models import Plan
 from rules.compiler import compile_table
-from rules.context import EvaluationContext, StaticDataSource
 from rules.data import coerce
 from rules.engine import evaluate_rows, row_reason
+from rules.languages.context import EvaluationContext, StaticDataSource
 from rules.models import RuleEvaluation, Trigger
 from rules.services import PlanTrigger, evaluate_plans
 from templates.models import PlanTemplate

@@ -2,7 +2,8 @@
 worker evaluating one inbound event after another must not read and compile the table (and
 its template's data model) for every one.
 
-The same scheme as integrations/definitions.py: an edit saved in this process is forgotten at
+The same scheme as integrations/inbound/definitions.py: an edit saved in this process is forgotten
+at
 once (signals in rules/apps.py); other processes see it within HEALIX_RULES_TABLE_TTL_SECONDS.
 """
 

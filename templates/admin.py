@@ -9,13 +9,13 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 
-from healix.admin import (
+from healix.admin.scoping import (
     OrganizationScopedAdmin,
     OrganizationScopedInline,
     ParentOrganizationFormSet,
 )
 from healix.models import UserType
-from integrations.admin import IntegrationDefinitionInline
+from integrations.inbound.admin import IntegrationDefinitionInline
 from templates.admin_transfer import TemplateTransferAdminMixin
 from templates.models import (
     CustomField,

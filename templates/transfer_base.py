@@ -9,8 +9,8 @@ from typing import Any
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, models
 
+from healix.api.problems import join_pointer
 from healix.models import Organization
-from healix.problems import join_pointer
 from templates.models import IDENTIFIER_PATTERN, PlanTemplate, identifier_validator
 
 __all__ = [

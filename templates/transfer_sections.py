@@ -9,7 +9,7 @@ appending it to SECTIONS; nothing else in the import or export pipeline changes.
 from typing import Any
 
 from healix.models import UserType
-from integrations.transfer import INTEGRATIONS
+from integrations.inbound.transfer import INTEGRATIONS
 from rules.transfer import DECISION_TABLE
 from templates.models import (
     CHOICE_TYPES,

@@ -15,8 +15,8 @@ from rest_framework.views import APIView
 from events.contract import asyncapi_document, event_schema
 from events.feed import MAX_PAGE, FeedFilters, FeedPosition, InvalidPosition, read_feed
 from events.types import EventType
-from healix.api_auth import organization_of
-from healix.scopes import Scope
+from healix.api.auth import organization_of
+from healix.api.scopes import Scope
 
 __all__ = ["AsyncApiView", "EventFeedView", "EventSchemaView"]
 

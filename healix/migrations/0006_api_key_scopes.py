@@ -8,7 +8,7 @@ from django.db import migrations, models
 from healix.db import SameScopeForeignKey
 
 # Keys made before scopes existed could only use the inbound API: they keep exactly that
-# (healix.scopes.LEGACY_SCOPES, copied here as migrations must not change with the code).
+# (healix.api.scopes.LEGACY_SCOPES, copied here as migrations must not change with the code).
 LEGACY_SCOPES = ["inbound:read", "inbound:write"]
 
 

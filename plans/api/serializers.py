@@ -5,7 +5,7 @@ the rest (templates, roles, values) and their errors come back per field."""
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from healix.rest import JsonValueField, StrictSerializer
+from healix.api.rest import JsonValueField, StrictSerializer
 from plans.models import FormAssignment, FormAssignmentStatus, Plan, PlanStatus, WorkQueueItem
 
 __all__ = [

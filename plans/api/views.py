@@ -11,11 +11,11 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from healix.api_auth import actor_of, organization_of
-from healix.idempotency import idempotent
+from healix.api.auth import actor_of, organization_of
+from healix.api.idempotency import idempotent
+from healix.api.rest import OrganizationScopedView, service_errors
+from healix.api.scopes import Scope
 from healix.models import User
-from healix.rest import OrganizationScopedView, service_errors
-from healix.scopes import Scope
 from plans import services
 from plans.api.filters import FormAssignmentFilter, PlanFilter, WorkQueueItemFilter
 from plans.api.serializers import (

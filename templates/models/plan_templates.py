@@ -312,7 +312,7 @@ class FormAssignmentDefinition(TemplatePart):
 def _expression_problems(calculations: dict[str, str]) -> list[str]:
     """Each default calculation that is no expression, with its reason (the rules check its
     data references and type against the form when a rule gives the form)."""
-    from rules.expressions import ExpressionSyntaxError, compile_expression
+    from rules.languages.expressions import ExpressionSyntaxError, compile_expression
 
     problems = []
     for name, source in sorted(calculations.items()):

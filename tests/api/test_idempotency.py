@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 
 from events.models import OutboxEvent
-from healix.idempotency import IDEMPOTENCY_WINDOW
+from healix.api.idempotency import IDEMPOTENCY_WINDOW
 from healix.models import IdempotentRequest
 from plans.models import Plan
 from tests.fixtures.integrations import key_client

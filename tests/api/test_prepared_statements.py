@@ -7,10 +7,10 @@ from django.db import DatabaseError, NotSupportedError, connection, transaction
 from django.db.transaction import TransactionManagementError
 
 from events.relay import database_params
-from healix.api_auth import KEY_SQL
+from healix.api.auth import KEY_SQL
 from healix.prepared import prepared_cursor
-from integrations.routing import PLANS_BY_ID_SQL
-from integrations.storage import STORE_SQL
+from integrations.inbound.routing import PLANS_BY_ID_SQL
+from integrations.inbound.storage import STORE_SQL
 
 pytestmark = pytest.mark.django_db
 SUBJECT = "aiEngineTimeSlot"  # the world's template listens to it (tests/fixtures/api.py)

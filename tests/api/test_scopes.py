@@ -7,8 +7,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from healix.api.scopes import Scope
 from healix.models import OrganizationAPIKey
-from healix.scopes import Scope
 from tests.fixtures.api import ENDPOINTS, client_with_scopes
 from tests.fixtures.integrations import key_client
 
@@ -68,7 +68,7 @@ def _template(path: str) -> str:
 
 
 def test_a_key_made_before_scopes_keeps_the_inbound_api_only(world, org):
-    # The migration gave old keys inbound:read and inbound:write (healix.scopes.LEGACY_SCOPES)
+    # The migration gave old keys inbound:read and inbound:write (healix.api.scopes.LEGACY_SCOPES)
     client = client_with_scopes(org, ["inbound:read", "inbound:write"])
     assert client.get("/api/v1/inbound/").status_code == 200
     assert client.get("/api/v1/plans/").json()["missingScope"] == "plans:read"

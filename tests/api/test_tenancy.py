@@ -3,7 +3,7 @@ organization B's rows, answers 404 (or refuses B's references) and changes nothi
 
 import pytest
 
-from healix.scopes import Scope
+from healix.api.scopes import Scope
 from tests.fixtures.api import ENDPOINTS, client_with_scopes
 
 pytestmark = pytest.mark.django_db

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 from django.db import connection
 
+from healix.api.throttling import count_request
 from healix.celery import app
 from healix.models import OrganizationAPIKey
-from healix.throttling import count_request
 from tests.fixtures.waiting import PATIENCE
 
 pytestmark = pytest.mark.django_db

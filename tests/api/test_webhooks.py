@@ -10,8 +10,8 @@ import pytest
 from django.utils import timezone
 from standardwebhooks import Webhook
 
-from integrations.headers import MASK
 from integrations.models import DeliveryStatus, HttpIntegration, WebhookDelivery
+from integrations.webhooks.headers import MASK
 from templates.models import Form, PlanTemplate, WorkQueue
 from tests.fixtures.integrations import key_client, make_api_key
 from tests.fixtures.waiting import wait_until

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from bench.common import Figure, exit_status, format_table
-from healix.devservers import BASE_DIR
+from dev.servers import BASE_DIR
 
 # Seconds the one benchmark at tiny sizes may take on a busy machine (servers included).
 RUN_TIMEOUT = 300

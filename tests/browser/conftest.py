@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
-from healix import devservers
+from dev import servers as devservers
 from tests.fixtures.waiting import PATIENCE, wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")

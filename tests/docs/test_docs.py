@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from healix.devservers import BASE_DIR, free_port
+from dev.servers import BASE_DIR, free_port
 from tests.fixtures.docs import Block, Session, read_blocks, unmarked
 from tests.fixtures.launcher import Stack, partners_port, scratch_stack
 from tests.fixtures.waiting import wait_until

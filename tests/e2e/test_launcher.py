@@ -15,13 +15,13 @@ import psutil
 import pytest
 import requests
 
-from healix import devservers
-from healix.devservers import BASE_DIR, free_port
+from dev import servers as devservers
+from dev.servers import BASE_DIR, free_port
 from tests.fixtures.metrics import value
 
 # A fresh var/ means initdb plus every migration; 120 s leaves room for a slow CI machine.
 STARTUP_TIMEOUT = 120
-# healix/supervisor.py gives processes 7 s before SIGKILL; the servers stop in a second more.
+# dev/supervisor.py gives processes 7 s before SIGKILL; the servers stop in a second more.
 SHUTDOWN_TIMEOUT = 30
 DEMO_TEMPLATE = "sAI-ERComp"
 
@@ -74,7 +74,7 @@ def launcher() -> Iterator[Launcher]:
     env.update(HEALIX_VAR_DIR=str(var_dir), PORT=str(port), HEALIX_NATS_PORT=str(free_port()))
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "healix.launcher"],
+            [sys.executable, "-m", "dev.launcher"],
             cwd=BASE_DIR,
             env=env,
             stdin=subprocess.DEVNULL,

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from dev.demo import create_demo_rules
 from events.models import OutboxEvent
-from healix.demo import create_demo_rules
 from integrations.models import DeliveryStatus, InboundEvent, WebhookDelivery
-from integrations.webhook_services import ALL
+from integrations.webhooks.services import ALL
 from rules.models import RuleEvaluation
 from tests.fixtures.integrations import post_json
 from tests.fixtures.waiting import wait_until

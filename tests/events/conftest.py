@@ -9,9 +9,9 @@ import nats
 import pytest
 from django.db import connection
 
+from bus.event_streams import ensure_events_stream
+from dev import servers as devservers
 from events.relay import Relay, RelayConfig
-from events.streams import ensure_events_stream
-from healix import devservers
 from tests.fixtures.waiting import PATIENCE
 
 

@@ -5,7 +5,7 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from events.models import OutboxEvent
-from events.tracing import trace
+from healix.observability.tracing import trace
 from plans import services
 
 pytestmark = pytest.mark.django_db
@@ -15,7 +15,7 @@ CHANGELIST = "admin:events_outboxevent_changelist"
 
 @pytest.fixture
 def hrh_client(client, hrh_administrator):
-    # Group grants are healix/groups.py's business; here the permission is given directly.
+    # Group grants are healix/admin/groups.py's business; here the permission is given directly.
     hrh_administrator.user_permissions.add(Permission.objects.get(codename="view_outboxevent"))
     client.force_login(hrh_administrator)
     return client

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 
 from events.contract import envelope_errors
 from events.models import OutboxEvent
-from events.tracing import trace
+from healix.observability.tracing import trace
 from plans import services
 from plans.models import PlanStatus
 from tests.fixtures.domain import make_user

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from nats.js.api import StorageType
 
-from healix.devservers import start_nats
+from dev.servers import start_nats
 
 
 async def _stream_config(url: str, name: str):

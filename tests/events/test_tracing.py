@@ -4,7 +4,7 @@ import pytest
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from events.tracing import (
+from healix.observability.tracing import (
     TraceIdMiddleware,
     current_trace_id,
     trace,
@@ -65,6 +65,6 @@ def test_a_request_s_events_carry_its_trace_id(actor, plan, emitted_events):
 
 
 def test_the_middleware_is_installed_first_after_security(client, settings):
-    assert settings.MIDDLEWARE.index("events.tracing.TraceIdMiddleware") <= 1
+    assert settings.MIDDLEWARE.index("healix.observability.tracing.TraceIdMiddleware") <= 1
     response = client.get("/api/v1/asyncapi.json", headers={"X-Trace-Id": "abc-123"})
     assert response["Healix-Trace-Id"] == "abc-123"

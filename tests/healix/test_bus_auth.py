@@ -11,13 +11,13 @@ import pytest
 from django.db import connection
 from nats.errors import TimeoutError as NatsTimeout
 
-from healix.bus_auth import JS_API_PREFIX, consumer_name, inbox_prefix
-from healix.bus_connections import SYSTEM_REPLY_WINDOW_SECONDS
+from bus.access import JS_API_PREFIX, consumer_name, inbox_prefix
+from bus.connections import SYSTEM_REPLY_WINDOW_SECONDS
+from bus.inbound import REPLY_HEADER
+from bus.inbound_streams import inbound_stream_name
+from healix.api.scopes import Scope
 from healix.models import OrganizationAPIKey
-from healix.scopes import Scope
-from integrations.bus import REPLY_HEADER
 from integrations.models import InboundEvent
-from integrations.streams import inbound_stream_name
 from tests.fixtures.bus import connect
 from tests.fixtures.integrations import make_api_key
 from tests.fixtures.processes import start_process, stop_process

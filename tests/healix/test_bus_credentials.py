@@ -11,9 +11,9 @@ import nats
 import pytest
 from django.urls import reverse
 
-from healix.bus_credentials import FETCH_SECONDS
+from bus.credentials import FETCH_SECONDS
+from healix.api.scopes import Scope
 from healix.models import OrganizationAPIKey
-from healix.scopes import Scope
 from plans import services
 from tests.fixtures.integrations import key_client, make_api_key
 from tests.fixtures.waiting import PATIENCE, wait_until

@@ -10,17 +10,17 @@ import nkeys
 import pytest
 from django.utils import timezone
 
-from healix.bus_auth import (
+from bus.access import (
     JS_API_PREFIX,
     authorization_response,
     authorize,
     bus_permissions,
     user_name,
 )
-from healix.bus_connections import connections_to_close
-from healix.bus_jwt import encode_jwt
+from bus.connections import connections_to_close
+from bus.jwt import encode_jwt
+from healix.api.scopes import Scope
 from healix.models import OrganizationAPIKey
-from healix.scopes import Scope
 from tests.fixtures.integrations import make_api_key
 
 pytestmark = pytest.mark.django_db

@@ -8,9 +8,9 @@ from celery.worker import state as worker_state
 from kombu import Connection
 from kombu.transport import filesystem
 
-from healix import celery_filesystem
+from dev import celery_filesystem
+from dev.celery_filesystem import Transport
 from healix.celery import app
-from healix.celery_filesystem import Transport
 
 
 def folders(tmp_path) -> dict[str, str]:

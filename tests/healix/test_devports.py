@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from healix import devports
-from healix.devports import NATS_DEFAULT_PORT, PORTS_FILE, start_nats, wanted_nats_port
-from healix.devservers import NatsServer, free_port
+from dev import ports as devports
+from dev.ports import NATS_DEFAULT_PORT, PORTS_FILE, start_nats, wanted_nats_port
+from dev.servers import NatsServer, free_port
 
 
 @pytest.fixture

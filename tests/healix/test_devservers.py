@@ -5,8 +5,8 @@ import asyncio
 import nats
 from nats.js.api import StreamConfig
 
-from healix.devservers import NatsServer, redacted
-from healix.nats_config import BUS_SECRETS_FILE
+from bus.nats_config import BUS_SECRETS_FILE
+from dev.servers import NatsServer, redacted
 
 
 async def _publish_and_read_back(url: str, stream: str, subject: str, body: bytes) -> bytes:

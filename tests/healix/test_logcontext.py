@@ -7,8 +7,8 @@ import logging
 import pytest
 from django.urls import reverse
 
-from events.tracing import trace
-from healix.logcontext import bind, bound, from_header, note, to_header
+from healix.observability.logcontext import bind, bound, from_header, note, to_header
+from healix.observability.tracing import trace
 from tests.healix.test_settings import start_django
 
 LOGGER = "tests.logcontext"

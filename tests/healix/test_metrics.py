@@ -8,10 +8,10 @@ import pytest
 from django.db import OperationalError, connection
 from django.db.models import Func, Sum
 
+from dev.demo import create_demo_rules
 from events.models import OutboxEvent
-from healix.demo import create_demo_rules
 from integrations.models import DeliveryStatus, InboundEvent, InboundStatus, WebhookDelivery
-from integrations.webhook_services import ALL
+from integrations.webhooks.services import ALL
 from plans import services
 from rules.models import RuleEvaluation
 from tests.fixtures.metrics import value

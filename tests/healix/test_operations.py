@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from healix.operations import WINDOWS, overview
+from healix.admin.operations import WINDOWS, overview
 from integrations.models import (
     DeliveryStatus,
     InboundEvent,

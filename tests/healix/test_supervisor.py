@@ -14,8 +14,8 @@ import psutil
 import pytest
 from honcho.printer import Printer
 
-from healix import supervisor
-from healix.supervisor import Supervisor, describe_exit, restart_delay
+from dev import supervisor
+from dev.supervisor import Supervisor, describe_exit, restart_delay
 from tests.fixtures.waiting import wait_until
 
 PYTHON = sys.executable

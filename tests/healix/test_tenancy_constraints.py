@@ -10,8 +10,8 @@ from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, models, transaction
 
+from dev.demo import create_demo_rules
 from healix.db import constraint_name
-from healix.demo import create_demo_rules
 from healix.models import Organization, OrganizationOwned, User, UserType
 from integrations.models import (
     HttpIntegration,
@@ -23,7 +23,7 @@ from integrations.models import (
     IntegrationDefinition,
     WebhookDelivery,
 )
-from integrations.webhook_services import create_integration, rotate_secret, send_test_event
+from integrations.webhooks.services import create_integration, rotate_secret, send_test_event
 from plans import services
 from plans.models import (
     FormAssignment,

@@ -8,8 +8,8 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from healix.models import OrganizationAPIKey
+from integrations.inbound.services import ingest
 from integrations.models import InboundEvent, IntegrationDefinition
-from integrations.services import ingest
 from tests.fixtures.integrations import key_client, post_json
 
 pytestmark = pytest.mark.django_db

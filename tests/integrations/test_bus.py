@@ -9,9 +9,9 @@ import nats
 import pytest
 from django.conf import settings
 
-from integrations.bus import REPLY_HEADER, Item, process_batch
+from bus.inbound import REPLY_HEADER, Item, process_batch
+from bus.inbound_streams import inbound_stream_name, inbound_subject
 from integrations.models import InboundEvent
-from integrations.streams import inbound_stream_name, inbound_subject
 from tests.fixtures.integrations import post_json
 from tests.fixtures.waiting import wait_until
 

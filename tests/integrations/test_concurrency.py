@@ -10,10 +10,11 @@ import pytest
 from django.db import OperationalError, connection
 from django.db.models import Sum
 
-from integrations import bus, services
-from integrations.bus import Action, Item, process_batch
+from bus import inbound as bus
+from bus.inbound import Action, Item, process_batch
+from bus.inbound_streams import inbound_subject
+from integrations.inbound import services
 from integrations.models import InboundEvent
-from integrations.streams import inbound_subject
 from tests.fixtures.integrations import key_client, make_api_key, post_json
 from tests.fixtures.waiting import wait_until
 

@@ -4,7 +4,7 @@ from a thread of its own in every process (gunicorn and Celery fork theirs)."""
 import os
 import uuid
 
-from integrations.handoff import HANDOFF_MAX_BATCH, Courier
+from integrations.inbound.handoff import HANDOFF_MAX_BATCH, Courier
 
 
 def collecting() -> tuple[Courier, list[list[uuid.UUID]]]:

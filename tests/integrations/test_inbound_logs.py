@@ -7,7 +7,7 @@ from tests.fixtures.integrations import post_json
 pytestmark = pytest.mark.django_db
 
 SUBJECT = "aiEngineTimeSlot"
-LOGGER = "integrations.results"
+LOGGER = "integrations.inbound.results"
 
 
 def test_accepted_then_duplicate_name_the_event_its_org_and_the_request_trace(
@@ -56,7 +56,7 @@ def test_nothing_is_logged_for_a_batch_that_rolled_back(
 ):
     from django.db import transaction
 
-    from integrations.services import ingest
+    from integrations.inbound.services import ingest
 
     body = f'{{"planId": "{plan.pk}", "timeSlot": "x"}}'
     with django_capture_on_commit_callbacks(execute=True):
@@ -72,8 +72,8 @@ def test_nothing_is_logged_for_a_batch_that_rolled_back(
 def test_a_rerun_is_logged_under_the_events_own_trace(
     api, plan, template, captured_logs, django_capture_on_commit_callbacks
 ):
+    from integrations.inbound.services import rerun
     from integrations.models import InboundEvent
-    from integrations.services import rerun
 
     # Given an event rejected for a field its definition then gains
     body = {"planId": str(plan.pk), "timeSlot": "09:00", "room": "B12"}

@@ -8,9 +8,9 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from integrations import handoff
+from integrations.inbound import handoff
+from integrations.inbound.services import Outcome, canonical_hash, ingest, rerun
 from integrations.models import InboundEvent, InboundSource, InboundStatus, IntegrationField
-from integrations.services import Outcome, canonical_hash, ingest, rerun
 from plans import services
 from plans.models import PlanStatus
 from tests.fixtures.domain import make_user
@@ -114,7 +114,7 @@ def test_rerun_racing_an_accepted_copy_counts_as_its_duplicate(org, template, pl
         definition=template.integrations.get(), name="room", field_type="string", position=1
     )
     accepted = send(org, payload)
-    from integrations import services
+    from integrations.inbound import services
 
     real_count = services._count_on_first_copy
     calls = []

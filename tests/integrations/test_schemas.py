@@ -3,8 +3,8 @@
 import pytest
 from django.core.exceptions import ValidationError
 
+from integrations.inbound.schemas import derived_schema, payload_problems, validator_for
 from integrations.models import IntegrationDefinition, IntegrationField
-from integrations.schemas import derived_schema, payload_problems, validator_for
 
 PLAN = "242b7766-ac9e-451f-9fe4-dd54489108c1"
 

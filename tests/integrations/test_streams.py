@@ -13,14 +13,14 @@ from django.core.management import call_command
 from nats.js.api import StreamConfig
 from nats.js.errors import NotFoundError
 
-from healix.devservers import start_nats
-from integrations.models import InboundEvent, UnroutableMessage
-from integrations.streams import (
+from bus.inbound_streams import (
     inbound_consumer_config,
     inbound_stream_name,
     inbound_subject,
     parse_inbound_subject,
 )
+from dev.servers import start_nats
+from integrations.models import InboundEvent, UnroutableMessage
 from tests.fixtures.waiting import wait_until
 
 SUBJECT = "aiEngineTimeSlot"

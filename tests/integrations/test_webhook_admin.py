@@ -14,7 +14,7 @@ from integrations.models import (
     WebhookAttempt,
     WebhookDelivery,
 )
-from integrations.webhook_services import send_test_event
+from integrations.webhooks.services import send_test_event
 from tests.fixtures.webhooks import make_integration
 
 pytestmark = pytest.mark.django_db

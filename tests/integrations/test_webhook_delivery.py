@@ -10,7 +10,6 @@ import pytest
 from django.utils import timezone
 from standardwebhooks import Webhook
 
-from integrations import delivery
 from integrations.models import (
     AttemptOutcome,
     DeliveryStatus,
@@ -18,7 +17,8 @@ from integrations.models import (
     IntegrationEventKind,
     WebhookDelivery,
 )
-from integrations.webhook_services import (
+from integrations.webhooks import delivery
+from integrations.webhooks.services import (
     replay_failed_since,
     retry_delivery,
     rotate_secret,
@@ -227,7 +227,7 @@ def test_retry_now_and_replay_failed_since(org, receiver):
     first = send_now(first)
     assert first.last_error == "The integration is disabled."
     # Re-enabled, "replay failed since" sends every failed delivery since then
-    from integrations.webhook_services import update_integration
+    from integrations.webhooks.services import update_integration
 
     update_integration(integration, is_active=True)
     assert replay_failed_since(integration, timezone.now() - timedelta(hours=1)) == 1

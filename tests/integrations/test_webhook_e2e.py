@@ -7,9 +7,9 @@ import threading
 import pytest
 from standardwebhooks import Webhook
 
-from integrations import delivery
 from integrations.models import AttemptOutcome, DeliveryStatus, WebhookDelivery
-from integrations.webhook_services import ALL, send_test_event
+from integrations.webhooks import delivery
+from integrations.webhooks.services import ALL, send_test_event
 from plans import services
 from tests.fixtures.waiting import wait_until
 from tests.fixtures.webhooks import Reply, make_integration
@@ -87,7 +87,7 @@ def test_the_worker_disables_an_integration_answering_410(
     integration, _secret = make_integration(org, receiver.url())
     sent = send_test_event(integration)
     WebhookDelivery.objects.filter(pk=sent.pk).update(event_type="planCreated")  # a real type
-    from integrations.delivery import queue_deliveries
+    from integrations.webhooks.delivery import queue_deliveries
 
     queue_deliveries([sent.pk])
     wait_until(lambda: WebhookDelivery.objects.get(pk=sent.pk).status == DeliveryStatus.FAILED)

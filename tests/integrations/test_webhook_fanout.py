@@ -11,8 +11,8 @@ from django.db import IntegrityError, transaction
 
 from events.models import OutboxEvent
 from integrations.models import HttpIntegrationTemplate, WebhookDelivery
-from integrations.webhook_services import ALL, ConditionSpec, update_integration
-from integrations.webhooks import fan_out, parse_event
+from integrations.webhooks.fanout import fan_out, parse_event
+from integrations.webhooks.services import ALL, ConditionSpec, update_integration
 from plans import services
 from tests.fixtures.domain import make_template, make_user
 from tests.fixtures.webhooks import make_integration

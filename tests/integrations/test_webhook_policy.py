@@ -7,10 +7,10 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from integrations.delivery import decide
 from integrations.models import AttemptOutcome
-from integrations.signing import new_secret, signing_headers
-from integrations.transport import Response, parse_retry_after
+from integrations.webhooks.delivery import decide
+from integrations.webhooks.signing import new_secret, signing_headers
+from integrations.webhooks.transport import Response, parse_retry_after
 
 SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 36000]
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

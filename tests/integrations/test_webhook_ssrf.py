@@ -6,10 +6,10 @@ import ipaddress
 import pytest
 from django.core.exceptions import ValidationError
 
-from integrations import delivery, ssrf
 from integrations.models import AttemptOutcome, DeliveryStatus, HttpIntegration
-from integrations.ssrf import UnsafeURL, check_url, refusal_reason
-from integrations.webhook_services import send_test_event
+from integrations.webhooks import delivery, ssrf
+from integrations.webhooks.services import send_test_event
+from integrations.webhooks.ssrf import UnsafeURL, check_url, refusal_reason
 from tests.fixtures.webhooks import LOOPBACK, make_integration
 
 # One address of every refused range, IPv4 and IPv6, with the category the refusal names.

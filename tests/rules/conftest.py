@@ -2,7 +2,7 @@
 
 import pytest
 
-from healix.demo import create_demo_rules
+from dev.demo import create_demo_rules
 from rules.tables import forget_all
 
 

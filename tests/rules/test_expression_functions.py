@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from rules.expressions import (
+from rules.languages.expressions import (
     EvaluationContext,
     ExpressionRuntimeError,
     StaticDataSource,

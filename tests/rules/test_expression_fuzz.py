@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rules.expressions import (
+from rules.languages.expressions import (
     EvaluationContext,
     ExpressionRuntimeError,
     ExpressionSyntaxError,

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from rules.expressions import (
+from rules.languages.expressions import (
     MAX_DEPTH,
     MAX_SOURCE_LENGTH,
     EvaluationContext,

@@ -9,7 +9,7 @@ import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import DataError, IntegrityError, InterfaceError, OperationalError
 
-from integrations.handoff import HANDOFF_RETRY_MAX_DELAY, retry_delay
+from integrations.inbound.handoff import HANDOFF_RETRY_MAX_DELAY, retry_delay
 from rules.actions import is_transient
 from rules.audit import storable_json
 

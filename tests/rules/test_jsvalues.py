@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from rules.jsvalues import UNDEFINED, number_to_string, to_number, to_string, truthy
+from rules.languages.jsvalues import UNDEFINED, number_to_string, to_number, to_string, truthy
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,8 @@ from datetime import timedelta
 
 import pytest
 
+from dev.demo import create_demo_rules
 from events.models import OutboxEvent
-from healix.demo import create_demo_rules
 from integrations.models import InboundEvent, InboundSource, InboundStatus
 from plans import services as plan_services
 from plans.models import FormAssignment, WorkQueueItem

@@ -9,8 +9,13 @@ from decimal import Decimal
 
 import pytest
 
-from rules.conditions import AnyValue
-from rules.shorthand import MAX_CELL_LENGTH, OPERATORS_BY_TYPE, CellSyntaxError, parse_cell
+from rules.languages.conditions import AnyValue
+from rules.languages.shorthand import (
+    MAX_CELL_LENGTH,
+    OPERATORS_BY_TYPE,
+    CellSyntaxError,
+    parse_cell,
+)
 
 CHOICES = ("low", "medium", "high")
 

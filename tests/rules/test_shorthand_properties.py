@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rules.shorthand import FIELD_TYPES, CellSyntaxError, parse_cell
+from rules.languages.shorthand import FIELD_TYPES, CellSyntaxError, parse_cell
 
 BRACKETS = st.tuples(st.sampled_from("[("), st.sampled_from("])"))
 

@@ -3,7 +3,7 @@ is refused whole."""
 
 import pytest
 
-from healix.demo import create_demo_work_queue
+from dev.demo import create_demo_work_queue
 from rules.models import Rule, RuleColumn
 from templates.models import PlanTemplate
 from templates.transfer import ImportProblem, TemplateImportError, export_template, import_template

@@ -75,7 +75,7 @@ def main() -> None:
     import django
 
     django.setup()
-    from integrations import transport
+    from integrations.webhooks import transport
 
     results = {}
     for template in plan["urls"]:

@@ -16,7 +16,7 @@ from django.forms import BoundField
 from django.test import Client
 from django.urls import reverse
 
-from healix.demo import create_demo_rules
+from dev.demo import create_demo_rules
 from healix.models import User, UserType
 from integrations.models import HttpIntegration, IntegrationDefinition
 from templates.models import FormAssignmentDefinition, PlanTemplate

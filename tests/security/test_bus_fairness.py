@@ -4,15 +4,15 @@ A partner of one organization floods the bus with junk; consume_bus served every
 from one queue, oldest first, so another organization's next message waited behind the whole
 flood (0.04 s became 1.4 s for 5,000 messages, and grows with the flood). Now each
 organization's stream is fetched on its own and batches are served in turn, on worker threads
-of their own (integrations/fair_consumer.py): the other organization's message waits for at
+of their own (bus/fair_consumer.py): the other organization's message waits for at
 most the batch in hand, never the backlog. bench/isolation.py measures the delay.
 """
 
 import pytest
 
-from healix.scopes import Scope
+from bus.inbound_streams import inbound_subject
+from healix.api.scopes import Scope
 from integrations.models import InboundEvent
-from integrations.streams import inbound_subject
 from tests.fixtures.bus import publish_as
 from tests.fixtures.integrations import make_api_key
 from tests.fixtures.waiting import PATIENCE, wait_until

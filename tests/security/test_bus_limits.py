@@ -19,10 +19,10 @@ import pytest
 from django.conf import settings
 from nats.errors import TimeoutError as NatsTimeout
 
-from healix.bus_auth import consumer_name, inbox_prefix
+from bus.access import consumer_name, inbox_prefix
+from bus.inbound_streams import inbound_stream_name
+from healix.api.scopes import Scope
 from healix.models import OrganizationAPIKey
-from healix.scopes import Scope
-from integrations.streams import inbound_stream_name
 from tests.fixtures.bus import Partner, connect
 from tests.fixtures.integrations import make_api_key
 from tests.fixtures.processes import stop_process

@@ -15,10 +15,10 @@ import nats
 import pytest
 from nats.errors import TimeoutError as NatsTimeout
 
-from healix.bus_auth import inbox_prefix
+from bus.access import inbox_prefix
+from bus.inbound import REPLY_HEADER, reply_refusal
+from healix.api.scopes import Scope
 from healix.models import OrganizationAPIKey
-from healix.scopes import Scope
-from integrations.bus import REPLY_HEADER, reply_refusal
 from integrations.models import InboundEvent
 from tests.fixtures.bus import connect
 from tests.fixtures.integrations import make_api_key

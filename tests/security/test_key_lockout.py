@@ -207,8 +207,8 @@ def test_given_failures_from_ever_new_addresses_then_old_windows_are_cleared_awa
     world, other_world
 ):
     # Given 150 counts left from addresses that failed minutes ago
+    from healix.api.throttling import FAILURE_PURGE_BATCH
     from healix.models import ApiAuthFailureWindow
-    from healix.throttling import FAILURE_PURGE_BATCH
 
     long_ago = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=5)
     ApiAuthFailureWindow.objects.bulk_create(

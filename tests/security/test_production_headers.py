@@ -20,7 +20,7 @@ from django.conf import settings
 from django.test import Client
 from django.utils.html import escape
 
-from healix import devservers
+from dev import servers as devservers
 from integrations.models import HttpIntegration
 from tests.fixtures.api import World
 from tests.fixtures.integrations import subprocess_database_url

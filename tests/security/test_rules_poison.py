@@ -19,15 +19,15 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.urls import reverse
 
-from healix.demo import create_demo_rules
-from integrations import handoff
+from dev.demo import create_demo_rules
+from integrations.inbound import handoff
 from integrations.models import InboundEvent, InboundSource, InboundStatus
 from plans import services as plan_services
 from plans.models import FormAssignment, Plan
 from rules import services
 from rules.compiler import CompiledAction, TableErrors, compile_table
-from rules.expression_ast import Literal
-from rules.expressions import Expression
+from rules.languages.expression_ast import Literal
+from rules.languages.expressions import Expression
 from rules.models import ActionKind, Rule, RuleAction, RuleEvaluation, Trigger
 from rules.tables import forget_all
 from templates.models import CustomField, FieldType

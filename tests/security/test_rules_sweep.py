@@ -18,9 +18,9 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from healix.demo import create_demo_rules
-from healix.operations import waiting
-from integrations import handoff
+from dev.demo import create_demo_rules
+from healix.admin.operations import waiting
+from integrations.inbound import handoff
 from integrations.models import InboundEvent, InboundSource, InboundStatus
 from plans.models import Plan
 from rules.models import RuleEvaluation

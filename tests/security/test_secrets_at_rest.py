@@ -17,10 +17,10 @@ from standardwebhooks import Webhook
 
 from healix.encryption import UndecryptableValue, new_key
 from healix.models import IdempotentRequest, UserType
-from integrations import delivery
-from integrations.headers import MASK
 from integrations.models import HttpIntegration
-from integrations.webhook_services import send_test_event
+from integrations.webhooks import delivery
+from integrations.webhooks.headers import MASK
+from integrations.webhooks.services import send_test_event
 from tests.fixtures.domain import make_user
 from tests.fixtures.webhooks import make_integration
 

@@ -15,7 +15,7 @@ import sys
 import pytest
 
 from integrations.models import HttpIntegration
-from integrations.ssrf import refusal_reason
+from integrations.webhooks.ssrf import refusal_reason
 from tests.fixtures.webhooks import BASE_DIR, LOOPBACK
 
 pytestmark = pytest.mark.django_db

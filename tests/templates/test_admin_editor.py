@@ -7,11 +7,11 @@ from django.contrib.auth.models import Group
 from django.test import RequestFactory
 from django.urls import reverse
 
-from healix.demo import DEMO_ORG_SLUG, ensure_demo_integration, load_demo
+from dev.demo import DEMO_ORG_SLUG, ensure_demo_integration, load_demo
 from healix.models import Organization, OrganizationAPIKey, User
+from integrations.inbound.services import ingest
 from integrations.models import InboundSource, UnroutableMessage
-from integrations.services import ingest
-from integrations.webhook_services import send_test_event
+from integrations.webhooks.services import send_test_event
 from plans import services
 from plans.models import FormAssignment, Plan
 from templates.models import PlanTemplate, WorkQueue

@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from healix.demo import create_demo_template
+from dev.demo import create_demo_template
 from healix.models import User, UserType
 from plans.models import Plan
 from templates import transfer

@@ -14,7 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.urls import path, reverse
 
-from healix.demo import create_demo_template
+from dev.demo import create_demo_template
 from templates.admin import PlanTemplateAdmin
 from templates.admin_transfer import TemplateTransferAdminMixin
 from templates.models import PlanTemplate

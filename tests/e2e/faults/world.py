@@ -4,7 +4,7 @@
     python -m tests.e2e.faults.world <plans> <webhook url>
 
 prints JSON: the organization's slug, the ids of its <plans> plans, and an API key. The plans'
-template has the demo rule "Offer the appointment" (healix/demo.py): the first time slot a
+template has the demo rule "Offer the appointment" (dev/demo.py): the first time slot a
 plan is evaluated for assigns the appointment form and sets the risk status "scheduled", which
 emits one planUpdated event, which the one HTTP integration (planUpdated only) turns into one
 webhook; later slots find the plan scheduled and fire nothing.
@@ -17,10 +17,10 @@ import uuid
 
 
 def build(plans: int, url: str) -> dict:
+    from dev.demo import create_demo_rules, create_demo_template
     from events.models import OutboxEvent
-    from healix.demo import create_demo_rules, create_demo_template
     from healix.models import Organization, OrganizationAPIKey, User, UserType
-    from integrations.webhook_services import ALL, create_integration
+    from integrations.webhooks.services import ALL, create_integration
     from plans import services
 
     slug = f"faults-{uuid.uuid4().hex[:8]}"

@@ -1,0 +1,1 @@
+"""The admin site, its per-organization scoping, and the operations view."""

@@ -1,0 +1,191 @@
+"""REST authentication: `Authorization: Api-Key <key>`, each key bound to one organization.
+
+`request.auth` is the OrganizationAPIKey; `organization_of(request)` its organization and
+`actor_of(request)` the key's service account (the `actor` of the writes it makes). Keys are
+verified against their stored hash (djangorestframework-api-key); revoked and expired keys fail.
+`HasOrganizationAPIKey` also checks the key's scopes: a view names the scope each of its
+methods needs (`read_scope` for GET/HEAD/OPTIONS, `write_scope` for the others).
+"""
+
+import re
+from datetime import timedelta
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils import timezone
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+from healix.api.throttling import (
+    COUNT_FOUND_SQL,
+    Counted,
+    FailedAttemptsThrottled,
+    client_address,
+    count_failed_attempt,
+    seconds_left,
+    window_start,
+)
+from healix.models import Organization, OrganizationAPIKey, User
+from healix.observability.logcontext import note
+from healix.prepared import prepared_cursor
+
+__all__ = [
+    "KEYWORD",
+    "HasOrganizationAPIKey",
+    "MissingScope",
+    "OrganizationAPIKeyAuthentication",
+    "actor_of",
+    "note_use",
+    "organization_of",
+    "required_scope",
+    "verified_key",
+]
+
+# "Last used" is kept to this precision, so a busy key writes its row once a minute at most
+# rather than on every request.
+LAST_USE_PRECISION = timedelta(minutes=1)
+
+KEYWORD = "Api-Key"
+# What a key's prefix can look like (djangorestframework-api-key: 8 random letters and digits);
+# anything else is refused without a lookup.
+KEY_PREFIX = re.compile(r"[A-Za-z0-9]{1,8}")
+
+
+class OrganizationAPIKeyAuthentication(BaseAuthentication):
+    def authenticate(self, request: HttpRequest):
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not header:
+            return None  # the permission then answers 401 "credentials were not provided"
+        scheme, _, key = header.partition(" ")
+        key = key.strip()
+        if scheme.lower() != KEYWORD.lower() or not key:  # schemes are case-insensitive (RFC 9110)
+            raise AuthenticationFailed(f"Use the header Authorization: {KEYWORD} <key>.")
+        api_key = verified_key(key, client_address(request))
+        note(org_id=api_key.organization.slug)  # on every log line of the request from here
+        note_use(api_key)
+        return (None, api_key)
+
+    def authenticate_header(self, request: HttpRequest) -> str:
+        # Makes DRF answer 401 (not 403) with WWW-Authenticate when no key was given.
+        return KEYWORD
+
+
+def verified_key(key: str, client: str) -> OrganizationAPIKey:
+    """The unrevoked, unexpired key `key` with its organization, sent from `client` (an
+    address; also for the bus, see bus/access.py). Otherwise AuthenticationFailed, or
+    FailedAttemptsThrottled (429) once `client` failed too often with this prefix this minute:
+    a failure is counted for the client and prefix, never for the key."""
+    prefix, _, _ = key.partition(".")
+    if not KEY_PREFIX.fullmatch(prefix):
+        prefix = ""  # names no key; and PostgreSQL text could not even hold a NUL byte of it
+    api_key = _usable_key(prefix, key) if prefix else None
+    if api_key is None:
+        now = timezone.now()
+        attempts = count_failed_attempt(client, prefix, now)
+        if attempts > settings.HEALIX_API_FAILED_ATTEMPTS_PER_MINUTE:
+            raise FailedAttemptsThrottled(seconds_left(now))
+        raise AuthenticationFailed("Unknown or revoked API key.")
+    if api_key.has_expired:
+        raise AuthenticationFailed("This API key has expired.")
+    return api_key
+
+
+# The key, its organization and its throttling count, in one statement: every request pays for
+# it, so one round trip instead of two (healix/api/throttling.py keeps the counting rules). The
+# secret is checked in the statement too (its hash must match), so only a verified request is
+# counted: guesses with a key's prefix never spend its budget. Comparing hashes in SQL rather
+# than in constant time is safe: the caller chooses what is hashed, not the hash, so timing
+# tells nothing about a secret. Keys are hashed with the library's SHA-512 hasher (every key
+# here was made with it; a key of an older hasher would never match).
+KEY_SQL = f"""
+WITH found AS (
+    SELECT k.id, k.name, k.expiry_date, k.created, k.scopes, k.user_id,
+           k.last_used_at, o.id AS org_id, o.slug, o.name AS org_name
+    FROM {OrganizationAPIKey._meta.db_table} k
+    JOIN {Organization._meta.db_table} o ON o.id = k.organization_id
+    WHERE k.prefix = %(prefix)s AND k.hashed_key = %(hashed_key)s AND NOT k.revoked
+), counted AS (
+    {COUNT_FOUND_SQL}
+)
+SELECT found.*, (SELECT requests FROM counted) FROM found
+"""
+
+
+def _usable_key(prefix: str, key: str) -> OrganizationAPIKey | None:
+    """The unrevoked key with this prefix whose secret is `key`'s, and its organization,
+    counted for throttling, in one plain query (the ORM's query building would cost more than
+    the query itself)."""
+    now = timezone.now()
+    parameters = {
+        "prefix": prefix,
+        "hashed_key": OrganizationAPIKey.objects.key_generator.hash(key),
+        "window": window_start(now),
+    }
+    with prepared_cursor() as cursor:
+        cursor.execute(KEY_SQL, parameters, prepare=True)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    pk, name, expiry_date, created, scopes, user_id, last_used_at, *rest = row
+    org_pk, slug, org_name, requests = rest
+    organization = Organization(pk=org_pk, slug=slug, name=org_name)
+    api_key = OrganizationAPIKey(
+        id=pk,
+        prefix=prefix,
+        name=name,
+        hashed_key=parameters["hashed_key"],
+        expiry_date=expiry_date,
+        created=created,
+        revoked=False,
+        organization=organization,
+        scopes=scopes,
+        user_id=user_id,
+        last_used_at=last_used_at,
+    )
+    api_key._state.adding = False
+    api_key.counted = Counted(now, requests)
+    return api_key
+
+
+def note_use(api_key: OrganizationAPIKey) -> None:
+    now = timezone.now()
+    if api_key.last_used_at is not None and now - api_key.last_used_at < LAST_USE_PRECISION:
+        return
+    api_key.last_used_at = now
+    OrganizationAPIKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+
+
+class MissingScope(PermissionDenied):
+    """403 naming the scope the key lacks (the problem's `missingScope` member)."""
+
+    def __init__(self, scope: str) -> None:
+        super().__init__(f"This API key lacks the scope {scope}.")
+        self.problem_members = {"missingScope": scope}
+
+
+def required_scope(view, method: str) -> str | None:
+    """The scope `view` needs for `method`, or None when it needs none."""
+    attribute = "read_scope" if method in SAFE_METHODS else "write_scope"
+    return getattr(view, attribute, None)
+
+
+class HasOrganizationAPIKey(BasePermission):
+    """An organization API key with the scope the view names for the method."""
+
+    def has_permission(self, request, view) -> bool:
+        if not isinstance(request.auth, OrganizationAPIKey):
+            return False
+        scope = required_scope(view, request.method)
+        if scope is not None and scope not in request.auth.scopes:
+            raise MissingScope(scope)
+        return True
+
+
+def organization_of(request) -> Organization:
+    return request.auth.organization
+
+
+def actor_of(request) -> User:
+    """The key's service account, which the services take as the acting user."""
+    return User.objects.get(pk=request.auth.user_id)

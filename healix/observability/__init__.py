@@ -1,0 +1,1 @@
+"""Logs with their context, trace ids, metrics and health."""

@@ -1,1 +1,0 @@
-"""Test support shipped with the project: pytest plugins and helpers."""

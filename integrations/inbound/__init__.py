@@ -1,0 +1,2 @@
+"""Inbound events: definitions and their JSON Schema, ingest() (first message only), routing,
+the inbound REST API and admin."""

@@ -1,0 +1,85 @@
+"""Inbound events and integration definitions as the REST API shows them (camelCase, like the
+rest of the contract)."""
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from bus.inbound_streams import inbound_subject
+from integrations.inbound.schemas import definition_schema
+from integrations.models import InboundEvent, IntegrationDefinition, IntegrationField
+
+__all__ = ["InboundEventSerializer", "IntegrationDefinitionSerializer"]
+
+
+class InboundEventSerializer(serializers.ModelSerializer):
+    planIds = serializers.ListField(source="plan_ids", child=serializers.UUIDField())
+    duplicateCount = serializers.IntegerField(source="duplicate_count")
+    receivedAt = serializers.DateTimeField(source="received_at")
+    lastSeenAt = serializers.DateTimeField(source="last_seen_at", allow_null=True)
+    readyAt = serializers.DateTimeField(source="ready_at", allow_null=True)
+    traceId = serializers.CharField(source="trace_id")
+    rawBody = serializers.CharField(source="raw_body")
+
+    class Meta:
+        model = InboundEvent
+        fields = [
+            "id",
+            "subject",
+            "source",
+            "status",
+            "payload",
+            "rawBody",
+            "errors",
+            "planIds",
+            "duplicateCount",
+            "receivedAt",
+            "lastSeenAt",
+            "readyAt",
+            "traceId",
+        ]
+        read_only_fields = fields
+
+
+class IntegrationFieldSerializer(serializers.ModelSerializer):
+    type = serializers.CharField(source="field_type")
+
+    class Meta:
+        model = IntegrationField
+        fields = ["name", "type", "required"]
+        read_only_fields = fields
+
+
+class IntegrationDefinitionSerializer(serializers.ModelSerializer):
+    """A subject a template listens to: where to send it and the JSON Schema it must match."""
+
+    templateName = serializers.CharField(source="template.name")
+    fields = IntegrationFieldSerializer(many=True)
+    schema = serializers.SerializerMethodField()
+    natsSubject = serializers.SerializerMethodField()
+    restPath = serializers.SerializerMethodField()
+
+    class Meta:
+        model = IntegrationDefinition
+        fields = [
+            "id",
+            "subject",
+            "templateName",
+            "description",
+            "fields",
+            "schema",
+            "natsSubject",
+            "restPath",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field({"type": "object", "description": "JSON Schema (draft 2020-12)."})
+    def get_schema(self, definition: IntegrationDefinition) -> dict[str, Any]:
+        return definition_schema(definition)
+
+    def get_natsSubject(self, definition: IntegrationDefinition) -> str:
+        return inbound_subject(definition.organization.slug, definition.subject)
+
+    def get_restPath(self, definition: IntegrationDefinition) -> str:
+        return f"/api/v1/inbound/{definition.subject}/"

@@ -1,0 +1,350 @@
+"""The admin of HTTP integrations ("Manage HTTP Integrations") and their delivery log.
+
+Thin: saving, rotating, test events, retries and replays call integrations/webhooks/services.py.
+The secret is shown once, in a message, when the integration is created or its secret rotated.
+"""
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db import models
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+
+from healix.admin.scoping import (
+    OrganizationScopedAdmin,
+    OrganizationScopedInline,
+    RecordAdmin,
+    json_block,
+)
+from integrations.models import (
+    DeliveryStatus,
+    HttpIntegration,
+    HttpIntegrationCondition,
+    HttpIntegrationEvent,
+    HttpIntegrationForm,
+    HttpIntegrationTemplate,
+    HttpIntegrationWorkQueue,
+    WebhookAttempt,
+    WebhookDelivery,
+)
+from integrations.webhooks import services as webhook_services
+from integrations.webhooks.headers import keep_masked_values, masked_headers, same_origin
+from integrations.webhooks.signing import new_secret
+
+__all__ = ["HttpIntegrationAdmin", "WebhookDeliveryAdmin"]
+
+
+def _show_secret_once(request: HttpRequest, integration: HttpIntegration, secret: str) -> None:
+    messages.warning(
+        request,
+        format_html(
+            "Signing secret of {}: <code>{}</code> — copy it now, it is not shown again.",
+            integration,
+            secret,
+        ),
+    )
+
+
+class HttpIntegrationAdminForm(forms.ModelForm):
+    """Custom header values are shown masked; a value left masked keeps the stored one while
+    the URL stays on its host (integrations/webhooks/headers.py)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None and "custom_headers" in self.fields:
+            self.initial["custom_headers"] = masked_headers(self.instance.custom_headers)
+
+    def clean_custom_headers(self):
+        given = self.cleaned_data.get("custom_headers")
+        if self.instance.pk is None:
+            return given
+        url = self.cleaned_data.get("url") or self.instance.url
+        moved = not same_origin(url, self.instance.url)
+        return keep_masked_values(given, self.instance.custom_headers, moved=moved)
+
+
+class TemplateChoiceInline(OrganizationScopedInline):
+    model = HttpIntegrationTemplate
+    fields = ("event_type", "template")
+    verbose_name = "plan created / plan updated: template"
+    verbose_name_plural = "plan created / plan updated: chosen templates"
+
+
+class FormChoiceInline(OrganizationScopedInline):
+    model = HttpIntegrationForm
+    fields = ("form",)
+    verbose_name = "form submitted: form"
+    verbose_name_plural = "form submitted: chosen forms (template / form)"
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "form":
+            formfield.queryset = formfield.queryset.select_related("template")
+            formfield.label_from_instance = lambda form: f"{form.template} / {form}"
+        return formfield
+
+
+class WorkQueueChoiceInline(OrganizationScopedInline):
+    model = HttpIntegrationWorkQueue
+    fields = ("work_queue",)
+    verbose_name = "work queue item status updated: work queue"
+    verbose_name_plural = "work queue item status updated: chosen work queues"
+
+
+class ConditionInline(OrganizationScopedInline):
+    model = HttpIntegrationCondition
+    fields = ("path", "field_type", "cell")
+    verbose_name_plural = "payload condition (every row must hold)"
+
+
+class OperationalEventInline(OrganizationScopedInline):
+    model = HttpIntegrationEvent
+    fields = ("occurred_at", "kind", "detail")
+    readonly_fields = fields
+    can_delete = False
+    verbose_name_plural = "operational events"
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ReplayForm(forms.Form):
+    since = forms.SplitDateTimeField(
+        widget=admin.widgets.AdminSplitDateTime,
+        help_text="Failed deliveries created at or after this moment are sent again.",
+    )
+
+
+@admin.register(HttpIntegration)
+class HttpIntegrationAdmin(OrganizationScopedAdmin):
+    list_display = (
+        "partner_name",
+        "url",
+        "is_active",
+        "failing_since",
+        "deliveries_link",
+        "organization",
+    )
+    list_filter = ("is_active", "organization")
+    search_fields = ("partner_name", "url")
+    readonly_fields = (
+        "secret_hint",
+        "masked_custom_headers",
+        "failing_since",
+        "disabled_reason",
+        "deliveries_link",
+    )
+    fieldsets = (
+        (None, {"fields": ("organization", "partner_name", "url", "is_active")}),
+        (
+            "Which events go there (an empty choice means none)",
+            {
+                "fields": (
+                    "plan_created_all",
+                    "plan_updated_all",
+                    "form_submitted_all",
+                    "status_updated_all",
+                    "include_test_events",
+                ),
+                "description": "Tick “all”, or choose templates, forms and work queues in "
+                "the lists below.",
+            },
+        ),
+        ("Request", {"fields": ("custom_headers", "secret_hint")}),
+        ("Health", {"fields": ("failing_since", "disabled_reason", "deliveries_link")}),
+    )
+    inlines = (
+        TemplateChoiceInline,
+        FormChoiceInline,
+        WorkQueueChoiceInline,
+        ConditionInline,
+        OperationalEventInline,
+    )
+    actions = ("send_test_event", "rotate_secret", "replay_failed")
+    form = HttpIntegrationAdminForm
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def get_fieldsets(self, request, obj=None):
+        # Read-only, the field would show its values: a masked copy stands in for it.
+        fieldsets = super().get_fieldsets(request, obj)
+        if self.has_change_permission(request, obj):
+            return fieldsets
+        swap = {"custom_headers": "masked_custom_headers"}
+        return [
+            (name, {**options, "fields": [swap.get(f, f) for f in options["fields"]]})
+            for name, options in fieldsets
+        ]
+
+    @admin.display(description="custom headers")
+    def masked_custom_headers(self, obj: HttpIntegration) -> str:
+        return json_block(masked_headers(obj.custom_headers))
+
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(
+            request, {"title": "Manage HTTP Integrations", **(extra_context or {})}
+        )
+
+    @admin.display(description="secret")
+    def secret_hint(self, obj: HttpIntegration) -> str:
+        if not obj.secret:
+            return "Generated when you save; shown once."
+        return f"{obj.secret[:10]}… (shown once; use “Rotate secret” for a new one)"
+
+    @admin.display(description="deliveries")
+    def deliveries_link(self, obj: HttpIntegration) -> str:
+        if obj.pk is None:
+            return "-"
+        url = reverse("admin:integrations_webhookdelivery_changelist")
+        return format_html('<a href="{}?integration__id__exact={}">Deliveries</a>', url, obj.pk)
+
+    def save_model(self, request, obj, form, change):
+        # The scoped admin pins the organization; the first save also makes the secret.
+        if not change:
+            obj.secret = new_secret()
+            request._healix_new_secret = obj.secret
+        if change:
+            was_active = form.initial.get("is_active", obj.is_active)
+            webhook_services.forget_failures_if_reactivated(obj, was_active=was_active)
+        super().save_model(request, obj, form, change)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        secret = getattr(request, "_healix_new_secret", None)
+        if secret:
+            _show_secret_once(request, obj, secret)
+        return super().response_add(request, obj, post_url_continue)
+
+    def has_manage_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("integrations.change_httpintegration")
+
+    @admin.action(description="Send a test event", permissions=["manage"])
+    def send_test_event(self, request: HttpRequest, queryset) -> None:
+        for integration in queryset:
+            webhook_services.send_test_event(integration, request.user)
+        self.message_user(
+            request, f"Test event queued for {queryset.count()} integration(s).", messages.SUCCESS
+        )
+
+    @admin.action(
+        description="Rotate secret (the old one signs for 24 h more)", permissions=["manage"]
+    )
+    def rotate_secret(self, request: HttpRequest, queryset) -> None:
+        for integration in queryset:
+            _show_secret_once(request, integration, webhook_services.rotate_secret(integration))
+
+    @admin.action(description="Replay failed deliveries since…", permissions=["manage"])
+    def replay_failed(self, request: HttpRequest, queryset):
+        form = ReplayForm(request.POST if "since_0" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            count = sum(
+                webhook_services.replay_failed_since(integration, form.cleaned_data["since"])
+                for integration in queryset
+            )
+            self.message_user(request, f"{count} failed deliveries queued again.", messages.SUCCESS)
+            return None
+        return TemplateResponse(
+            request,
+            "admin/integrations/replay_failed.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Replay failed deliveries since…",
+                "opts": self.model._meta,
+                "integrations": queryset,
+                "form": form,
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
+                "media": self.media + form.media,
+            },
+        )
+
+
+class AttemptInline(admin.TabularInline):
+    model = WebhookAttempt
+    fields = (
+        "number",
+        "started_at",
+        "duration_ms",
+        "status_code",
+        "outcome",
+        "error",
+        "response_headers",
+        "response_body",
+    )
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(RecordAdmin):
+    list_display = (
+        "created_at",
+        "integration",
+        "event_type",
+        "status",
+        "attempt_count",
+        "last_status_code",
+        "next_attempt_at",
+        "organization",
+    )
+    list_filter = ("status", "event_type", "integration", "organization")
+    list_select_related = ("integration",)
+    search_fields = ("=event_id", "=trace_id")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    fields = (
+        "id",
+        "organization",
+        "integration",
+        "event_id",
+        "event_type",
+        "trace_id",
+        "status",
+        "attempt_count",
+        "next_attempt_at",
+        "last_status_code",
+        "last_error",
+        "created_at",
+        "completed_at",
+        "payload_display",
+    )
+    readonly_fields = fields
+    inlines = (AttemptInline,)
+    actions = ("retry_now",)
+
+    @admin.display(description="payload")
+    def payload_display(self, obj: WebhookDelivery) -> str:
+        # The body as sent is a compact JSON text (what was signed): shown indented, wrapped.
+        try:
+            return json_block(json.loads(obj.payload))
+        except (TypeError, ValueError):
+            return json_block(obj.payload)
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("integrations.change_webhookdelivery")
+
+    @admin.action(description="Retry now", permissions=["retry"])
+    def retry_now(self, request: HttpRequest, queryset) -> None:
+        queued = sum(
+            webhook_services.retry_delivery(delivery)
+            for delivery in queryset.exclude(status=DeliveryStatus.SUCCEEDED)
+        )
+        skipped = queryset.count() - queued
+        self.message_user(
+            request,
+            f"{queued} deliveries queued now"
+            + (f"; {skipped} left alone (succeeded or being sent)." if skipped else "."),
+            messages.SUCCESS,
+        )
