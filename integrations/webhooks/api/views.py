@@ -23,9 +23,9 @@ from healix.api.openapi import PROBLEM_MEDIA_TYPE
 from healix.api.problems import problem_response
 from healix.api.rest import OrganizationScopedView, service_errors
 from healix.api.scopes import Scope
-from integrations.webhooks.api.filters import WebhookDeliveryFilter
 from integrations.models import HttpIntegration, WebhookAttempt, WebhookDelivery
 from integrations.webhooks import services as webhook_services
+from integrations.webhooks.api.filters import WebhookDeliveryFilter
 from integrations.webhooks.api.serializers import (
     CHOICE_FIELDS,
     RotatedSecretSerializer,
