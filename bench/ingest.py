@@ -16,7 +16,7 @@ NATS_URL name servers. Then, in one run:
    asyncio: bench/http_load.py; --concurrency in flight) POSTs --requests payloads (10 %
    duplicates) to /api/v1/inbound/<subject>/: requests/s.
 
-The hand-over to the rules is queued (one Celery task per batch, integrations/inbound/handoff.py)
+The hand-over to the rules is queued (one Celery task per batch, rules/inbound.py)
 but
 no worker runs: the rules are not what is measured.
 

@@ -7,7 +7,7 @@ Starts an embedded PostgreSQL (dev/servers.py) unless DATABASE_URL names one. Th
 1. setup (not measured): --events accepted inbound events the rules are not done with, all
    older than the sweep's threshold: 90 % of one hostile organization's (a flood, or events
    that keep failing), the rest spread over --organizations others;
-2. the sweep's selection (integrations.inbound.handoff.due_events: every organization in turn), and,
+2. the sweep's selection (rules.inbound.due_events: every organization in turn), and,
    as the ceiling, the selection it replaced (the oldest 1,000 of all organizations, which
    read only the partial index's first rows): sweeps/s, the median of --rounds each;
 3. organizations served by one sweep, against those with waiting events (the ceiling).
@@ -88,8 +88,8 @@ def run(args: argparse.Namespace, stack: ExitStack) -> list[Figure]:
     from django.core.management import call_command
     from django.utils import timezone
 
-    from integrations.inbound.handoff import HANDOFF_SWEEP_LIMIT, due_events
     from integrations.models import InboundEvent, InboundStatus
+    from rules.inbound import HANDOFF_SWEEP_LIMIT, due_events
 
     call_command("migrate", verbosity=0)
     setup(args.events, args.organizations)
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace, stack: ExitStack) -> list[Figure]:
     def oldest_first() -> list:
         cutoff = now - timedelta(seconds=OLDER_THAN_SECONDS)
         waiting = InboundEvent.objects.filter(
-            status=InboundStatus.ACCEPTED, ready_at__isnull=True, received_at__lt=cutoff
+            status=InboundStatus.ACCEPTED, rules_done_at__isnull=True, received_at__lt=cutoff
         )
         return list(waiting.order_by("received_at").values_list("pk", flat=True)[:1000])
 

@@ -279,8 +279,8 @@ HEALIX_INBOUND_HANDOFF_SWEEP_SECONDS = env.float(
 )
 
 CELERY_BEAT_SCHEDULE = {
-    "sweep-inbound-handoffs": {
-        "task": "integrations.sweep_inbound_handoffs",
+    "sweep-inbound-events": {
+        "task": "rules.sweep_inbound_events",
         "schedule": HEALIX_INBOUND_HANDOFF_SWEEP_SECONDS,
     },
     "rules-time-elapsed": {

@@ -1,9 +1,30 @@
-"""Celery tasks of the rules: thin, they call rules.services."""
+"""Celery tasks of the rules: thin, they call rules.services and rules.inbound."""
+
+import uuid
+
+from django.conf import settings
 
 from healix.celery import app
-from rules import services
+from rules import inbound, services
 
-__all__ = ["evaluate_due_rules", "evaluate_submission"]
+__all__ = [
+    "evaluate_due_rules",
+    "evaluate_inbound_events",
+    "evaluate_submission",
+    "sweep_inbound_events",
+]
+
+
+@app.task(name="rules.evaluate_inbound_events")
+def evaluate_inbound_events(event_ids: list[str]) -> int:
+    """After their commit: the rules for accepted inbound events (safe to run twice)."""
+    return inbound.run_rules([uuid.UUID(event_id) for event_id in event_ids])
+
+
+@app.task(name="rules.sweep_inbound_events")
+def sweep_inbound_events() -> int:
+    """Celery beat: accepted events whose queueing was lost, or whose evaluation failed."""
+    return inbound.sweep_unfinished(settings.HEALIX_INBOUND_HANDOFF_SWEEP_SECONDS)
 
 
 @app.task(name="rules.evaluate_submission")

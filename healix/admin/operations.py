@@ -20,7 +20,6 @@ from django.db.models import Count, F, Func, Min, Q, Sum, Value
 from django.utils import timezone
 
 from events.models import OutboxEvent
-from integrations.inbound import handoff
 from integrations.models import (
     DeliveryStatus,
     HttpIntegration,
@@ -28,6 +27,7 @@ from integrations.models import (
     InboundStatus,
     WebhookDelivery,
 )
+from rules import inbound
 from rules.models import RuleEvaluation
 
 __all__ = [
@@ -166,11 +166,13 @@ def waiting(organization_id: int | None = None) -> Waiting:
         .values_list("organization_id", "integration_id", "n")
     )
     awaiting = (
-        InboundEvent.objects.filter(status=InboundStatus.ACCEPTED, ready_at__isnull=True, **mine)
+        InboundEvent.objects.filter(
+            status=InboundStatus.ACCEPTED, rules_done_at__isnull=True, **mine
+        )
         .values("organization_id")
         .annotate(
             n=Count("*"),
-            given_up=Count("pk", filter=Q(rules_retries__gte=handoff.HANDOFF_MAX_RETRIES)),
+            given_up=Count("pk", filter=Q(rules_retries__gte=inbound.HANDOFF_MAX_RETRIES)),
         )
         .values_list("organization_id", "n", "given_up")
     )

@@ -12,7 +12,7 @@ from healix.admin.scoping import (
     RecordAdmin,
     json_block,
 )
-from integrations.inbound import handoff, services
+from integrations.inbound import services
 from integrations.inbound.schemas import definition_schema
 from integrations.models import (
     InboundEvent,
@@ -22,6 +22,7 @@ from integrations.models import (
     UnroutableMessage,
 )
 from integrations.webhooks.admin import HttpIntegrationAdmin, WebhookDeliveryAdmin
+from rules import inbound
 
 __all__ = [
     "HttpIntegrationAdmin",
@@ -90,18 +91,20 @@ class IntegrationDefinitionAdmin(OrganizationScopedAdmin):
 
 
 class RulesStateFilter(admin.SimpleListFilter):
-    """Where the rules are with an accepted event (integrations/inbound/handoff.py)."""
+    """Where the rules are with an accepted event (rules/inbound.py)."""
 
     title = "rules"
     parameter_name = "rules"
     STATES = {
-        "done": Q(ready_at__isnull=False),
+        "done": Q(rules_done_at__isnull=False),
         "waiting": Q(
-            ready_at__isnull=True, rules_error="", rules_retries__lt=handoff.HANDOFF_MAX_RETRIES
+            rules_done_at__isnull=True,
+            rules_error="",
+            rules_retries__lt=inbound.HANDOFF_MAX_RETRIES,
         ),
-        "failing": Q(ready_at__isnull=True, rules_retries__lt=handoff.HANDOFF_MAX_RETRIES)
+        "failing": Q(rules_done_at__isnull=True, rules_retries__lt=inbound.HANDOFF_MAX_RETRIES)
         & ~Q(rules_error=""),
-        "given_up": Q(ready_at__isnull=True, rules_retries__gte=handoff.HANDOFF_MAX_RETRIES),
+        "given_up": Q(rules_done_at__isnull=True, rules_retries__gte=inbound.HANDOFF_MAX_RETRIES),
     }
 
     def lookups(self, request, model_admin):
@@ -149,7 +152,7 @@ class InboundEventAdmin(RecordAdmin):
         "duplicate_count",
         "received_at",
         "last_seen_at",
-        "ready_at",
+        "rules_done_at",
         "rules_state",
         "rules_error",
         "rules_retries",
@@ -163,9 +166,9 @@ class InboundEventAdmin(RecordAdmin):
     def rules_state(self, obj: InboundEvent) -> str:
         if obj.status != InboundStatus.ACCEPTED:
             return "-"
-        if obj.ready_at is not None:
+        if obj.rules_done_at is not None:
             return "done"
-        if obj.rules_retries >= handoff.HANDOFF_MAX_RETRIES:
+        if obj.rules_retries >= inbound.HANDOFF_MAX_RETRIES:
             return "given up: hand it to the rules again once the failure's cause is fixed"
         return "failed, will be retried" if obj.rules_error else "waiting"
 
@@ -211,7 +214,7 @@ class InboundEventAdmin(RecordAdmin):
         permissions=["rerun"],
     )
     def hand_to_rules_again(self, request: HttpRequest, queryset) -> None:
-        count = handoff.hand_over_again(list(queryset.values_list("pk", flat=True)))
+        count = inbound.hand_over_again(list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"Handed {count} event(s) to the rules again.")
 
 

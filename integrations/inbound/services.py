@@ -21,7 +21,7 @@ from django.db import IntegrityError, connection, transaction
 from healix.models import Organization
 from healix.observability import metrics
 from healix.observability.tracing import current_trace_id, new_trace_id
-from integrations.inbound import definitions, handoff, storage
+from integrations.inbound import definitions, storage
 from integrations.inbound.payloads import canonical_hash, has_nul, parse_body
 from integrations.inbound.results import (
     INVALID,
@@ -41,6 +41,7 @@ from integrations.models import (
     InboundSource,
     InboundStatus,
 )
+from rules.inbound_batching import queue_after_commit
 
 __all__ = [
     "DefinitionCache",
@@ -247,7 +248,7 @@ def _rerun(event: InboundEvent) -> IngestResult:
         event.errors = [note.as_dict()]
         event.save(update_fields=["errors"])
         return IngestResult(first, Outcome.DUPLICATE, duplicate_of=first)
-    handoff.after_commit([event.pk])
+    queue_after_commit([event.pk])
     return IngestResult(event.pk, Outcome.ACCEPTED)
 
 

@@ -10,11 +10,11 @@ from typing import Any
 from django.utils import timezone
 
 from healix.prepared import prepared_cursor
-from integrations.inbound import handoff
 from integrations.inbound.payloads import canonical_hash
 from integrations.inbound.results import IngestResult, Message, Outcome
 from integrations.inbound.schemas import Problem
 from integrations.models import InboundEvent, InboundStatus
+from rules.inbound_batching import queue_after_commit
 
 __all__ = [
     "COUNT_DUPLICATE_SQL",
@@ -138,5 +138,5 @@ def store_first_or_count(candidates: list[Candidate], source: str) -> dict[int, 
             results[c.index] = IngestResult(pk, Outcome.ACCEPTED)
         else:
             results[c.index] = IngestResult(pk, Outcome.DUPLICATE, duplicate_of=pk)
-    handoff.after_commit(accepted)
+    queue_after_commit(accepted)
     return results

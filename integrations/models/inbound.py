@@ -220,12 +220,12 @@ class InboundEvent(OrganizationOwned):
         blank=True,
         help_text="When the last duplicate arrived.",
     )
-    ready_at = models.DateTimeField(
+    rules_done_at = models.DateTimeField(
         null=True,
         blank=True,
         help_text="When the rules were done with it (after its commit); empty until then.",
     )
-    # Why the rules are not done with it yet (integrations/inbound/handoff.py). Database defaults:
+    # Why the rules are not done with it yet (rules/inbound.py). Database defaults:
     # ingest's raw INSERT names only the columns it fills.
     rules_retries = models.PositiveSmallIntegerField(
         default=0,
@@ -282,7 +282,7 @@ class InboundEvent(OrganizationOwned):
             # Only the events the rules have not finished with: beat's sweep reads it.
             models.Index(
                 fields=["received_at"],
-                condition=models.Q(status="accepted", ready_at__isnull=True),
+                condition=models.Q(status="accepted", rules_done_at__isnull=True),
                 name="inbound_pending_rules",
             ),
         ]

@@ -194,8 +194,8 @@ def check_the_bus_walk_through(launcher: Launcher) -> None:
     assert first.status_code == 202, first.text
     assert first.json()["status"] == "accepted"
     detail = f"{launcher.base_url}/api/v1/inbound/{first.json()['id']}/"
-    # ...and the worker hands it on (readyAt is set by the Celery task)
-    eventually(lambda: requests.get(detail, headers=headers, timeout=10).json()["readyAt"])
+    # ...and the worker hands it on (rulesDoneAt is set by the Celery task)
+    eventually(lambda: requests.get(detail, headers=headers, timeout=10).json()["rulesDoneAt"])
     # ...and evaluates the rules for it: the seed's example scheduled Pat's plan when the demo
     # was loaded, so this second slot is evaluated (recorded) but its row does not fire
     evaluations = (

@@ -140,7 +140,7 @@ def test_a_killed_worker_bus_and_relay_are_restarted_while_the_rest_keeps_runnin
     assert not [process for process in pool if alive(process)]
 
     # and the system still works end to end: REST -> web -> worker -> rules
-    assert send_time_slot_over_rest(running, headers, "2026-02-03T09:00")["readyAt"]
+    assert send_time_slot_over_rest(running, headers, "2026-02-03T09:00")["rulesDoneAt"]
     # a partner over NATS -> bus_auth -> a bus consumer -> worker
     publish_time_slot_over_nats(running, headers, "2026-02-04T09:00")
     eventually(lambda: "2026-02-04T09:00" in accepted_slots(running, headers), timeout=60)

@@ -106,9 +106,10 @@ def test_the_rules_run_for_a_rest_event_under_the_request_trace(
     answer = post_json(api, "aiEngineTimeSlot", payload, HTTP_X_TRACE_ID=trace_id)
     assert answer.status_code == 202
     # Then the worker's lines about the event carry the request's trace id and organization.
-    # (The hand-off courier queues one task for the events of many requests, so Celery's own
-    # line about that task names no single trace: tests/healix/test_logcontext.py covers the
-    # header that carries a context into a task queued for one request.)
+    # (The batcher of rules/inbound_batching.py queues one task for the events of many
+    # requests, so Celery's own line about that task names no single trace:
+    # tests/healix/test_logcontext.py covers the header that carries a context into a task
+    # queued for one request.)
     wait_until(lambda: "succeeded" in celery_worker.log.read_text())
     worker = lines_of(celery_worker.log, trace_id)
     inbound_event_id = answer.json()["id"]

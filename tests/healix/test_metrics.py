@@ -139,7 +139,7 @@ def test_counters_of_every_process_add_up_on_metrics(
     succeeded = WebhookDelivery.objects.filter(status=DeliveryStatus.SUCCEEDED)
     wait_until(lambda: succeeded.exists() and not WebhookDelivery.objects.exclude(
         status=DeliveryStatus.SUCCEEDED).exists())  # fmt: skip
-    wait_until(lambda: not accepted.filter(ready_at__isnull=True).exists())  # rules done
+    wait_until(lambda: not accepted.filter(rules_done_at__isnull=True).exists())  # rules done
     wait_until(lambda: not OutboxEvent.objects.filter(published_at__isnull=True).exists())
     # When Prometheus scrapes
     text = scrape(client)

@@ -78,7 +78,7 @@ def test_nats_message_is_ingested_with_trace_id_and_reply(
     assert answer == {"id": str(event.pk), "status": "accepted", "duplicateOf": None}
     assert (event.source, event.trace_id) == ("nats", trace_id)
     assert event.stream_sequence == 1
-    wait_until(lambda: InboundEvent.objects.get().ready_at is not None)
+    wait_until(lambda: InboundEvent.objects.get().rules_done_at is not None)
 
 
 BAD_INPUTS = [

@@ -8,11 +8,11 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from integrations.inbound import handoff
 from integrations.inbound.services import Outcome, canonical_hash, ingest, rerun
 from integrations.models import InboundEvent, InboundSource, InboundStatus, IntegrationField
 from plans import services
 from plans.models import PlanStatus
+from rules import inbound
 from tests.fixtures.domain import make_user
 from tests.fixtures.waiting import wait_until
 
@@ -241,11 +241,11 @@ def test_accepted_events_are_handed_to_the_rules_by_a_worker_after_commit_only(
         raise RuntimeError("abort")
     assert not InboundEvent.objects.filter(pk=rolled_back.event_id).exists()
     # Then nothing was handed over in the request itself: a task waits in the queue
-    assert InboundEvent.objects.get(pk=committed.event_id).ready_at is None
+    assert InboundEvent.objects.get(pk=committed.event_id).rules_done_at is None
     # When a real worker starts
     request.getfixturevalue("celery_worker")
     # Then it hands the committed event over (records it as ready)
-    wait_until(lambda: InboundEvent.objects.get(pk=committed.event_id).ready_at is not None)
+    wait_until(lambda: InboundEvent.objects.get(pk=committed.event_id).rules_done_at is not None)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -276,10 +276,10 @@ def test_the_sweep_hands_over_accepted_events_whose_hand_off_was_lost(
         plan_ids=[plan.pk],
     )
     # When beat's sweep runs with a one-minute threshold
-    assert handoff.sweep(older_than_seconds=60) == 1
+    assert inbound.sweep_unfinished(older_than_seconds=60) == 1
     # Then a real worker hands the lost one to the rules; the fresh one is left to its own task
     request.getfixturevalue("celery_worker")
-    wait_until(lambda: InboundEvent.objects.get(pk=lost.pk).ready_at is not None)
-    assert InboundEvent.objects.get(pk=fresh.pk).ready_at is None
+    wait_until(lambda: InboundEvent.objects.get(pk=lost.pk).rules_done_at is not None)
+    assert InboundEvent.objects.get(pk=fresh.pk).rules_done_at is None
     # And once done, it is swept no more
-    assert handoff.sweep(older_than_seconds=60) == 0
+    assert inbound.sweep_unfinished(older_than_seconds=60) == 0

@@ -9,9 +9,9 @@ import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import DataError, IntegrityError, InterfaceError, OperationalError
 
-from integrations.inbound.handoff import HANDOFF_RETRY_MAX_DELAY, retry_delay
 from rules.actions import is_transient
 from rules.audit import storable_json
+from rules.inbound import HANDOFF_RETRY_MAX_DELAY, retry_delay
 
 
 def wrapped(django_error: type[Exception], cause: Exception) -> Exception:

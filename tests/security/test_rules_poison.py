@@ -20,11 +20,10 @@ from django.db import connection
 from django.urls import reverse
 
 from dev.demo import create_demo_rules
-from integrations.inbound import handoff
 from integrations.models import InboundEvent, InboundSource, InboundStatus
 from plans import services as plan_services
 from plans.models import FormAssignment, Plan
-from rules import services
+from rules import inbound, services
 from rules.compiler import CompiledAction, TableErrors, compile_table
 from rules.languages.expression_ast import Literal
 from rules.languages.expressions import Expression
@@ -98,12 +97,12 @@ def test_given_a_poisoned_rule_of_org_a_when_a_batch_holds_both_orgs_events_then
     poison(template)
     # When one hand-off task carries A's event (a slot that is no date) and then B's
     mine, theirs = time_slot(plan, "soon"), time_slot(other_plan, "2026-12-01T09:30")
-    handoff.queue_task([mine.pk, theirs.pk])
+    inbound.queue_evaluation([mine.pk, theirs.pk])
     # Then B's event is evaluated and done: its patient has the prefilled form
-    wait_until(lambda: InboundEvent.objects.get(pk=theirs.pk).ready_at is not None)
+    wait_until(lambda: InboundEvent.objects.get(pk=theirs.pk).rules_done_at is not None)
     assert FormAssignment.objects.get(plan=other_plan, definition__form__name="appointment")
     # And A's event is done too, each failure recorded where it happened
-    wait_until(lambda: InboundEvent.objects.get(pk=mine.pk).ready_at is not None)
+    wait_until(lambda: InboundEvent.objects.get(pk=mine.pk).rules_done_at is not None)
     evaluation = RuleEvaluation.objects.get(plan=plan)
     rows = {row["name"]: row for row in evaluation.rows}
     assert rows["Poisoned"]["fired"] is False
@@ -192,7 +191,7 @@ def test_given_a_locked_row_when_an_action_times_out_then_the_event_retries_inst
         with connection.cursor() as cursor:
             cursor.execute("SET lock_timeout = '200ms'")
         # When one task hands over A's event and B's
-        done = handoff.finish([mine.pk, theirs.pk])
+        done = inbound.run_rules([mine.pk, theirs.pk])
     finally:
         release.set()
         holder.join()
@@ -201,13 +200,13 @@ def test_given_a_locked_row_when_an_action_times_out_then_the_event_retries_inst
     # Then B's event is done, and A's is not: the timeout is no failure of the action (it
     # would have worked a moment later), so nothing of A's evaluation stayed
     assert done == 1
-    assert InboundEvent.objects.get(pk=theirs.pk).ready_at is not None
+    assert InboundEvent.objects.get(pk=theirs.pk).rules_done_at is not None
     failed = InboundEvent.objects.get(pk=mine.pk)
-    assert failed.ready_at is None
+    assert failed.rules_done_at is None
     assert "lock" in failed.rules_error
     assert not RuleEvaluation.objects.filter(plan=plan).exists()
     # When it is handed over again with the row free
-    assert handoff.finish([mine.pk]) == 1
+    assert inbound.run_rules([mine.pk]) == 1
     # Then it is evaluated once, every action done
     evaluation = RuleEvaluation.objects.get(plan=plan)
     assert [action["ok"] for action in evaluation.actions] == [True, True, True]

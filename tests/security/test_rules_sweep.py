@@ -20,9 +20,9 @@ from django.utils import timezone
 
 from dev.demo import create_demo_rules
 from healix.admin.operations import waiting
-from integrations.inbound import handoff
 from integrations.models import InboundEvent, InboundSource, InboundStatus
 from plans.models import Plan
+from rules import inbound
 from rules.models import RuleEvaluation
 from tests.fixtures.waiting import wait_until
 
@@ -76,7 +76,7 @@ def lost_event(plan: Plan, slot: str, minutes_ago: int) -> InboundEvent:
 
 
 def ready(event: InboundEvent) -> bool:
-    return InboundEvent.objects.get(pk=event.pk).ready_at is not None
+    return InboundEvent.objects.get(pk=event.pk).rules_done_at is not None
 
 
 def failed(event: InboundEvent) -> bool:
@@ -92,18 +92,18 @@ def test_given_org_a_events_keep_failing_when_the_sweep_runs_then_org_b_is_serve
     mine = [lost_event(plan, f"a{n}", minutes_ago=10) for n in range(5)]
     theirs = lost_event(other_plan, "b0", minutes_ago=5)
     # When a sweep takes three
-    assert handoff.sweep(60, limit=3) == 3
+    assert inbound.sweep_unfinished(60, limit=3) == 3
     # Then B's event is among them, and is evaluated and done
     wait_until(lambda: ready(theirs))
     assert RuleEvaluation.objects.filter(plan=other_plan).count() == 1
     # And each of A's two taken is not done, its failure recorded on it alone
     wait_until(lambda: sum(failed(event) for event in mine) == 2)
     tried = [InboundEvent.objects.get(pk=e.pk) for e in mine if failed(e)]
-    assert all(e.ready_at is None and e.rules_retries == 1 for e in tried)
+    assert all(e.rules_done_at is None and e.rules_retries == 1 for e in tried)
     assert all(e.rules_retry_at > timezone.now() for e in tried)
     # When B loses another event, and the sweep runs again at once
     again = lost_event(other_plan, "b1", minutes_ago=2)
-    assert handoff.sweep(60, limit=3) == 3
+    assert inbound.sweep_unfinished(60, limit=3) == 3
     # Then A's failed events wait out their delay, B is served again, and so are A's others
     wait_until(lambda: ready(again))
     wait_until(lambda: sum(failed(event) for event in mine) == 4)
@@ -127,17 +127,17 @@ def test_given_an_event_that_keeps_failing_then_it_is_given_up_visibly_and_can_b
     theirs = lost_event(other_plan, "b", minutes_ago=10)
     # When beat's sweeps come round for days (each past the event's delay)
     later = timezone.now() + timedelta(days=1)
-    taken = [handoff.sweep(60, now=later)]
+    taken = [inbound.sweep_unfinished(60, now=later)]
     wait_until(lambda: ready(theirs) and failed(mine))
-    for _sweep in range(handoff.HANDOFF_MAX_RETRIES + 2):
+    for _sweep in range(inbound.HANDOFF_MAX_RETRIES + 2):
         later += timedelta(days=1)
-        taken.append(handoff.sweep(60, now=later))
+        taken.append(inbound.sweep_unfinished(60, now=later))
     # Then A's event was handed over HANDOFF_MAX_RETRIES times (B's once) and then given up
     assert taken[0] == 2
-    assert taken[1 : handoff.HANDOFF_MAX_RETRIES] == [1] * (handoff.HANDOFF_MAX_RETRIES - 1)
-    assert taken[handoff.HANDOFF_MAX_RETRIES :] == [0, 0, 0]
+    assert taken[1 : inbound.HANDOFF_MAX_RETRIES] == [1] * (inbound.HANDOFF_MAX_RETRIES - 1)
+    assert taken[inbound.HANDOFF_MAX_RETRIES :] == [0, 0, 0]
     given_up = InboundEvent.objects.get(pk=mine.pk)
-    assert (given_up.ready_at, given_up.rules_retries) == (None, handoff.HANDOFF_MAX_RETRIES)
+    assert (given_up.rules_done_at, given_up.rules_retries) == (None, inbound.HANDOFF_MAX_RETRIES)
     # And it is visible: counted in operations, listed and explained in the admin
     assert waiting(plan.organization_id).rules_given_up == {plan.organization_id: 1}
     assert waiting(other_plan.organization_id).rules_given_up == {}

@@ -3,7 +3,7 @@ rest of the contract)."""
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from bus.inbound_streams import inbound_subject
@@ -13,12 +13,21 @@ from integrations.models import InboundEvent, IntegrationDefinition, Integration
 __all__ = ["InboundEventSerializer", "IntegrationDefinitionSerializer"]
 
 
+# readyAt is the old name of rulesDoneAt, kept for the integrators who read it.
+@extend_schema_serializer(deprecate_fields=["readyAt"])
 class InboundEventSerializer(serializers.ModelSerializer):
     planIds = serializers.ListField(source="plan_ids", child=serializers.UUIDField())
     duplicateCount = serializers.IntegerField(source="duplicate_count")
     receivedAt = serializers.DateTimeField(source="received_at")
     lastSeenAt = serializers.DateTimeField(source="last_seen_at", allow_null=True)
-    readyAt = serializers.DateTimeField(source="ready_at", allow_null=True)
+    rulesDoneAt = serializers.DateTimeField(
+        source="rules_done_at",
+        allow_null=True,
+        help_text="When the rules were done with the event (null until then).",
+    )
+    readyAt = serializers.DateTimeField(
+        source="rules_done_at", allow_null=True, help_text="Deprecated: read rulesDoneAt."
+    )
     traceId = serializers.CharField(source="trace_id")
     rawBody = serializers.CharField(source="raw_body")
 
@@ -36,6 +45,7 @@ class InboundEventSerializer(serializers.ModelSerializer):
             "duplicateCount",
             "receivedAt",
             "lastSeenAt",
+            "rulesDoneAt",
             "readyAt",
             "traceId",
         ]

@@ -1,13 +1,12 @@
-"""Handing accepted events to the rules, after (and only after) their commit.
+"""Accepted inbound events, evaluated by the rules: the worker's part, the sweep, the re-run.
 
-The on-commit hook gives the committed events to this process's courier, a background thread
-that queues the Celery task integrations.hand_to_rules (integrations/tasks.py) for everything
-committed within HANDOFF_LINGER_SECONDS: one broker publish for many REST requests, instead of
-one each (the publish cost more than the rest of the request). A worker runs the task: it
-evaluates the rules for every plan they target (rules/services.py), then records that the events
-are done (`ready_at`). An event whose hook never ran (the process died right after the commit,
-the broker was down) or whose evaluation failed keeps `ready_at` empty; beat's `sweep()` queues
-it again. Evaluation is once per event and plan, so a second run changes nothing.
+An accepted event is queued for the rules after its commit (rules/inbound_batching.py); a
+worker runs the task rules.tasks.evaluate_inbound_events: it evaluates the rules for every plan
+the events target (rules/services.py), then records that the rules are done with them
+(`rules_done_at`). An event whose queueing never happened (the process died right after the
+commit, the broker was down) or whose evaluation failed keeps `rules_done_at` empty; beat's
+`sweep_unfinished()` queues it again. Evaluation is once per event and plan, so a second run
+changes nothing.
 
 Failures stay with their event: an action that fails is recorded in its evaluation and the
 event is done; an event that fails as a whole keeps its reason (`rules_error`) and the other
@@ -16,15 +15,9 @@ a delay that doubles with each retry (`retry_delay`) and gives up after HANDOFF_
 the event stays visible (admin, operations) until an administrator hands it over again.
 """
 
-import atexit
 import logging
-import os
-import queue
-import threading
-import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -35,35 +28,26 @@ from django.utils import timezone
 
 __all__ = [
     "HANDOFF_MAX_RETRIES",
-    "Courier",
-    "after_commit",
     "due_events",
-    "finish",
     "hand_over_again",
-    "hand_to_rules",
-    "mark_ready",
-    "queue_task",
+    "mark_rules_done",
+    "queue_evaluation",
     "record_failures",
     "retry_delay",
-    "sweep",
+    "run_rules",
+    "sweep_unfinished",
 ]
 
 logger = logging.getLogger(__name__)
 # One array parameter, not one per id: a batch hands over hundreds at once.
 # Done: no failure left to show.
-READY_SQL = (
-    "UPDATE {table} SET ready_at = now(), rules_error = '' WHERE id = ANY(%s) AND ready_at IS NULL"
+RULES_DONE_SQL = (
+    "UPDATE {table} SET rules_done_at = now(), rules_error = ''"
+    " WHERE id = ANY(%s) AND rules_done_at IS NULL"
 )
-# Tries at marking events ready: a deadlock victim (a consumer counting duplicates on the same
+# Tries at marking events done: a deadlock victim (a consumer counting duplicates on the same
 # rows) succeeds on the next try.
-READY_ATTEMPTS = 5
-# How long the courier gathers committed events into one task: the rules start at most this
-# much later, and a busy web worker pays for a fraction of a broker publish per request.
-HANDOFF_LINGER_SECONDS = 0.02
-# Bounds one task's arguments (the ids travel in the message).
-HANDOFF_MAX_BATCH = 1000
-# How long a stopping process waits for the courier's last publish.
-HANDOFF_FLUSH_SECONDS = 5
+RULES_DONE_ATTEMPTS = 5
 # Events one sweep hands over at most (each organization in turn): what a worker evaluates in
 # well under a sweep period, so sweeps never pile up.
 HANDOFF_SWEEP_LIMIT = 1000
@@ -76,16 +60,16 @@ HANDOFF_RETRY_MAX_DELAY = timedelta(hours=1)
 MAX_REASON_CHARS = 2000
 
 
-def mark_ready(event_ids: list[uuid.UUID]) -> int:
+def mark_rules_done(event_ids: list[uuid.UUID]) -> int:
     """Record that the rules are done with the events (run by the worker); how many were new."""
     from integrations.models import InboundEvent
 
     def mark() -> int:
         with connection.cursor() as cursor:
-            cursor.execute(READY_SQL.format(table=InboundEvent._meta.db_table), [event_ids])
+            cursor.execute(RULES_DONE_SQL.format(table=InboundEvent._meta.db_table), [event_ids])
             return cursor.rowcount
 
-    for _attempt in range(READY_ATTEMPTS - 1):
+    for _attempt in range(RULES_DONE_ATTEMPTS - 1):
         try:
             return mark()
         except OperationalError:
@@ -93,14 +77,14 @@ def mark_ready(event_ids: list[uuid.UUID]) -> int:
     return mark()
 
 
-def finish(event_ids: list[uuid.UUID]) -> int:
+def run_rules(event_ids: list[uuid.UUID]) -> int:
     """The worker's part: evaluate the rules for every plan the events target, then record
     that they are done, except those that failed, which keep their reason for the sweep.
     How many were new."""
     from rules.services import evaluate_inbound_events
 
     outcome = evaluate_inbound_events(event_ids)
-    done = mark_ready([event_id for event_id in event_ids if event_id not in outcome.failed])
+    done = mark_rules_done([event_id for event_id in event_ids if event_id not in outcome.failed])
     record_failures(outcome.failed)
     return done
 
@@ -111,7 +95,8 @@ def record_failures(failures: dict[uuid.UUID, str]) -> None:
 
     for event_id, reason in failures.items():
         reason = reason.replace("\x00", "\\0")[:MAX_REASON_CHARS]  # the reason itself is stored
-        InboundEvent.objects.filter(pk=event_id, ready_at__isnull=True).update(rules_error=reason)
+        unfinished = InboundEvent.objects.filter(pk=event_id, rules_done_at__isnull=True)
+        unfinished.update(rules_error=reason)
         retries = InboundEvent.objects.filter(pk=event_id).values_list("rules_retries", flat=True)
         if retries and retries[0] >= HANDOFF_MAX_RETRIES:
             logger.error("The rules gave up on inbound event %s: %s", event_id, reason)
@@ -129,7 +114,7 @@ def _due(now: datetime, older_than_seconds: float) -> Q:
 
     return Q(
         status=InboundStatus.ACCEPTED,
-        ready_at__isnull=True,
+        rules_done_at__isnull=True,
         received_at__lt=now - timedelta(seconds=older_than_seconds),
         rules_retries__lt=HANDOFF_MAX_RETRIES,
     ) & (Q(rules_retry_at__isnull=True) | Q(rules_retry_at__lte=now))
@@ -149,7 +134,7 @@ def due_events(now: datetime, older_than_seconds: float, limit: int) -> list[uui
     )
 
 
-def sweep(
+def sweep_unfinished(
     older_than_seconds: float,
     limit: int = HANDOFF_SWEEP_LIMIT,
     now: datetime | None = None,
@@ -195,7 +180,7 @@ def sweep(
         len(by_organization),
     )
     for event_ids in by_organization.values():
-        queue_task(event_ids)
+        queue_evaluation(event_ids)
     return len(claimed)
 
 
@@ -205,111 +190,21 @@ def hand_over_again(event_ids: list[uuid.UUID]) -> int:
     from integrations.models import InboundEvent, InboundStatus
 
     pending = InboundEvent.objects.filter(
-        pk__in=event_ids, status=InboundStatus.ACCEPTED, ready_at__isnull=True
+        pk__in=event_ids, status=InboundStatus.ACCEPTED, rules_done_at__isnull=True
     )
     chosen = list(pending.values_list("pk", flat=True))
     InboundEvent.objects.filter(pk__in=chosen).update(rules_retries=0, rules_retry_at=None)
     if chosen:
-        transaction.on_commit(partial(queue_task, chosen), robust=True)
+        transaction.on_commit(partial(queue_evaluation, chosen), robust=True)
     return len(chosen)
 
 
-def queue_task(event_ids: list[uuid.UUID]) -> None:
+def queue_evaluation(event_ids: list[uuid.UUID]) -> None:
     """Queue the rules task for `event_ids` now. Never raises: the events are committed, and a
     caller that saw an error would process them again; the sweep recovers a failed queueing."""
-    from integrations.tasks import hand_to_rules as task
+    from rules.tasks import evaluate_inbound_events as task
 
     try:
         task.delay([str(event_id) for event_id in event_ids])
     except Exception:
         logger.exception("Could not queue %d inbound events for the rules", len(event_ids))
-
-
-class Courier:
-    """One background thread per process that queues hand-off tasks in batches. Started on
-    first use in each process (gunicorn and Celery fork theirs after import); a process that
-    stops flushes what is left, and one that is killed leaves it to the sweep."""
-
-    _STOP = object()
-
-    def __init__(self, deliver: Callable[[list[uuid.UUID]], None]) -> None:
-        self._deliver = deliver
-        self._lock = threading.Lock()
-        self._pid: int | None = None
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-
-    def send(self, event_ids: list[uuid.UUID]) -> None:
-        if self._pid != os.getpid():
-            self._start()
-        self._queue.put(event_ids)
-
-    def _start(self) -> None:
-        with self._lock:
-            if self._pid == os.getpid():
-                return
-            # A forked child inherits the parent's queue and a thread that does not run here.
-            self._queue = queue.SimpleQueue()
-            self._thread = threading.Thread(
-                target=self._run, args=(self._queue,), name="healix-handoff", daemon=True
-            )
-            self._thread.start()
-            self._pid = os.getpid()
-            atexit.register(self.flush)
-
-    def _run(self, pending: queue.SimpleQueue) -> None:
-        stopping = False
-        while not stopping:
-            first = pending.get()
-            if first is self._STOP:
-                return
-            batch = list(first)
-            deadline = time.monotonic() + HANDOFF_LINGER_SECONDS
-            while len(batch) < HANDOFF_MAX_BATCH:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                try:
-                    more = pending.get(timeout=remaining)
-                except queue.Empty:
-                    break
-                if more is self._STOP:
-                    stopping = True
-                    break
-                batch.extend(more)
-            self._deliver(batch)
-
-    def flush(self) -> None:
-        """Queue everything handed over so far before this process exits."""
-        if self._pid != os.getpid() or self._thread is None:
-            return
-        self._queue.put(self._STOP)
-        self._thread.join(HANDOFF_FLUSH_SECONDS)
-        leftover: list[uuid.UUID] = []
-        while True:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if item is not self._STOP:
-                leftover.extend(item)
-        if leftover:
-            self._deliver(leftover)
-        self._pid = None
-
-
-_courier = Courier(queue_task)
-
-
-def hand_to_rules(event_ids: list[uuid.UUID]) -> None:
-    """The on-commit hook: the courier queues the task shortly."""
-    _courier.send(event_ids)
-
-
-def after_commit(event_ids: list[uuid.UUID]) -> None:
-    """Hand `event_ids` over once the current transaction commits (never if it rolls back);
-    the courier gathers the events of many batches or requests into one task. One hook for a
-    whole batch: a hook per event cost a seventh of a REST batch's time in Django's lookup of
-    the connection."""
-    if event_ids:
-        transaction.on_commit(partial(hand_to_rules, event_ids), robust=True)
