@@ -66,7 +66,7 @@ def run(args: argparse.Namespace, stack: ExitStack) -> list[Figure]:
     from django.conf import settings
     from django.core.management import call_command
 
-    from bus.inbound_streams import inbound_stream_name, inbound_subject
+    from bus.topology import inbound_stream_name, inbound_subject
 
     call_command("migrate", verbosity=0)
     org, plans, key = setup_organization()

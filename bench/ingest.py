@@ -188,7 +188,7 @@ def make_streams(*orgs) -> None:
     import nats
     from django.conf import settings
 
-    from bus.inbound_streams import ensure_inbound
+    from bus.topology import ensure_inbound
 
     async def make() -> None:
         nc = await nats.connect(settings.NATS_URL)
@@ -226,7 +226,7 @@ def run(args: argparse.Namespace, stack: ExitStack) -> list[Figure]:
     from django.conf import settings
     from django.core.management import call_command
 
-    from bus.inbound_streams import inbound_stream_name, inbound_subject
+    from bus.topology import inbound_stream_name, inbound_subject
 
     logs = Path(tempfile.mkdtemp(prefix="bench-logs-"))
     call_command("migrate", verbosity=0)

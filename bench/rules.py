@@ -273,7 +273,7 @@ def latency(org, plans, count: int, logs: Path, spacing: float) -> list[float]:
     from django.db.models import Min
     from django.utils import timezone
 
-    from bus.inbound_streams import inbound_subject
+    from bus.topology import inbound_subject
     from events.models import OutboxEvent
 
     make_streams(org)

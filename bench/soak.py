@@ -122,7 +122,7 @@ def drive_nats(messages, start: float, rate: float, stop: threading.Event, load:
     import nats
     from django.conf import settings
 
-    from bus.inbound_streams import inbound_subject
+    from bus.topology import inbound_subject
     from dev.demo import DEMO_ORG_SLUG
 
     async def main() -> None:

@@ -25,8 +25,8 @@ import nkeys
 from django.conf import settings
 from rest_framework.exceptions import AuthenticationFailed, Throttled
 
-from bus.inbound_streams import inbound_subject
 from bus.jwt import encode_jwt
+from bus.topology import inbound_subject
 from events.types import subject_for
 from healix.api.auth import note_use, verified_key
 from healix.api.scopes import Scope

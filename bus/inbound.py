@@ -1,7 +1,7 @@
 """The inbound JetStream consumer of `manage.py consume_bus`.
 
 The fair loop (bus/fair_consumer.py) fetches batches from every organization's stream
-(bus/inbound_streams.py) and hands each to a worker thread; this module names the streams,
+(bus/topology.py) and hands each to a worker thread; this module names the streams,
 acks, naks or terminates each message and answers those that asked for a reply.
 `process_batch` commits the whole batch in one transaction: one commit per batch, not per
 message, is what makes thousands of messages per second possible. If the batch fails on
@@ -31,13 +31,13 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from bus.fair_consumer import FairConsumer, Source
-from bus.inbound_streams import (
+from bus.pull_loop import TRANSIENT_ERRORS
+from bus.topology import (
     ensure_inbound,
     inbound_stream_name,
     parse_inbound_subject,
     retire_shared_stream,
 )
-from bus.pull_loop import TRANSIENT_ERRORS
 from healix.models import Organization
 from healix.observability.tracing import TRACE_HEADER, clean_trace_id, new_trace_id, trace
 from integrations.inbound import services, storage

@@ -14,55 +14,24 @@ from django.conf import settings
 from django.db import close_old_connections
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import NotFoundError
 
-from bus.event_streams import EVENT_SUBJECTS, ensure_events_stream
 from bus.pull_loop import TRANSIENT_ERRORS, run_pull_consumer
+from bus.topology import EVENT_SUBJECTS, ensure_events_stream, ensure_webhooks_consumer
 from integrations.webhooks.fanout import OutgoingEvent, fan_out_and_queue, parse_event
 
 __all__ = [
     "consume_webhooks",
-    "ensure_webhooks_consumer",
     "process_events",
-    "webhooks_consumer_config",
 ]
 
 logger = logging.getLogger(__name__)
 
-# Seconds the server waits for an ack: a batch's fan-out commits in milliseconds.
-ACK_WAIT_SECONDS = 30.0
-MAX_ACK_PENDING = 20_000
 NAK_DELAY_SECONDS = 5.0
 # After a fetch that was not full, wait this long for more before fanning out: at a steady
 # trickle (say 200 events/s) one transaction and one Celery task then carry several events
 # instead of one each, which is what keeps the worker's queue short. Costs at most this much
 # latency.
 GATHER_SECONDS = 0.01
-
-
-def webhooks_consumer_config(ack_wait: float = ACK_WAIT_SECONDS) -> ConsumerConfig:
-    return ConsumerConfig(
-        durable_name=settings.HEALIX_WEBHOOKS_CONSUMER,
-        description="consume_bus: system events -> webhook deliveries",
-        ack_policy=AckPolicy.EXPLICIT,
-        # From its creation on: a new deployment does not replay a week of history to
-        # integrations that were never subscribed to it.
-        deliver_policy=DeliverPolicy.NEW,
-        filter_subject=EVENT_SUBJECTS,
-        ack_wait=ack_wait,
-        max_ack_pending=MAX_ACK_PENDING,
-        max_deliver=-1,
-    )
-
-
-async def ensure_webhooks_consumer(js: JetStreamContext, ack_wait: float = ACK_WAIT_SECONDS):
-    """Create the durable consumer if missing (an existing one keeps its position)."""
-    config = webhooks_consumer_config(ack_wait)
-    try:
-        return await js.consumer_info(settings.HEALIX_EVENTS_STREAM, config.durable_name)
-    except NotFoundError:
-        return await js.add_consumer(settings.HEALIX_EVENTS_STREAM, config)
 
 
 def process_events(bodies: list[bytes]) -> list[bool]:

@@ -22,7 +22,7 @@ __all__ = [
 env = environ.Env()
 
 # Each organization's stream of what partners publish (healix.<orgId>.inbound.<subject>) is
-# named <this>_<orgId> (bus/inbound_streams.py).
+# named <this>_<orgId> (bus/topology.py).
 HEALIX_INBOUND_STREAM = env.str("HEALIX_INBOUND_STREAM", default="HEALIX_INBOUND")
 # How long the stream keeps inbound messages: long enough to replay after a long outage.
 HEALIX_INBOUND_MAX_AGE_SECONDS = env.int("HEALIX_INBOUND_MAX_AGE_SECONDS", default=7 * 24 * 3600)

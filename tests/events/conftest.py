@@ -9,7 +9,7 @@ import nats
 import pytest
 from django.db import connection
 
-from bus.event_streams import ensure_events_stream
+from bus.topology import ensure_events_stream
 from dev import servers as devservers
 from events.relay import Relay, RelayConfig
 from tests.fixtures.waiting import PATIENCE

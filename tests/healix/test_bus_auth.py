@@ -14,7 +14,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from bus.access import JS_API_PREFIX, consumer_name, inbox_prefix
 from bus.connections import SYSTEM_REPLY_WINDOW_SECONDS
 from bus.inbound import REPLY_HEADER
-from bus.inbound_streams import inbound_stream_name
+from bus.topology import inbound_stream_name
 from healix.api.scopes import Scope
 from healix.models import OrganizationAPIKey
 from integrations.models import InboundEvent

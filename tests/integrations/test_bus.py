@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 
 from bus.inbound import REPLY_HEADER, Item, process_batch
-from bus.inbound_streams import inbound_stream_name, inbound_subject
+from bus.topology import inbound_stream_name, inbound_subject
 from integrations.models import InboundEvent
 from tests.fixtures.integrations import post_json
 from tests.fixtures.waiting import wait_until

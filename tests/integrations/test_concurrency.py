@@ -12,7 +12,7 @@ from django.db.models import Sum
 
 from bus import inbound as bus
 from bus.inbound import Action, Item, process_batch
-from bus.inbound_streams import inbound_subject
+from bus.topology import inbound_subject
 from integrations.inbound import services
 from integrations.models import InboundEvent
 from tests.fixtures.integrations import key_client, make_api_key, post_json

@@ -13,7 +13,7 @@ from django.core.management import call_command
 from nats.js.api import StreamConfig
 from nats.js.errors import NotFoundError
 
-from bus.inbound_streams import (
+from bus.topology import (
     inbound_consumer_config,
     inbound_stream_name,
     inbound_subject,

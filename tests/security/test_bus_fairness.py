@@ -10,7 +10,7 @@ most the batch in hand, never the backlog. bench/isolation.py measures the delay
 
 import pytest
 
-from bus.inbound_streams import inbound_subject
+from bus.topology import inbound_subject
 from healix.api.scopes import Scope
 from integrations.models import InboundEvent
 from tests.fixtures.bus import publish_as

@@ -20,7 +20,7 @@ from django.conf import settings
 from nats.errors import TimeoutError as NatsTimeout
 
 from bus.access import consumer_name, inbox_prefix
-from bus.inbound_streams import inbound_stream_name
+from bus.topology import inbound_stream_name
 from healix.api.scopes import Scope
 from healix.models import OrganizationAPIKey
 from tests.fixtures.bus import Partner, connect

@@ -4,14 +4,14 @@ JetStream drops a message whose `Nats-Msg-Id` it saw in the last two minutes in 
 stream, and answers the publisher `duplicate: true`. When every organization shared one
 stream, a partner of hrh publishing `Nats-Msg-Id: order-1` made the other organization's next
 `order-1` (different data, its own subject) vanish: acked, yet no inbound event and no
-rejection. Each organization now has its own stream (bus/inbound_streams.py), so an id can
+rejection. Each organization now has its own stream (bus/topology.py), so an id can
 only ever drop a copy its own organization already sent.
 """
 
 import pytest
 from nats.js.api import PubAck
 
-from bus.inbound_streams import inbound_subject
+from bus.topology import inbound_subject
 from healix.api.scopes import Scope
 from integrations.models import InboundEvent
 from tests.fixtures.bus import publish_as as publish_as_partner

@@ -1,25 +1,21 @@
 """`manage.py bus_auth`: the NATS auth callout (bus/callout.py), until SIGTERM / Ctrl-C."""
 
 import asyncio
-import signal
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from bus.callout import serve
+from bus.commands import run_until_signalled
 
 
 class Command(BaseCommand):
     help = "Answer nats-server's auth callout: partners connect with their API key as token."
 
     def handle(self, *args, **options) -> None:
-        asyncio.run(self._run())
+        run_until_signalled(self._run)
 
-    async def _run(self) -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
+    async def _run(self, stop: asyncio.Event) -> None:
         if not (settings.HEALIX_BUS_AUTH_NATS_URL and settings.HEALIX_BUS_AUTH_ISSUER_SEED):
             # Not an error under `make run` with a NATS_URL of one's own: exiting would make
             # honcho stop every other process.

@@ -6,11 +6,12 @@ deliveries (the healix-webhooks consumer, bus/webhook_fanout.py), side by side.
 
 import asyncio
 import gc
-import signal
 import sys
+from functools import partial
 
 from django.core.management.base import BaseCommand
 
+from bus.commands import run_until_signalled
 from bus.inbound import consume
 from bus.webhook_fanout import consume_webhooks
 
@@ -31,13 +32,9 @@ class Command(BaseCommand):
         # another organization's p99 under a flood by a third (bench/isolation.py) at no
         # cost to one organization's throughput; 0.5 ms cost two thirds of it.
         sys.setswitchinterval(0.002)
-        asyncio.run(self._run(options["batch"]))
+        run_until_signalled(partial(self._run, options["batch"]))
 
-    async def _run(self, batch: int | None) -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
+    async def _run(self, batch: int | None, stop: asyncio.Event) -> None:
         self.stdout.write("consume_bus started")
         self.stdout.flush()
         await asyncio.gather(consume(stop, batch_size=batch), consume_webhooks(stop))

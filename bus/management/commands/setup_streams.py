@@ -1,6 +1,6 @@
 """`manage.py setup_streams`: create or update the JetStream stream HEALIX_EVENTS with its
 durable consumer healix-webhooks, and every organization's inbound stream with its durable
-consumer healix-inbound (bus/inbound_streams.py)."""
+consumer healix-inbound (bus/topology.py)."""
 
 import asyncio
 
@@ -8,9 +8,14 @@ import nats
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from bus.event_streams import StreamSetup, ensure_events_stream
-from bus.inbound_streams import ensure_inbound, inbound_stream_name, retire_shared_stream
-from bus.webhook_fanout import ensure_webhooks_consumer
+from bus.topology import (
+    StreamSetup,
+    ensure_events_stream,
+    ensure_inbound,
+    ensure_webhooks_consumer,
+    inbound_stream_name,
+    retire_shared_stream,
+)
 from healix.models import Organization
 
 

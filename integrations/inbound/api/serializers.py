@@ -6,7 +6,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
-from bus.inbound_streams import inbound_subject
+from bus.topology import inbound_subject
 from integrations.inbound.schemas import definition_schema
 from integrations.models import InboundEvent, IntegrationDefinition, IntegrationField
 
