@@ -11,6 +11,7 @@ from jsonschema import Draft202012Validator
 
 from events.types import SUBJECT_PREFIX, EventType
 from healix.observability.tracing import TRACE_HEADER
+from integrations.inbound.contract import add_inbound
 
 __all__ = ["asyncapi_document", "asyncapi_payload", "envelope_errors", "event_schema"]
 
@@ -79,7 +80,7 @@ def asyncapi_document() -> dict[str, Any]:
                     TRACE_HEADER: {"type": "string", "description": "The envelope's traceId."},
                 },
             },
-            "payload": asyncapi_payload(event_schema(name)),
+            "payload": event_schema(name),
         }
         channels[name] = {
             "address": f"{SUBJECT_PREFIX}.{{orgId}}.{name}",
@@ -92,11 +93,9 @@ def asyncapi_document() -> dict[str, Any]:
             "channel": {"$ref": f"#/channels/{name}"},
             "messages": [{"$ref": f"#/channels/{name}/messages/{name}"}],
         }
-    # The inbound side (integrations/inbound/contract.py): imported here, not at the top, because
-    # integrations depends on events.
-    from integrations.inbound.contract import add_inbound
-
-    add_inbound(channels, operations, messages)
+    add_inbound(channels, operations, messages)  # integrations/inbound/contract.py
+    for message in messages.values():
+        message["payload"] = asyncapi_payload(message["payload"])
     return {
         "asyncapi": "3.0.0",
         "info": {

@@ -143,7 +143,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # First, so everything a request causes (its events included) carries its trace id.
-    "healix.observability.tracing.TraceIdMiddleware",
+    "healix.observability.middleware.TraceIdMiddleware",
     # The Content-Security-Policy of every response, static files' too (settings_headers.py).
     "csp.middleware.CSPMiddleware",
     # Before anything reads a request body: refuses one over the API's limit (413).

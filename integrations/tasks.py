@@ -10,7 +10,7 @@ __all__ = [
 ]
 
 
-@app.task(name="integrations.deliver_webhooks")
+@app.task(name=delivery.DELIVER_TASK)
 def deliver_webhooks(delivery_ids: list[str]) -> int:
     """POST the due deliveries among `delivery_ids` (safe to run twice: the rows decide)."""
     return delivery.deliver(delivery_ids)

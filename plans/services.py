@@ -23,6 +23,7 @@ from django.utils import timezone
 
 import events
 from events import EventType
+from healix.celery import app
 from healix.models import User, require_same_organization
 from healix.observability.tracing import current_trace_id
 from plans.models import (
@@ -59,6 +60,10 @@ __all__ = [
     "update_work_queue_item",
 ]
 
+
+# Queued by name (rules/tasks.py runs it): the rules call these services, so importing the
+# task here would make the two modules import each other.
+SUBMISSION_RULES_TASK = "rules.evaluate_submission"
 
 logger = logging.getLogger(__name__)
 
@@ -340,10 +345,8 @@ def submit_form(
 def _queue_rules_for_submission(submission_id: int, trace_id: str | None) -> None:
     """On commit: hand the submission to the rules' worker. Never raises into the caller,
     whose submission is committed either way."""
-    from rules.tasks import evaluate_submission
-
     try:
-        evaluate_submission.delay(submission_id, trace_id)
+        app.send_task(SUBMISSION_RULES_TASK, args=(submission_id, trace_id))
     except Exception:
         logger.exception("Could not queue submission %s for the rules", submission_id)
 

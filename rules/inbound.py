@@ -26,6 +26,8 @@ from django.db.models import Case, F, Q, Value, When, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
+from healix.celery import app
+
 __all__ = [
     "HANDOFF_MAX_RETRIES",
     "due_events",
@@ -37,6 +39,10 @@ __all__ = [
     "run_rules",
     "sweep_unfinished",
 ]
+
+# The task rules/tasks.py registers under this name; queued by name, since the task calls back
+# into this module.
+EVALUATE_TASK = "rules.evaluate_inbound_events"
 
 logger = logging.getLogger(__name__)
 # One array parameter, not one per id: a batch hands over hundreds at once.
@@ -202,9 +208,7 @@ def hand_over_again(event_ids: list[uuid.UUID]) -> int:
 def queue_evaluation(event_ids: list[uuid.UUID]) -> None:
     """Queue the rules task for `event_ids` now. Never raises: the events are committed, and a
     caller that saw an error would process them again; the sweep recovers a failed queueing."""
-    from rules.tasks import evaluate_inbound_events as task
-
     try:
-        task.delay([str(event_id) for event_id in event_ids])
+        app.send_task(EVALUATE_TASK, args=([str(event_id) for event_id in event_ids],))
     except Exception:
         logger.exception("Could not queue %d inbound events for the rules", len(event_ids))

@@ -15,7 +15,7 @@ __all__ = [
 ]
 
 
-@app.task(name="rules.evaluate_inbound_events")
+@app.task(name=inbound.EVALUATE_TASK)
 def evaluate_inbound_events(event_ids: list[str]) -> int:
     """After their commit: the rules for accepted inbound events (safe to run twice)."""
     return inbound.run_rules([uuid.UUID(event_id) for event_id in event_ids])

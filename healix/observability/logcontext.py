@@ -84,7 +84,7 @@ def bind(**fields: Any) -> Iterator[None]:
 def note(**fields: Any) -> None:
     """Add `fields` until the enclosing bind() ends: for what is learnt midway through a block
     that bound already, like the organization of a request's API key (the request is bound by
-    healix.observability.tracing.TraceIdMiddleware)."""
+    healix.observability.middleware.TraceIdMiddleware)."""
     with bind(**fields):
         added = _fields.get()
     _fields.set(added)

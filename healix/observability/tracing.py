@@ -7,15 +7,12 @@ The id lives in a context variable. Each edge sets it: the middleware for REST r
 
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from django.http import HttpRequest, HttpResponse
-
 __all__ = [
     "TRACE_HEADER",
-    "TraceIdMiddleware",
     "clean_trace_id",
     "current_trace_id",
     "new_trace_id",
@@ -82,23 +79,3 @@ def trace(trace_id: str | None = None) -> Iterator[str]:
         yield value
     finally:
         _current.reset(token)
-
-
-class TraceIdMiddleware:
-    """Sets the trace id for the request and answers it in the `Healix-Trace-Id` header."""
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        from healix.observability.logcontext import bind  # it reads the trace id from here
-
-        self.get_response = get_response
-        self.bind = bind
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        trace_id = trace_id_from_headers(
-            request.headers.get("traceparent"), request.headers.get("X-Trace-Id")
-        )
-        # bind(): what the request learns (its API key's organization) is logged until its end.
-        with trace(trace_id), self.bind():
-            response = self.get_response(request)
-        response[TRACE_HEADER] = trace_id
-        return response

@@ -6,7 +6,6 @@ from typing import Any
 from django.conf import settings
 
 from bus.inbound import REPLY_HEADER
-from events.contract import asyncapi_payload
 from healix.observability.tracing import TRACE_HEADER
 from integrations.inbound.schemas import JSON_SCHEMA_DIALECT, ROUTING_SCHEMA
 
@@ -66,7 +65,8 @@ ANSWER_PAYLOAD: dict[str, Any] = {
 
 
 def add_inbound(channels: dict, operations: dict, messages: dict) -> None:
-    """Add the inbound channel, its receive operation (with the reply) and its messages."""
+    """Add the inbound channel, its receive operation (with the reply) and its messages (their
+    payloads plain JSON Schemas: events/contract.py makes them AsyncAPI payloads)."""
     messages["inboundEvent"] = {
         "name": "inboundEvent",
         "title": "Inbound integration event",
@@ -84,13 +84,13 @@ def add_inbound(channels: dict, operations: dict, messages: dict) -> None:
                 },
             },
         },
-        "payload": asyncapi_payload(INBOUND_PAYLOAD),
+        "payload": INBOUND_PAYLOAD,
     }
     messages["inboundAnswer"] = {
         "name": "inboundAnswer",
         "title": "Answer to an inbound event",
         "contentType": "application/json",
-        "payload": asyncapi_payload(ANSWER_PAYLOAD),
+        "payload": ANSWER_PAYLOAD,
     }
     channels[INBOUND_CHANNEL] = {
         "address": "healix.{orgId}.inbound.{subject}",

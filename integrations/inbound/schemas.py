@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import SchemaError
 from jsonschema.exceptions import ValidationError as JsonSchemaError
 
 from healix.api.problems import pointer
@@ -19,7 +18,6 @@ __all__ = [
     "derived_schema",
     "payload_problems",
     "pointer",
-    "schema_problems",
     "validator_for",
 ]
 
@@ -106,18 +104,6 @@ def definition_schema(definition: IntegrationDefinition) -> dict[str, Any]:
         return definition.raw_schema
     fields = [(f.name, f.field_type, f.required) for f in definition.fields.all()]
     return derived_schema(fields, title=definition.subject)
-
-
-def schema_problems(schema: Any) -> list[str]:
-    """Why `schema` is no valid draft 2020-12 schema (empty when it is)."""
-    if not isinstance(schema, dict):
-        return ["A schema is a JSON object."]
-    try:
-        Draft202012Validator.check_schema(schema)
-    except SchemaError as error:
-        where = "/".join(str(token) for token in error.absolute_path) or "(root)"
-        return [f"Not a valid JSON Schema at {where}: {error.message}"]
-    return []
 
 
 def validator_for(schema: dict[str, Any]) -> Draft202012Validator:

@@ -3,13 +3,13 @@ appends it to SECTIONS; format in docs/template-format.md)."""
 
 from typing import Any
 
-from integrations.inbound.schemas import schema_problems
 from integrations.models import (
     RESERVED_FIELD_NAMES,
     IntegrationDefinition,
     IntegrationField,
     IntegrationFieldType,
 )
+from integrations.models.inbound import schema_problems
 from templates.models import PlanTemplate
 from templates.transfer_base import (
     IDENTIFIER_SCHEMA,

@@ -1,10 +1,13 @@
 """Inbound integrations: what a template listens to, and every inbound message received."""
 
 import uuid
+from typing import Any
 
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.db import models
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
 
 from healix.models import Organization, OrganizationOwned
 from templates.models import (
@@ -18,6 +21,18 @@ from templates.models import (
 # Routing fields every payload may carry (see integrations/inbound/routing.py); no field may take
 # them.
 RESERVED_FIELD_NAMES = ("planId", "userId")
+
+
+def schema_problems(schema: Any) -> list[str]:
+    """Why `schema` is no valid draft 2020-12 schema (empty when it is)."""
+    if not isinstance(schema, dict):
+        return ["A schema is a JSON object."]
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as error:
+        where = "/".join(str(token) for token in error.absolute_path) or "(root)"
+        return [f"Not a valid JSON Schema at {where}: {error.message}"]
+    return []
 
 
 class IntegrationFieldType(models.TextChoices):
@@ -84,8 +99,6 @@ class IntegrationDefinition(TemplatePart):
     def clean(self) -> None:
         super().clean()
         if self.raw_schema is not None:
-            from integrations.inbound.schemas import schema_problems
-
             problems = schema_problems(self.raw_schema)
             if problems:
                 raise ValidationError({"raw_schema": problems})

@@ -21,6 +21,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from healix.celery import app
 from healix.observability import metrics
 from healix.observability.logcontext import bind
 from healix.observability.tracing import TRACE_HEADER, trace
@@ -45,6 +46,10 @@ __all__ = [
     "signing_secrets",
     "sweep",
 ]
+
+# The task integrations/tasks.py registers under this name; queued by name, since the task
+# calls back into this module.
+DELIVER_TASK = "integrations.deliver_webhooks"
 
 logger = logging.getLogger(__name__)
 
@@ -110,12 +115,12 @@ def signing_secrets(integration: HttpIntegration, now: datetime) -> list[str]:
 def queue_deliveries(delivery_ids: Iterable[uuid.UUID], countdown: float | None = None) -> None:
     """Queue the Celery task for these deliveries, in batches. Never raises: the rows are
     committed, and the sweep finds any whose task was not queued."""
-    from integrations.tasks import deliver_webhooks
-
     ids = [str(delivery_id) for delivery_id in delivery_ids]
     for start in range(0, len(ids), TASK_BATCH):
         try:
-            deliver_webhooks.apply_async((ids[start : start + TASK_BATCH],), countdown=countdown)
+            app.send_task(
+                DELIVER_TASK, args=(ids[start : start + TASK_BATCH],), countdown=countdown
+            )
         except Exception:
             logger.exception("Could not queue %d webhook deliveries", len(ids[start:]))
 

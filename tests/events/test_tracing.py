@@ -4,12 +4,8 @@ import pytest
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from healix.observability.tracing import (
-    TraceIdMiddleware,
-    current_trace_id,
-    trace,
-    trace_id_from_headers,
-)
+from healix.observability.middleware import TraceIdMiddleware
+from healix.observability.tracing import current_trace_id, trace, trace_id_from_headers
 from plans import services
 
 W3C_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -65,6 +61,6 @@ def test_a_request_s_events_carry_its_trace_id(actor, plan, emitted_events):
 
 
 def test_the_middleware_is_installed_first_after_security(client, settings):
-    assert settings.MIDDLEWARE.index("healix.observability.tracing.TraceIdMiddleware") <= 1
+    assert settings.MIDDLEWARE.index("healix.observability.middleware.TraceIdMiddleware") <= 1
     response = client.get("/api/v1/asyncapi.json", headers={"X-Trace-Id": "abc-123"})
     assert response["Healix-Trace-Id"] == "abc-123"
