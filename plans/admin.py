@@ -1,4 +1,4 @@
-"""Plans and work queue items in the admin. Every change goes through plans/services.py
+"""Plans and work queue items in the admin. Every change goes through plans/services/
 (see plans/admin_forms.py); the admin itself never saves a run-time row."""
 
 from django.contrib import admin

@@ -1,6 +1,6 @@
 """Admin forms whose validation *is* the service call.
 
-Run-time rows change only through plans/services.py, and a service's ValidationError must
+Run-time rows change only through plans/services/, and a service's ValidationError must
 appear on the form, not as a server error. So each form calls its service at the end of
 validation, inside a savepoint: a refusal becomes form errors and undoes nothing else; a
 success leaves the saved object in `form.result`. The admin never calls `.save()`; see

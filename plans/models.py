@@ -1,4 +1,4 @@
-"""What happens at run time. Only plans/services.py changes these rows."""
+"""What happens at run time. Only plans/services/ changes these rows."""
 
 import uuid
 

@@ -1,7 +1,7 @@
 """Fan-out: each event type and each choice delivers to exactly the integrations it should,
 test-user events only where asked, payload conditions, and never across organizations.
 
-Events come from the real services (plans/services.py) as emit() stored them; fan_out() is
+Events come from the real services (plans/services/) as emit() stored them; fan_out() is
 what the healix-webhooks consumer calls for them (its NATS side is tested in
 test_webhook_e2e.py)."""
 

@@ -1,4 +1,4 @@
-"""Plans and work queue items change in the admin only through plans/services.py."""
+"""Plans and work queue items change in the admin only through plans/services/."""
 
 import pytest
 from django.urls import reverse

@@ -1,4 +1,4 @@
-"""plans/services.py: every service's happy path, and each refusal with its message."""
+"""plans/services/: every service's happy path, and each refusal with its message."""
 
 import threading
 from datetime import timedelta
