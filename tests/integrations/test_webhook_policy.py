@@ -8,7 +8,7 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from integrations.models import AttemptOutcome
-from integrations.webhooks.delivery import decide
+from integrations.webhooks.retry_policy import decide
 from integrations.webhooks.signing import new_secret, signing_headers
 from integrations.webhooks.transport import Response, parse_retry_after
 
