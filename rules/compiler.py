@@ -10,39 +10,25 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
+from rules.action_compiler import CompiledAction, check_action
+from rules.expression_checks import DATE_TYPES, compile_checked, expression_fits, type_name
 from rules.languages.conditions import Condition
-from rules.languages.errors import CellSyntaxError, ExpressionSyntaxError
-from rules.languages.expressions import Expression, compile_expression
+from rules.languages.errors import CellSyntaxError
+from rules.languages.expressions import Expression
 from rules.languages.shorthand import parse_cell
-from rules.models import ActionKind, Rule, RuleAction, RuleColumn, Trigger
-from rules.references import ReferenceCatalog, ReferenceInfo, UnknownReference
-from templates.models import AssignMode, FieldType, PlanTemplate
+from rules.models import Rule, RuleAction, RuleColumn, Trigger
+from rules.references import ReferenceCatalog, UnknownReference
+from templates.models import PlanTemplate
 
 __all__ = [
-    "CompiledAction",
     "CompiledColumn",
     "CompiledRule",
     "CompiledTable",
     "TableErrors",
-    "check_action",
     "check_column",
     "check_rule",
     "compile_table",
-    "expression_fits",
 ]
-
-# What an expression's inferred type may feed: a column or field of this type.
-EXPRESSION_TYPES_FOR = {
-    FieldType.TEXT: {"text"},
-    FieldType.CHOICE: {"text"},
-    FieldType.CHOICES: set(),
-    FieldType.NUMBER: {"number"},
-    FieldType.BOOLEAN: {"boolean"},
-    FieldType.DATE: {"date"},
-    FieldType.DATETIME: {"date"},
-    "array": set(),
-}
-DATE_TYPES = (FieldType.DATE, FieldType.DATETIME)
 
 
 class TableErrors(Exception):
@@ -65,30 +51,6 @@ def _flatten(errors: Any, prefix: str = "") -> list[str]:
 def _parse_cell(text: str, field_type: str, choices: tuple[str, ...]) -> Condition:
     # Conditions are immutable, so a table compiled per batch reuses the parse of equal cells.
     return parse_cell(text, field_type, choices or None)
-
-
-def expression_fits(expression: Expression, field_type: str) -> bool:
-    inferred = expression.infer_type()
-    return inferred == "any" or inferred in EXPRESSION_TYPES_FOR.get(field_type, set())
-
-
-def _compile(source: str, catalog: ReferenceCatalog) -> Expression:
-    """Compile and check references; raises ValueError with the editor's message."""
-    try:
-        expression = compile_expression(source)
-    except ExpressionSyntaxError as error:
-        raise ValueError(str(error)) from None
-    for reference in sorted(expression.references()):
-        try:
-            catalog.require(reference)
-        except UnknownReference as error:
-            raise ValueError(str(error)) from None
-    return expression
-
-
-def type_name(field_type: str) -> str:
-    """A field type as people say it."""
-    return {"datetime": "date and time"}.get(field_type, field_type)
 
 
 @dataclass(frozen=True)
@@ -115,7 +77,7 @@ def check_column(catalog: ReferenceCatalog, column: RuleColumn) -> CompiledColum
     if not column.value_type:
         raise ValueError({"value_type": "A calculated column needs the type of its value."})
     try:
-        expression = _compile(column.expression, catalog)
+        expression = compile_checked(column.expression, catalog)
     except ValueError as error:
         raise ValueError({"expression": str(error)}) from None
     if not expression_fits(expression, column.value_type):
@@ -126,115 +88,6 @@ def check_column(catalog: ReferenceCatalog, column: RuleColumn) -> CompiledColum
             }
         )
     return CompiledColumn(column.name, column.value_type, (), "", expression)
-
-
-@dataclass(frozen=True)
-class CompiledAction:
-    kind: str
-    position: int
-    label: str
-    definition_id: int | None = None
-    prefill: tuple[tuple[str, Expression], ...] = ()
-    target: ReferenceInfo | None = None
-    value: Expression | None = None
-    queue_id: int | None = None
-    status: str = ""
-
-
-def check_action(catalog: ReferenceCatalog, action: RuleAction) -> CompiledAction:
-    """The compiled action, or ValueError({"field": message})."""
-    kind = action.kind
-    label = ActionKind(kind).label if kind in ActionKind.values else kind
-    if kind == ActionKind.ASSIGN_FORM:
-        definition = action.form_assignment
-        if definition is None:
-            raise ValueError({"form_assignment": "Choose the form assignment to give."})
-        if definition.template_id != catalog.template.pk:
-            raise ValueError({"form_assignment": "This form assignment is of another template."})
-        if definition.assign_mode != AssignMode.BY_RULE:
-            raise ValueError(
-                {"form_assignment": "Choose a form assignment marked “assigned by rule”."}
-            )
-        prefill = []
-        form_fields = {f.name: f for f in definition.form.fields.all()}
-        for field_name, source in sorted((definition.default_calculations or {}).items()):
-            form_field = form_fields.get(field_name)
-            try:
-                if form_field is None:
-                    raise ValueError(f"{field_name} is not a field of form {definition.form}")
-                expression = _compile(source, catalog)
-                if not expression_fits(expression, form_field.field_type):
-                    raise ValueError(
-                        f"the expression gives {expression.infer_type()}, not "
-                        f"{type_name(form_field.field_type)}"
-                    )
-            except ValueError as error:
-                raise ValueError(
-                    {"form_assignment": f"Default calculation of {field_name}: {error}."}
-                ) from None
-            prefill.append((field_name, expression))
-        return CompiledAction(
-            kind,
-            action.position,
-            f"{label}: {definition}",
-            definition_id=definition.pk,
-            prefill=tuple(prefill),
-        )
-    if kind == ActionKind.SET_DATA_POINT:
-        try:
-            target = catalog.require(action.target, writable=True)
-        except UnknownReference as error:
-            raise ValueError({"target": str(error)}) from None
-        if not action.expression:
-            raise ValueError({"expression": "Give the expression of the new value."})
-        try:
-            value = _compile(action.expression, catalog)
-        except ValueError as error:
-            raise ValueError({"expression": str(error)}) from None
-        if not expression_fits(value, target.field_type):
-            raise ValueError(
-                {
-                    "expression": f"The expression gives {value.infer_type()}, but "
-                    f"{target.reference} takes {type_name(target.field_type)}."
-                }
-            )
-        return CompiledAction(
-            kind, action.position, f"{label}: {target.reference}", target=target, value=value
-        )
-    if kind in (ActionKind.CREATE_WORK_QUEUE_ITEM, ActionKind.CHANGE_WORK_QUEUE_ITEM_STATUS):
-        queue = action.work_queue
-        if queue is None:
-            raise ValueError({"work_queue": "Choose the work queue."})
-        if queue.organization_id != catalog.template.organization_id:
-            raise ValueError({"work_queue": f"{queue} belongs to another organization."})
-        statuses = [status.status_id for status in queue.statuses.all()]
-        if action.status and action.status not in statuses:
-            raise ValueError(
-                {"status": f"{action.status} is not a status of {queue}: {', '.join(statuses)}."}
-            )
-        if kind == ActionKind.CHANGE_WORK_QUEUE_ITEM_STATUS and not action.status:
-            raise ValueError({"status": "Give the status to change to."})
-        title = None
-        if kind == ActionKind.CREATE_WORK_QUEUE_ITEM:
-            if not action.expression:
-                raise ValueError({"expression": "Give the item's title (an expression)."})
-            try:
-                title = _compile(action.expression, catalog)
-            except ValueError as error:
-                raise ValueError({"expression": str(error)}) from None
-            if not expression_fits(title, FieldType.TEXT):
-                raise ValueError(
-                    {"expression": f"The title expression gives {title.infer_type()}, not text."}
-                )
-        return CompiledAction(
-            kind,
-            action.position,
-            f"{label}: {queue}",
-            value=title,
-            queue_id=queue.pk,
-            status=action.status,
-        )
-    raise ValueError({"kind": f"Unknown action {kind!r}."})
 
 
 @dataclass(frozen=True)

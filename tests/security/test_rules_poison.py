@@ -24,7 +24,8 @@ from integrations.models import InboundEvent, InboundSource, InboundStatus
 from plans import services as plan_services
 from plans.models import FormAssignment, Plan
 from rules import inbound, services
-from rules.compiler import CompiledAction, TableErrors, compile_table
+from rules.action_compiler import CompiledAction
+from rules.compiler import TableErrors, compile_table
 from rules.languages.expression_ast import Literal
 from rules.languages.expressions import Expression
 from rules.models import ActionKind, Rule, RuleAction, RuleEvaluation, Trigger
