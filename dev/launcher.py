@@ -33,9 +33,9 @@ from healix import encryption
 BASE_DIR = devservers.BASE_DIR
 # Seconds between two probes of the web process while waiting to print the banner.
 READY_POLL_INTERVAL = 0.5
-# consume_bus processes: one commits while the other parses, so two use both cores (one process
-# reached 20 % of the bus's ceiling, two 28 %: bench/ingest.py). More share the same durable
-# consumer, so this scales out the same way on more machines.
+# consume_bus processes: one commits while the other parses, so two use both cores
+# (docs/performance.md, "Measured decisions"). More share the same durable consumer, so this
+# scales out the same way on more machines.
 BUS_PROCESSES = int(os.environ.get("HEALIX_BUS_PROCESSES", "2"))
 # What stops `make run`: Ctrl-C, a `kill`, the terminal closing.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)

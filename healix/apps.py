@@ -33,3 +33,8 @@ class HealixAdminConfig(admin_apps.AdminConfig):
 
     default = False  # AdminConfig's True would make two defaults in this module
     default_site = "healix.admin.site.HealixAdminSite"
+
+    def ready(self) -> None:
+        super().ready()  # builds the site and imports every app's admin module
+        # The pages of organizations, users and API keys (see healix/admin/__init__.py).
+        import healix.admin.tenancy  # noqa: F401

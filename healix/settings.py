@@ -52,8 +52,9 @@ if "DATABASE_URL" not in env:
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 # A `SELECT 1` before each request's first query, so a kept connection the database dropped
-# (a restart) is replaced unseen. The web process turns it off (Procfile): a third of a REST
-# request's round trips, and a dropped connection costs one 503 with Retry-After instead.
+# (a restart) is replaced unseen. The web process turns it off (Procfile): it is a large share
+# of a REST request's round trips (docs/performance.md), and a dropped connection costs one 503
+# with Retry-After instead.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DATABASE_CONN_HEALTH_CHECKS", default=True)
 # Lets the hot statements of healix/prepared.py be planned once per connection. Django's own
 # cursors bind on the client and are never prepared, whatever this says.

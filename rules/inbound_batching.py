@@ -2,9 +2,9 @@
 
 ingest() calls `queue_after_commit`: once the transaction commits, this process's batcher, a
 background thread, queues one task rules.tasks.evaluate_inbound_events (rules/inbound.py does
-the work) for everything committed within BATCH_LINGER_SECONDS: one broker publish for many
-REST requests, instead of one each (the publish cost more than the rest of the request;
-docs/performance.md). An event whose queueing is lost is found by beat's sweep.
+the work) for everything committed within BATCH_LINGER_SECONDS: one broker publish for many REST
+requests, instead of one each (docs/performance.md, "Measured decisions"). An event whose
+queueing is lost is found by beat's sweep.
 """
 
 import atexit
@@ -115,7 +115,6 @@ def _send_to_batcher(event_ids: list[uuid.UUID]) -> None:
 def queue_after_commit(event_ids: list[uuid.UUID]) -> None:
     """Hand `event_ids` over once the current transaction commits (never if it rolls back);
     the batcher gathers the events of many batches or requests into one task. One hook for a
-    whole batch: a hook per event cost a seventh of a REST batch's time in Django's lookup of
-    the connection."""
+    whole batch, not one per event (docs/performance.md, "Measured decisions")."""
     if event_ids:
         transaction.on_commit(partial(_send_to_batcher, event_ids), robust=True)

@@ -33,10 +33,6 @@ __all__ = [
     "scope_queryset",
 ]
 
-admin.site.site_header = "Healix integration"
-admin.site.site_title = "Healix integration"
-admin.site.index_title = "Editor"
-
 ORGANIZATION = "organization"
 # How many required foreign keys we follow to find an organization (FormField -> Form: 1).
 MAX_PARENT_HOPS = 2

@@ -12,6 +12,10 @@ __all__ = ["HealixAdminSite"]
 
 
 class HealixAdminSite(admin.AdminSite):
+    site_header = "Healix integration"
+    site_title = "Healix integration"
+    index_title = "Editor"
+
     def get_urls(self):
         page = path("operations/", self.admin_view(operations_view), name="operations")
         return [page, *super().get_urls()]

@@ -38,7 +38,7 @@ def test_every_endpoint_admits_a_key_with_only_its_scope(endpoint, world, org):
 
 
 # Operations that need one of several scopes, tested where they are built.
-EITHER_SCOPE = {("POST", "/api/v1/bus-credentials/")}  # tests/healix/test_bus_credentials.py
+EITHER_SCOPE = {("POST", "/api/v1/bus-credentials/")}  # tests/bus/test_credentials.py
 
 
 def test_the_catalogue_names_every_authenticated_operation(client):

@@ -23,14 +23,13 @@ class Command(BaseCommand):
         parser.add_argument("--batch", type=int, default=None, help="Messages per fetch.")
 
     def handle(self, *args, **options) -> None:
-        # What Django built at start-up (apps, models, URLs) lives as long as the process:
-        # frozen, the garbage collector stops walking it after every few thousand allocations,
-        # which a batch of messages makes (about a sixth of the time per batch, measured).
+        # What Django built at start-up lives as long as the process: frozen, the garbage
+        # collector stops walking it after every few thousand allocations (docs/performance.md,
+        # "Measured decisions").
         gc.freeze()
         # A small batch's thread, back from each query, waits for the GIL while a big batch's
-        # thread computes: up to the switch interval each time (5 ms by default). 2 ms cut
-        # another organization's p99 under a flood by a third (bench/isolation.py) at no
-        # cost to one organization's throughput; 0.5 ms cost two thirds of it.
+        # thread computes, up to the switch interval each time: a shorter one serves a quiet
+        # organization sooner during another's flood (docs/performance.md, "Measured decisions").
         sys.setswitchinterval(0.002)
         run_until_signalled(partial(self._run, options["batch"]))
 
