@@ -54,16 +54,14 @@ def insert_evaluations(evaluations: list[RuleEvaluation]) -> None:
         )
         for evaluation, (pk,) in zip(evaluations, cursor.fetchall(), strict=True):
             evaluation.pk = pk
-            evaluation._state.adding = False
-            evaluation._state.db = connection.alias
         with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             for evaluation in evaluations:
-                values = evaluation.__dict__
                 row = [
-                    _json_text(values[name]) if name in _JSON_FIELDS else values[name]
+                    _json_text(value) if name in _JSON_FIELDS else value
                     for name in fields
+                    for value in (getattr(evaluation, name),)
                 ]
                 # The rows' JSON made from their cached texts (rules/engine.py) when there.
-                rows = values.get("_rows_text")
-                row[rows_at] = storable_json(rows) if rows else _json_text(values["rows"])
+                rows = getattr(evaluation, "_rows_text", None)
+                row[rows_at] = storable_json(rows) if rows else _json_text(evaluation.rows)
                 copy.write_row(row)

@@ -9,8 +9,11 @@ methods needs (`read_scope` for GET/HEAD/OPTIONS, `write_scope` for the others).
 
 import re
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
+from django.db import connection
+from django.db.models import Model
 from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication
@@ -28,7 +31,6 @@ from healix.api.throttling import (
 )
 from healix.models import Organization, OrganizationAPIKey, User
 from healix.observability.logcontext import note
-from healix.prepared import prepared_cursor
 
 __all__ = [
     "KEYWORD",
@@ -112,6 +114,13 @@ SELECT found.*, (SELECT requests FROM counted) FROM found
 """
 
 
+def _loaded(model: type[Model], **values: Any) -> Model:
+    """An instance as a queryset would have made it from these columns (Model.from_db: the
+    fields not given are deferred, and load on first use)."""
+    names = [f.attname for f in model._meta.concrete_fields if f.attname in values]
+    return model.from_db(connection.alias, names, [values[name] for name in names])
+
+
 def _usable_key(prefix: str, key: str) -> OrganizationAPIKey | None:
     """The unrevoked key with this prefix whose secret is `key`'s, and its organization,
     counted for throttling, in one plain query (the ORM's query building would cost more than
@@ -122,15 +131,16 @@ def _usable_key(prefix: str, key: str) -> OrganizationAPIKey | None:
         "hashed_key": OrganizationAPIKey.objects.key_generator.hash(key),
         "window": window_start(now),
     }
-    with prepared_cursor() as cursor:
-        cursor.execute(KEY_SQL, parameters, prepare=True)
+    with connection.cursor() as cursor:
+        cursor.execute(KEY_SQL, parameters)
         row = cursor.fetchone()
     if row is None:
         return None
     pk, name, expiry_date, created, scopes, user_id, last_used_at, *rest = row
     org_pk, slug, org_name, requests = rest
-    organization = Organization(pk=org_pk, slug=slug, name=org_name)
-    api_key = OrganizationAPIKey(
+    organization = _loaded(Organization, id=org_pk, slug=slug, name=org_name)
+    api_key = _loaded(
+        OrganizationAPIKey,
         id=pk,
         prefix=prefix,
         name=name,
@@ -138,12 +148,12 @@ def _usable_key(prefix: str, key: str) -> OrganizationAPIKey | None:
         expiry_date=expiry_date,
         created=created,
         revoked=False,
-        organization=organization,
+        organization_id=org_pk,
         scopes=scopes,
         user_id=user_id,
         last_used_at=last_used_at,
     )
-    api_key._state.adding = False
+    api_key.organization = organization
     api_key.counted = Counted(now, requests)
     return api_key
 

@@ -25,7 +25,6 @@ from rest_framework.exceptions import Throttled
 from rest_framework.throttling import BaseThrottle
 
 from healix.models import ApiAuthFailureWindow, ApiRateWindow, OrganizationAPIKey
-from healix.prepared import prepared_cursor
 
 __all__ = [
     "COUNT_FOUND_SQL",
@@ -122,15 +121,14 @@ def count_failed_attempt(client: str, prefix: str, now: datetime) -> int:
     returns that window's count. Never touches the key's own window."""
     window = window_start(now)
     client = client[:CLIENT_ADDRESS_MAX].replace("\x00", "")  # PostgreSQL text holds no NUL
-    with prepared_cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(
             COUNT_FAILURE_SQL,
             {"client": client, "prefix": prefix, "window": window},
-            prepare=True,
         )
         attempts = cursor.fetchone()[0]
         if attempts == 1:  # a new row or window: clear away some that are over
-            cursor.execute(PURGE_FAILURES_SQL, {"window": window}, prepare=True)
+            cursor.execute(PURGE_FAILURES_SQL, {"window": window})
     return attempts
 
 

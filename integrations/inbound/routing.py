@@ -8,7 +8,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from healix.prepared import prepared_cursor
+from django.db import connection
+
 from integrations.inbound.schemas import UUID, Problem, pointer
 from integrations.models import RESERVED_FIELD_NAMES, IntegrationDefinition
 from plans.models import Plan, PlanStatus
@@ -57,19 +58,17 @@ class PlanIndex:
     def prefetch(self, organization_id: int, plan_ids: set, user_ids: set) -> None:
         plan_ids = {p for p in plan_ids if (organization_id, p) not in self._by_id}
         user_ids = {u for u in user_ids if (organization_id, u) not in self._open_by_user}
-        with prepared_cursor() as cursor:
+        with connection.cursor() as cursor:
             if plan_ids:
                 for pid in plan_ids:
                     self._by_id[(organization_id, pid)] = None
-                cursor.execute(PLANS_BY_ID_SQL, [organization_id, list(plan_ids)], prepare=True)
+                cursor.execute(PLANS_BY_ID_SQL, [organization_id, list(plan_ids)])
                 for pk, template_id, user_id, name in cursor.fetchall():
                     self._by_id[(organization_id, pk)] = PlanRow(pk, template_id, user_id, name)
             if user_ids:
                 for uid in user_ids:
                     self._open_by_user[(organization_id, uid)] = []
-                cursor.execute(
-                    OPEN_PLANS_OF_USERS_SQL, [organization_id, list(user_ids)], prepare=True
-                )
+                cursor.execute(OPEN_PLANS_OF_USERS_SQL, [organization_id, list(user_ids)])
                 for pk, template_id, user_id in cursor.fetchall():
                     row = PlanRow(pk, template_id, user_id)
                     self._open_by_user[(organization_id, user_id)].append(row)
