@@ -12,6 +12,7 @@ from typing import Any
 from django.db import connection
 
 from rules.models import RuleEvaluation
+from rules.sql import COPY_EVALUATIONS_SQL, NEXT_EVALUATION_IDS_SQL
 
 __all__ = ["insert_evaluations", "storable_json"]
 
@@ -44,17 +45,11 @@ def insert_evaluations(evaluations: list[RuleEvaluation]) -> None:
     table = RuleEvaluation._meta.db_table
     fields = [field.attname for field in RuleEvaluation._meta.concrete_fields]
     rows_at = fields.index("rows")
-    columns = ", ".join(
-        connection.ops.quote_name(field.column) for field in RuleEvaluation._meta.concrete_fields
-    )
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-            [table, len(evaluations)],
-        )
+        cursor.execute(NEXT_EVALUATION_IDS_SQL, [table, len(evaluations)])
         for evaluation, (pk,) in zip(evaluations, cursor.fetchall(), strict=True):
             evaluation.pk = pk
-        with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        with cursor.cursor.copy(COPY_EVALUATIONS_SQL) as copy:
             for evaluation in evaluations:
                 row = [
                     _json_text(value) if name in _JSON_FIELDS else value

@@ -14,10 +14,10 @@ from typing import Any
 
 from django.db import connection
 
-from integrations.models import InboundEvent, InboundStatus
-from plans.models import FormAssignment, FormSubmission, Plan, WorkQueueItem
+from plans.models import FormSubmission, Plan, WorkQueueItem
 from rules.references import PLAN_ATTRIBUTES, ReferenceCatalog
-from templates.models import FieldType, Form, FormAssignmentDefinition
+from rules.sql import INBOUND_SQL, SUBMISSIONS_SQL
+from templates.models import FieldType
 
 __all__ = ["PlanData", "coerce", "load_plan_data"]
 
@@ -87,23 +87,6 @@ def _split(references: Iterable[str], kind: str) -> dict[str, set[str]]:
 def _json(value: Any) -> Any:
     # Django's psycopg connection hands jsonb over as text; the ORM would parse it.
     return json.loads(value) if isinstance(value, str) else value
-
-
-SUBMISSIONS_SQL = f"""
-SELECT a.plan_id, f.name, s.data
-FROM {FormSubmission._meta.db_table} s
-JOIN {FormAssignment._meta.db_table} a ON a.id = s.assignment_id
-JOIN {FormAssignmentDefinition._meta.db_table} d ON d.id = a.definition_id
-JOIN {Form._meta.db_table} f ON f.id = d.form_id
-WHERE a.plan_id = ANY(%s) AND f.name = ANY(%s)
-ORDER BY s.submitted_at, s.id
-"""
-INBOUND_SQL = f"""
-SELECT plan_ids, subject, payload FROM {InboundEvent._meta.db_table}
-WHERE organization_id = %s AND status = '{InboundStatus.ACCEPTED}' AND subject = ANY(%s)
-  AND plan_ids && %s::uuid[]
-ORDER BY received_at, id
-"""
 
 
 def load_plan_data(

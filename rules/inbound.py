@@ -21,9 +21,9 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from functools import partial
 
-from django.db import OperationalError, connection, transaction
+from django.db import OperationalError, transaction
 from django.db.models import Case, F, Q, Value, When, Window
-from django.db.models.functions import RowNumber
+from django.db.models.functions import Now, RowNumber
 from django.utils import timezone
 
 from healix.celery import app
@@ -45,12 +45,6 @@ __all__ = [
 EVALUATE_TASK = "rules.evaluate_inbound_events"
 
 logger = logging.getLogger(__name__)
-# One array parameter, not one per id: a batch hands over hundreds at once.
-# Done: no failure left to show.
-RULES_DONE_SQL = (
-    "UPDATE {table} SET rules_done_at = now(), rules_error = ''"
-    " WHERE id = ANY(%s) AND rules_done_at IS NULL"
-)
 # Tries at marking events done: a deadlock victim (a consumer counting duplicates on the same
 # rows) succeeds on the next try.
 RULES_DONE_ATTEMPTS = 5
@@ -71,9 +65,9 @@ def mark_rules_done(event_ids: list[uuid.UUID]) -> int:
     from integrations.models import InboundEvent
 
     def mark() -> int:
-        with connection.cursor() as cursor:
-            cursor.execute(RULES_DONE_SQL.format(table=InboundEvent._meta.db_table), [event_ids])
-            return cursor.rowcount
+        # Done: no failure left to show.
+        unfinished = InboundEvent.objects.filter(pk__in=event_ids, rules_done_at__isnull=True)
+        return unfinished.update(rules_done_at=Now(), rules_error="")
 
     for _attempt in range(RULES_DONE_ATTEMPTS - 1):
         try:

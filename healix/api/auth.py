@@ -21,7 +21,6 @@ from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from healix.api.throttling import (
-    COUNT_FOUND_SQL,
     Counted,
     FailedAttemptsThrottled,
     client_address,
@@ -31,6 +30,7 @@ from healix.api.throttling import (
 )
 from healix.models import Organization, OrganizationAPIKey, User
 from healix.observability.logcontext import note
+from healix.sql import KEY_SQL
 
 __all__ = [
     "KEYWORD",
@@ -91,27 +91,6 @@ def verified_key(key: str, client: str) -> OrganizationAPIKey:
     if api_key.has_expired:
         raise AuthenticationFailed("This API key has expired.")
     return api_key
-
-
-# The key, its organization and its throttling count, in one statement: every request pays for
-# it, so one round trip instead of two (healix/api/throttling.py keeps the counting rules). The
-# secret is checked in the statement too (its hash must match), so only a verified request is
-# counted: guesses with a key's prefix never spend its budget. Comparing hashes in SQL rather
-# than in constant time is safe: the caller chooses what is hashed, not the hash, so timing
-# tells nothing about a secret. Keys are hashed with the library's SHA-512 hasher (every key
-# here was made with it; a key of an older hasher would never match).
-KEY_SQL = f"""
-WITH found AS (
-    SELECT k.id, k.name, k.expiry_date, k.created, k.scopes, k.user_id,
-           k.last_used_at, o.id AS org_id, o.slug, o.name AS org_name
-    FROM {OrganizationAPIKey._meta.db_table} k
-    JOIN {Organization._meta.db_table} o ON o.id = k.organization_id
-    WHERE k.prefix = %(prefix)s AND k.hashed_key = %(hashed_key)s AND NOT k.revoked
-), counted AS (
-    {COUNT_FOUND_SQL}
-)
-SELECT found.*, (SELECT requests FROM counted) FROM found
-"""
 
 
 def _loaded(model: type[Model], **values: Any) -> Model:

@@ -25,6 +25,7 @@ from rest_framework.utils.encoders import JSONEncoder
 from healix.api.auth import organization_of
 from healix.api.problems import problem_response
 from healix.models import IdempotentRequest
+from healix.sql import IDEMPOTENCY_LOCK_SQL
 
 __all__ = ["HEADER", "IDEMPOTENCY_WINDOW", "REPLAY_HEADER", "idempotent"]
 
@@ -94,10 +95,7 @@ def idempotent(handler: Callable) -> Callable:
         fingerprint = _fingerprint(request)
         with transaction.atomic():
             with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                    [f"idempotency:{organization.pk}:{key}"],
-                )
+                cursor.execute(IDEMPOTENCY_LOCK_SQL, [f"idempotency:{organization.pk}:{key}"])
             stored = IdempotentRequest.objects.filter(organization=organization, key=key).first()
             if stored is not None and stored.created_at < timezone.now() - IDEMPOTENCY_WINDOW:
                 stored.delete()

@@ -24,10 +24,10 @@ from django.utils import timezone
 from rest_framework.exceptions import Throttled
 from rest_framework.throttling import BaseThrottle
 
-from healix.models import ApiAuthFailureWindow, ApiRateWindow, OrganizationAPIKey
+from healix.models import ApiAuthFailureWindow, OrganizationAPIKey
+from healix.sql import COUNT_FAILURE_SQL, COUNT_SQL, PURGE_FAILURES_SQL
 
 __all__ = [
-    "COUNT_FOUND_SQL",
     "ApiKeyRateThrottle",
     "Counted",
     "FailedAttemptsThrottled",
@@ -46,43 +46,6 @@ CLIENT_ADDRESS_MAX = ApiAuthFailureWindow._meta.get_field("client").max_length
 # row at most and removes up to this many, so the table holds little more than the rows of
 # the current minute.
 FAILURE_PURGE_BATCH = 100
-
-_UPSERT = f"""
-INSERT INTO {ApiRateWindow._meta.db_table} AS w (api_key_id, window_start, requests)
-{{source}}
-ON CONFLICT (api_key_id) DO UPDATE SET
-    requests = CASE WHEN w.window_start = EXCLUDED.window_start THEN w.requests + 1 ELSE 1 END,
-    window_start = EXCLUDED.window_start
-RETURNING requests
-"""
-COUNT_SQL = _UPSERT.format(source="VALUES (%(key)s, %(window)s, 1)")
-# The same count as part of the authentication statement (healix/api/auth.py), whose CTE
-# `found` holds the key's row.
-COUNT_FOUND_SQL = _UPSERT.format(source="SELECT id, %(window)s, 1 FROM found")
-
-
-_FAILURES = ApiAuthFailureWindow._meta.db_table
-# One failed check of `client` with `prefix`. A prefix that names no key counts under the
-# address alone (prefix ''): made-up prefixes buy no new attempts, and add no rows.
-COUNT_FAILURE_SQL = f"""
-INSERT INTO {_FAILURES} AS w (client, prefix, window_start, attempts)
-SELECT %(client)s,
-       CASE WHEN EXISTS (
-           SELECT 1 FROM {OrganizationAPIKey._meta.db_table} WHERE prefix = %(prefix)s
-       ) THEN %(prefix)s ELSE '' END,
-       %(window)s, 1
-ON CONFLICT (client, prefix) DO UPDATE SET
-    attempts = CASE WHEN w.window_start = EXCLUDED.window_start THEN w.attempts + 1 ELSE 1 END,
-    window_start = EXCLUDED.window_start
-RETURNING attempts
-"""
-# Rows of windows that are over; SKIP LOCKED: concurrent failures never wait on each other.
-PURGE_FAILURES_SQL = f"""
-DELETE FROM {_FAILURES} WHERE ctid = ANY(ARRAY(
-    SELECT ctid FROM {_FAILURES} WHERE window_start < %(window)s
-    LIMIT {FAILURE_PURGE_BATCH} FOR UPDATE SKIP LOCKED
-))
-"""
 
 
 @dataclass(frozen=True)
@@ -128,7 +91,7 @@ def count_failed_attempt(client: str, prefix: str, now: datetime) -> int:
         )
         attempts = cursor.fetchone()[0]
         if attempts == 1:  # a new row or window: clear away some that are over
-            cursor.execute(PURGE_FAILURES_SQL, {"window": window})
+            cursor.execute(PURGE_FAILURES_SQL, {"window": window, "batch": FAILURE_PURGE_BATCH})
     return attempts
 
 

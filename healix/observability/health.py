@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET
 
 from healix.api.problems import problem_json
 from healix.celery import app as celery_app
+from healix.sql import PING_SQL
 
 __all__ = ["healthz", "readyz"]
 
@@ -25,7 +26,7 @@ CHECK_TIMEOUT = 1.5
 
 def _database() -> None:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
+        cursor.execute(PING_SQL)
 
 
 async def _quiet(error: Exception) -> None:

@@ -12,8 +12,7 @@ from django.db import connection
 
 from integrations.inbound.schemas import UUID, Problem, pointer
 from integrations.models import RESERVED_FIELD_NAMES, IntegrationDefinition
-from plans.models import Plan, PlanStatus
-from templates.models import PlanTemplate
+from integrations.sql import OPEN_PLANS_OF_USERS_SQL, PLANS_BY_ID_SQL
 
 __all__ = ["PlanIndex", "Route", "route", "routing_ids"]
 
@@ -23,20 +22,6 @@ class Route:
     plan_ids: list[uuid.UUID] = field(default_factory=list)
     template_ids: set[int] = field(default_factory=set)
     problems: list[Problem] = field(default_factory=list)
-
-
-PLAN = Plan._meta.db_table
-TEMPLATE = PlanTemplate._meta.db_table
-PLANS_BY_ID_SQL = f"""
-SELECT p.id, p.template_id, p.user_id, t.name
-FROM {PLAN} p JOIN {TEMPLATE} t ON t.id = p.template_id
-WHERE p.organization_id = %s AND p.id = ANY(%s)
-"""
-OPEN_PLANS_OF_USERS_SQL = f"""
-SELECT p.id, p.template_id, p.user_id FROM {PLAN} p
-WHERE p.organization_id = %s AND p.user_id = ANY(%s) AND p.status = '{PlanStatus.OPEN}'
-ORDER BY p.created_at, p.id
-"""
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from integrations.models import (
     InboundSource,
     InboundStatus,
 )
+from integrations.sql import COUNT_DUPLICATE_SQL
 from rules.inbound_batching import queue_after_commit
 
 __all__ = [
@@ -255,6 +256,6 @@ def _rerun(event: InboundEvent) -> IngestResult:
 def _count_on_first_copy(event: InboundEvent, digest: str) -> uuid.UUID | None:
     """Count `event` on the accepted copy of the same data, if there is one; its id."""
     with connection.cursor() as cursor:
-        cursor.execute(storage.COUNT_DUPLICATE_SQL, [event.organization_id, event.subject, digest])
+        cursor.execute(COUNT_DUPLICATE_SQL, [event.organization_id, event.subject, digest])
         row = cursor.fetchone()
     return row[0] if row is not None else None

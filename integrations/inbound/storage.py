@@ -14,10 +14,10 @@ from integrations.inbound.payloads import canonical_hash
 from integrations.inbound.results import IngestResult, Message, Outcome
 from integrations.inbound.schemas import Problem
 from integrations.models import InboundEvent, InboundStatus
+from integrations.sql import STORE_SQL
 from rules.inbound_batching import queue_after_commit
 
 __all__ = [
-    "COUNT_DUPLICATE_SQL",
     "RAW_BODY_KEEP_CHARS",
     "Candidate",
     "rejected_row",
@@ -27,34 +27,6 @@ __all__ = [
 
 # How much of an unparseable body is kept for the admin: enough to see what went wrong.
 RAW_BODY_KEEP_CHARS = 4096
-TABLE = InboundEvent._meta.db_table
-# One row per distinct data of the batch, with `copies` = how many messages carried it. A new
-# row is accepted with the other copies already counted; an existing accepted row only has its
-# count raised. The batch travels as one JSON document: the driver then sends one string
-# instead of adapting thousands of values (its list adapter cost more than the insert), and the
-# statement text never changes, so the server reuses its plan. Rows go in key order, which is
-# the order their locks are taken in: two consumers counting the same data cannot deadlock.
-STORE_SQL = f"""
-INSERT INTO {TABLE} AS t (id, organization_id, subject, source, status, payload, raw_body,
-    payload_hash, errors, plan_ids, duplicate_count, last_seen_at, received_at, trace_id,
-    stream_sequence)
-SELECT v.id, v.organization_id, v.subject, %s, 'accepted', v.payload, '', v.payload_hash, '[]',
-    v.plan_ids, v.copies - 1, CASE WHEN v.copies > 1 THEN now() END, now(), v.trace_id,
-    v.stream_sequence
-FROM jsonb_to_recordset(%s::jsonb) AS v(id uuid, organization_id bigint, subject text,
-    payload jsonb, payload_hash text, plan_ids uuid[], trace_id text, stream_sequence bigint,
-    copies int)
-ORDER BY v.organization_id, v.subject, v.payload_hash
-ON CONFLICT (organization_id, subject, payload_hash) WHERE status = 'accepted'
-DO UPDATE SET duplicate_count = t.duplicate_count + EXCLUDED.duplicate_count + 1,
-    last_seen_at = now()
-RETURNING t.id, t.organization_id, t.subject, t.payload_hash
-"""
-COUNT_DUPLICATE_SQL = f"""
-UPDATE {TABLE} SET duplicate_count = duplicate_count + 1, last_seen_at = now()
-WHERE organization_id = %s AND subject = %s AND payload_hash = %s AND status = 'accepted'
-RETURNING id
-"""
 
 
 @dataclass(frozen=True)

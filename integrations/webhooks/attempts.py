@@ -22,6 +22,7 @@ from integrations.models import (
     WebhookAttempt,
     WebhookDelivery,
 )
+from integrations.sql import UPDATE_AFTER_ATTEMPTS_SQL
 from integrations.webhooks import transport
 from integrations.webhooks.retry_policy import decide
 
@@ -132,24 +133,6 @@ def _log_attempt(attempt: WebhookAttempt) -> None:
         )
 
 
-# One statement for a whole batch (bulk_update's CASE per row and field costs more than the
-# requests): the new values travel as arrays, unnested side by side.
-UPDATE_AFTER_ATTEMPTS = """
-UPDATE {table} AS d SET
-    attempt_count = v.attempt_count, round_attempts = v.round_attempts, leased_until = NULL,
-    last_status_code = v.last_status_code, last_error = v.last_error,
-    next_attempt_at = v.next_attempt_at, status = v.status, completed_at = v.completed_at
-FROM (
-    SELECT * FROM unnest(
-        %s::uuid[], %s::integer[], %s::integer[], %s::smallint[], %s::text[],
-        %s::timestamptz[], %s::varchar[], %s::timestamptz[]
-    ) AS v(id, attempt_count, round_attempts, last_status_code, last_error,
-           next_attempt_at, status, completed_at)
-) AS v
-WHERE d.id = v.id
-"""
-
-
 def _update_after_attempts(deliveries: list[WebhookDelivery]) -> None:
     columns = list(
         zip(
@@ -171,7 +154,7 @@ def _update_after_attempts(deliveries: list[WebhookDelivery]) -> None:
     )
     with connection.cursor() as cursor:
         cursor.execute(
-            UPDATE_AFTER_ATTEMPTS.format(table=WebhookDelivery._meta.db_table),
+            UPDATE_AFTER_ATTEMPTS_SQL.format(table=WebhookDelivery._meta.db_table),
             [list(column) for column in columns],
         )
 

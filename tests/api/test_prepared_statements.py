@@ -7,9 +7,8 @@ import pytest
 from django.db import NotSupportedError, connection
 
 from events.relay import database_params
-from healix.api.auth import KEY_SQL
-from integrations.inbound.routing import PLANS_BY_ID_SQL
-from integrations.inbound.storage import STORE_SQL
+from healix.sql import KEY_SQL
+from integrations.sql import PLANS_BY_ID_SQL, STORE_SQL
 
 pytestmark = pytest.mark.django_db
 SUBJECT = "aiEngineTimeSlot"  # the world's template listens to it (tests/fixtures/api.py)

@@ -1,0 +1,40 @@
+"""The raw SQL of the rules: only what the ORM cannot say, each statement with its why."""
+
+from integrations.models import InboundEvent, InboundStatus
+from plans.models import FormAssignment, FormSubmission
+from rules.models import RuleEvaluation
+from templates.models import Form, FormAssignmentDefinition
+
+__all__ = ["COPY_EVALUATIONS_SQL", "INBOUND_SQL", "NEXT_EVALUATION_IDS_SQL", "SUBMISSIONS_SQL"]
+
+# The latest submissions of the forms a table reads, for a whole batch of plans in one round
+# trip: a four-table join whose rows the ORM would turn into model instances first.
+SUBMISSIONS_SQL = f"""
+SELECT a.plan_id, f.name, s.data
+FROM {FormSubmission._meta.db_table} s
+JOIN {FormAssignment._meta.db_table} a ON a.id = s.assignment_id
+JOIN {FormAssignmentDefinition._meta.db_table} d ON d.id = a.definition_id
+JOIN {Form._meta.db_table} f ON f.id = d.form_id
+WHERE a.plan_id = ANY(%s) AND f.name = ANY(%s)
+ORDER BY s.submitted_at, s.id
+"""
+# The accepted inbound events a table reads, for a whole batch of plans: `plan_ids && array`
+# (array overlap), which the ORM cannot say.
+INBOUND_SQL = f"""
+SELECT plan_ids, subject, payload FROM {InboundEvent._meta.db_table}
+WHERE organization_id = %s AND status = '{InboundStatus.ACCEPTED}' AND subject = ANY(%s)
+  AND plan_ids && %s::uuid[]
+ORDER BY received_at, id
+"""
+
+# Ids for a batch of audit records from the table's sequence, ahead of their COPY, so chained
+# evaluations can name their origin: the ORM never reads a sequence.
+NEXT_EVALUATION_IDS_SQL = (
+    "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)"
+)
+# The audit records in bulk: at hundreds per batch, an INSERT's statement building costs more
+# than the evaluations themselves, and the ORM has no COPY.
+COPY_EVALUATIONS_SQL = "COPY {table} ({columns}) FROM STDIN".format(
+    table=RuleEvaluation._meta.db_table,
+    columns=", ".join(f'"{field.column}"' for field in RuleEvaluation._meta.concrete_fields),
+)
