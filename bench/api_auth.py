@@ -90,10 +90,10 @@ def check(key: str):
 
 
 def bare_round_trip() -> None:
-    from django.db import connection
+    from healix.prepared import prepared_cursor
 
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")  # prepared by psycopg after a few runs, as the key check is
+    with prepared_cursor() as cursor:
+        cursor.execute("SELECT 1", prepare=True)
         cursor.fetchone()
 
 

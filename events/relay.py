@@ -103,7 +103,7 @@ def database_params(alias: str = "default") -> dict[str, Any]:
     params = connections[alias].get_connection_params()
     # Django's cursor class and adapters are for its own sync connections. The relay prepares
     # nothing: it keeps its connection until it breaks, and a prepared statement a migration
-    # made stale would fail on every claim until then (Django's connections do prepare).
+    # made stale would fail on every claim until then (healix/prepared.py is for Django's).
     kept = {k: v for k, v in params.items() if k not in ("cursor_factory", "context")}
     return {**kept, "prepare_threshold": None}
 

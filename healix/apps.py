@@ -1,9 +1,6 @@
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
-from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
-
-from healix.prepared_statements import install as install_prepared_statements
 
 
 class HealixConfig(AppConfig):
@@ -15,7 +12,6 @@ class HealixConfig(AppConfig):
         # The editor groups are synced after every migrate (and every test flush), with the
         # final models: a new app or model joins its groups without a migration of its own.
         post_migrate.connect(sync_editor_groups, sender=self)
-        connection_created.connect(install_prepared_statements, dispatch_uid="healix-prepared")
         # Registers the Api-Key scheme with drf-spectacular (extensions register on import).
         import healix.api.openapi  # noqa: F401
         from healix.encryption import check_keys

@@ -56,16 +56,10 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=
 # of a REST request's round trips (docs/performance.md), and a dropped connection costs one 503
 # with Retry-After instead.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DATABASE_CONN_HEALTH_CHECKS", default=True)
-# Parameters bound on the server (Django's server_side_binding), so that psycopg prepares a
-# statement once a connection has run it `prepare_threshold` times: the hot statements of every
-# REST request and bus batch are planned once per connection, not per run
-# (docs/performance.md, "Measured decisions"). DATABASE_PREPARED_STATEMENTS=false is for a
-# connection pooler that cannot carry prepared statements (PgBouncer before 1.21, or later
-# without max_prepared_statements).
-DATABASES["default"].setdefault("OPTIONS", {}).update(
-    server_side_binding=True,
-    prepare_threshold=5 if env.bool("DATABASE_PREPARED_STATEMENTS", default=True) else None,
-)
+# Lets the hot statements of healix/prepared.py be planned once per connection. Django's own
+# cursors bind on the client and are never prepared, whatever this says.
+if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 
 # The bus. Used by the events and integrations apps.
 NATS_URL = env.str("NATS_URL", default="nats://127.0.0.1:4222")

@@ -30,6 +30,7 @@ from healix.api.throttling import (
 )
 from healix.models import Organization, OrganizationAPIKey, User
 from healix.observability.logcontext import note
+from healix.prepared import prepared_cursor
 from healix.sql import KEY_SQL
 
 __all__ = [
@@ -110,8 +111,8 @@ def _usable_key(prefix: str, key: str) -> OrganizationAPIKey | None:
         "hashed_key": OrganizationAPIKey.objects.key_generator.hash(key),
         "window": window_start(now),
     }
-    with connection.cursor() as cursor:
-        cursor.execute(KEY_SQL, parameters)
+    with prepared_cursor() as cursor:
+        cursor.execute(KEY_SQL, parameters, prepare=True)
         row = cursor.fetchone()
     if row is None:
         return None

@@ -25,6 +25,7 @@ from rest_framework.exceptions import Throttled
 from rest_framework.throttling import BaseThrottle
 
 from healix.models import ApiAuthFailureWindow, OrganizationAPIKey
+from healix.prepared import prepared_cursor
 from healix.sql import COUNT_FAILURE_SQL, COUNT_SQL, PURGE_FAILURES_SQL
 
 __all__ = [
@@ -84,14 +85,17 @@ def count_failed_attempt(client: str, prefix: str, now: datetime) -> int:
     returns that window's count. Never touches the key's own window."""
     window = window_start(now)
     client = client[:CLIENT_ADDRESS_MAX].replace("\x00", "")  # PostgreSQL text holds no NUL
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             COUNT_FAILURE_SQL,
             {"client": client, "prefix": prefix, "window": window},
+            prepare=True,
         )
         attempts = cursor.fetchone()[0]
         if attempts == 1:  # a new row or window: clear away some that are over
-            cursor.execute(PURGE_FAILURES_SQL, {"window": window, "batch": FAILURE_PURGE_BATCH})
+            cursor.execute(
+                PURGE_FAILURES_SQL, {"window": window, "batch": FAILURE_PURGE_BATCH}, prepare=True
+            )
     return attempts
 
 

@@ -8,8 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection
-
+from healix.prepared import prepared_cursor
 from integrations.inbound.schemas import UUID, Problem, pointer
 from integrations.models import RESERVED_FIELD_NAMES, IntegrationDefinition
 from integrations.sql import OPEN_PLANS_OF_USERS_SQL, PLANS_BY_ID_SQL
@@ -43,17 +42,19 @@ class PlanIndex:
     def prefetch(self, organization_id: int, plan_ids: set, user_ids: set) -> None:
         plan_ids = {p for p in plan_ids if (organization_id, p) not in self._by_id}
         user_ids = {u for u in user_ids if (organization_id, u) not in self._open_by_user}
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             if plan_ids:
                 for pid in plan_ids:
                     self._by_id[(organization_id, pid)] = None
-                cursor.execute(PLANS_BY_ID_SQL, [organization_id, list(plan_ids)])
+                cursor.execute(PLANS_BY_ID_SQL, [organization_id, list(plan_ids)], prepare=True)
                 for pk, template_id, user_id, name in cursor.fetchall():
                     self._by_id[(organization_id, pk)] = PlanRow(pk, template_id, user_id, name)
             if user_ids:
                 for uid in user_ids:
                     self._open_by_user[(organization_id, uid)] = []
-                cursor.execute(OPEN_PLANS_OF_USERS_SQL, [organization_id, list(user_ids)])
+                cursor.execute(
+                    OPEN_PLANS_OF_USERS_SQL, [organization_id, list(user_ids)], prepare=True
+                )
                 for pk, template_id, user_id in cursor.fetchall():
                     row = PlanRow(pk, template_id, user_id)
                     self._open_by_user[(organization_id, user_id)].append(row)

@@ -7,9 +7,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
 from django.utils import timezone
 
+from healix.prepared import prepared_cursor
 from integrations.inbound.payloads import canonical_hash
 from integrations.inbound.results import IngestResult, Message, Outcome
 from integrations.inbound.schemas import Problem
@@ -97,8 +97,8 @@ def store_first_or_count(candidates: list[Candidate], source: str) -> dict[int, 
         }
         for key, c in firsts.items()
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(STORE_SQL, [source, json.dumps(rows)])
+    with prepared_cursor() as cursor:
+        cursor.execute(STORE_SQL, [source, json.dumps(rows)], prepare=True)
         stored = {(org, subject, digest): pk for pk, org, subject, digest in cursor.fetchall()}
     results: dict[int, IngestResult] = {}
     accepted = []

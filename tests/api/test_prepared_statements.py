@@ -1,20 +1,18 @@
-"""The hot statements of a REST request are prepared once per database connection (Django's
-server_side_binding with psycopg's automatic preparation, healix/prepared_statements.py),
-preparing can be turned off, and a statement a migration made stale fails only once."""
+"""The hot statements of a REST request are prepared once per database connection
+(healix/prepared.py), behave as Django's own cursors do, and can be turned off."""
 
 import psycopg
 import pytest
-from django.db import NotSupportedError, connection
+from django.db import DatabaseError, NotSupportedError, connection, transaction
+from django.db.transaction import TransactionManagementError
 
 from events.relay import database_params
+from healix.prepared import prepared_cursor
 from healix.sql import KEY_SQL
 from integrations.sql import PLANS_BY_ID_SQL, STORE_SQL
 
 pytestmark = pytest.mark.django_db
 SUBJECT = "aiEngineTimeSlot"  # the world's template listens to it (tests/fixtures/api.py)
-# psycopg runs a statement unprepared `prepare_threshold` (5) times on a connection, then
-# prepares it.
-PREPARED_AFTER = 6
 
 
 def prepared_statements() -> list[str]:
@@ -35,17 +33,16 @@ def first_line(sql: str) -> str:
     return next(line for line in sql.splitlines() if line.strip())
 
 
-def times_prepared(sql: str) -> int:
-    return sum(first_line(sql) in statement for statement in prepared_statements())
-
-
-def test_the_key_plan_and_store_statements_are_prepared_once_per_connection(world):
-    # When a partner posts inbound events on the same connection, more than the threshold
-    for minute in range(PREPARED_AFTER + 3):
-        assert post(world, f"10:0{minute}").status_code == 202
-    # Then the key lookup, the plan lookup and the store are prepared, once each however many
-    # requests ran them
-    assert [times_prepared(sql) for sql in (KEY_SQL, PLANS_BY_ID_SQL, STORE_SQL)] == [1, 1, 1]
+def test_a_request_prepares_the_key_plan_and_store_statements_once(world):
+    # When a partner posts two inbound events on the same connection
+    assert post(world, "09:00").status_code == 202
+    after_one = prepared_statements()
+    assert post(world, "10:00").status_code == 202
+    # Then the key lookup, the plan lookup and the store are prepared statements
+    for sql in (KEY_SQL, PLANS_BY_ID_SQL, STORE_SQL):
+        assert sum(first_line(sql) in statement for statement in after_one) == 1, sql
+    # And the second request prepared nothing more
+    assert sorted(prepared_statements()) == sorted(after_one)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -55,38 +52,59 @@ def test_turned_off_the_same_statements_run_unprepared(world):
     connection.ensure_connection()
     connection.connection.prepare_threshold = None
     try:
-        # When a partner posts inbound events
-        for minute in range(PREPARED_AFTER + 1):
-            response = post(world, f"09:0{minute}")
-            # Then they are accepted, and nothing was prepared
-            assert response.status_code == 202, response.content
+        # When a partner posts an inbound event
+        response = post(world, "09:00")
+        # Then it is accepted, and nothing was prepared
+        assert response.status_code == 202, response.content
         assert prepared_statements() == []
     finally:
         connection.close()
 
 
+def test_a_database_error_comes_out_as_djangos():
+    with pytest.raises(DatabaseError), prepared_cursor() as cursor:
+        cursor.execute("SELECT * FROM no_such_table", prepare=True)
+
+
+def test_a_broken_transaction_is_refused_as_by_djangos_cursors():
+    with transaction.atomic():
+        with (
+            pytest.raises(DatabaseError),
+            transaction.atomic(savepoint=False),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute("SELECT * FROM no_such_table")
+        with pytest.raises(TransactionManagementError), prepared_cursor():
+            pass
+
+
+def test_nested_uses_do_not_share_a_cursor():
+    with prepared_cursor() as outer:
+        outer.execute("SELECT 1", prepare=True)
+        with prepared_cursor() as inner:
+            assert inner is not outer
+            inner.execute("SELECT 2", prepare=True)
+        assert outer.fetchone() == (1,)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_statement_a_migration_made_stale_fails_once_then_runs_again():
-    select = "SELECT x FROM prepared_probe WHERE x = %s"
     with connection.cursor() as cursor:
         cursor.execute("CREATE TABLE prepared_probe (x integer)")
         cursor.execute("INSERT INTO prepared_probe VALUES (1)")
     try:
-        # Given a prepared statement, outside any transaction
-        for _run in range(PREPARED_AFTER):
-            with connection.cursor() as cursor:
-                cursor.execute(select, [1])
-        assert any("prepared_probe" in statement for statement in prepared_statements())
+        # Given a prepared statement
+        with prepared_cursor() as cursor:
+            cursor.execute("SELECT x FROM prepared_probe", prepare=True)
         # When a migration, on another connection, changes what it returns
         with psycopg.connect(**database_params(), autocommit=True) as other:
             other.execute("ALTER TABLE prepared_probe ALTER COLUMN x TYPE bigint")
         # Then the next run fails, as Django's error
-        with pytest.raises(NotSupportedError), connection.cursor() as cursor:
-            cursor.execute(select, [1])
-        # And the one after runs, on a new connection (without the wrapper, every later run
-        # on this connection failed the same way)
-        with connection.cursor() as cursor:
-            cursor.execute(select, [1])
+        with pytest.raises(NotSupportedError), prepared_cursor() as cursor:
+            cursor.execute("SELECT x FROM prepared_probe", prepare=True)
+        # And the one after runs on a new connection
+        with prepared_cursor() as cursor:
+            cursor.execute("SELECT x FROM prepared_probe", prepare=True)
             assert cursor.fetchone() == (1,)
     finally:
         with connection.cursor() as cursor:
