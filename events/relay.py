@@ -308,29 +308,27 @@ class Relay:
     async def drain(self) -> int:
         """Publish until nothing waits; how many were published.
 
-        Pipelined for throughput: while batch k is published, batch k-1 is marked and batch
-        k+1 claimed (excluding batch k, in flight), so the database's work and NATS's overlap
-        and the relay never waits for a claim between batches. Raises PublishFailed when some
-        rows were not acked (they stay unpublished; the acked ones are marked), Standby when
-        another relay is active.
+        Pipelined for throughput: batch k is marked while batch k+1 is published, so the
+        database's work and NATS's overlap. Raises PublishFailed when some rows were not acked
+        (they stay unpublished; the acked ones are marked), Standby when another relay is active.
         """
         before = self.stats.published
         pending = self._acked_unmarked  # acked, not yet marked
         self._acked_unmarked = []
         try:
-            events = await self._connected_claim(exclude=pending)
-            while events:
-                in_flight = [event.id for event in events]
-                (acked, error), following = await asyncio.gather(
-                    self.publish(events), self._mark_then_claim(pending, in_flight)
-                )
+            while True:
+                if not (await self._nats()).is_connected:
+                    raise PublishFailed("not connected to NATS")  # reconnecting: try later
+                events = await self.claim(exclude=pending)
+                if not events:
+                    break
+                (acked, error), _ = await asyncio.gather(self.publish(events), self._mark(pending))
                 pending = acked
                 if error is not None:
                     acked_ids = set(acked)
                     failed = [event.id for event in events if event.id not in acked_ids]
                     await self.record_failure(failed, error)
-                    raise PublishFailed(error)  # `following` waits for the retry, unpublished
-                events = following
+                    raise PublishFailed(error)
         finally:
             try:
                 await self._mark(pending)
@@ -338,16 +336,6 @@ class Relay:
                 self._acked_unmarked = pending
                 raise
         return self.stats.published - before
-
-    async def _connected_claim(self, exclude: Collection[int]) -> list[ClaimedEvent]:
-        if not (await self._nats()).is_connected:
-            raise PublishFailed("not connected to NATS")  # reconnecting: try later
-        return await self.claim(exclude=exclude)
-
-    async def _mark_then_claim(self, acked: list[int], in_flight: list[int]) -> list[ClaimedEvent]:
-        """Mark the previous batch, then claim the next one (one session: one at a time)."""
-        await self._mark(acked)
-        return await self._connected_claim(exclude=in_flight)
 
     # --- the loop ---------------------------------------------------------------------------
 
