@@ -373,6 +373,8 @@ class Relay:
 
 
 def _log_published(event: ClaimedEvent, duplicate: bool) -> None:
+    if not logger.isEnabledFor(logging.INFO):  # the context below costs a few us per event
+        return
     org_slug = event.subject.split(".")[1]  # healix.<orgId>.<type>
     with trace(event.trace_id), bind(org_id=org_slug, event_id=event.event_id):
         extra = {"subject": event.subject, "duplicate": duplicate}
