@@ -18,7 +18,7 @@ the idempotency record, problem details, logs and metrics.
 
 HEALIX_CEILING_DSN names the database (libpq's form). One connection per gunicorn worker,
 opened at its first request and kept, as Django keeps its own (CONN_MAX_AGE), with psycopg's
-automatic prepared statements, as Healix's own (healix/prepared_statements.py).
+automatic prepared statements, as Healix prepares its hot ones (healix/prepared.py).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The raw SQL of the healix app: only what the ORM cannot say, each statement with its why.
 
 Every REST request runs KEY_SQL; the throttling statements count requests and failed key
-checks (healix/api/throttling.py holds the counting rules). Statements are prepared per
-connection after a few runs (healix/prepared_statements.py).
+checks (healix/api/throttling.py holds the counting rules). The key check and the failure
+count are prepared once per connection (healix/prepared.py).
 """
 
 from healix.models import ApiAuthFailureWindow, ApiRateWindow, Organization, OrganizationAPIKey

@@ -1,8 +1,8 @@
 """The raw SQL of the integrations app: only what the ORM cannot say, each statement with its why.
 
 The inbound statements run for every REST request and bus batch (integrations/inbound/); the
-webhook one after every batch of attempts (integrations/webhooks/attempts.py). Statements are
-prepared per connection after a few runs (healix/prepared_statements.py).
+webhook one after every batch of attempts (integrations/webhooks/attempts.py). The store and
+the plan lookups are prepared once per connection (healix/prepared.py).
 """
 
 from integrations.models import InboundEvent
