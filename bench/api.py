@@ -140,7 +140,7 @@ def make_ceiling_table() -> None:
     from psycopg.conninfo import make_conninfo
 
     from bench.ceiling_wsgi import CEILING_TABLE, KEY_TABLE
-    from events.feed import FEED_SQL
+    from events.sql import FEED_SQL
     from healix.models import OrganizationAPIKey
     from integrations.models import InboundEvent
 

@@ -9,7 +9,7 @@ PostgreSQL, in the same run:
   INSERT into CEILING_TABLE (a copy of the inbound events' table with all its indexes and
   constraints, made by bench/api.py) and a synchronous commit; answers 202.
 - `GET /api/v1/events/?after=&limit=`: look up the key by its prefix, then the feed's own SELECT
-  (events/feed.py's FEED_SQL, handed over in HEALIX_CEILING_FEED_SQL so that it is the same
+  (events/sql.py's FEED_SQL, handed over in HEALIX_CEILING_FEED_SQL so that it is the same
   statement), and the payloads as they are stored, in one JSON array; answers 200.
 
 What it leaves out is what a ratio below 100 % is made of: Django's request and response

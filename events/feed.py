@@ -18,7 +18,7 @@ from typing import Any, Self
 
 from django.db import connection
 
-from events.models import OutboxEvent
+from events.sql import FEED_SQL
 from healix.models import Organization
 
 __all__ = [
@@ -95,24 +95,6 @@ class FeedFilters:
             conditions.append("AND occurred_at >= %(since)s")
             params["since"] = self.since
         return " ".join(conditions), params
-
-
-# One statement and one round trip: the horizon and the page, read in the same snapshot. The
-# row comparison (transaction_id, id) > (...) is a range scan of the outbox_feed index.
-FEED_SQL = f"""
-WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin)
-SELECT horizon.xmin, page.transaction_id, page.id, page.payload
-FROM horizon LEFT JOIN LATERAL (
-    SELECT transaction_id, id, payload
-    FROM {OutboxEvent._meta.db_table}
-    WHERE organization_id = %(organization)s
-      AND transaction_id < horizon.xmin
-      AND (transaction_id, id) > (%(after_transaction)s, %(after_id)s)
-      {{filters}}
-    ORDER BY transaction_id, id
-    LIMIT %(limit)s
-) page ON true
-"""
 
 
 def read_feed(

@@ -34,8 +34,7 @@ from django.db import connections
 from nats.aio.client import Client as NatsClient
 from nats.js.api import PubAck
 
-from events.models import OutboxEvent
-from events.outbox import NOTIFY_CHANNEL
+from events.sql import CLAIM_SQL, FAILED_SQL, LISTEN_SQL, MARK_SQL, RELAY_LOCK_SQL
 from healix.observability import metrics
 from healix.observability.logcontext import bind
 from healix.observability.tracing import TRACE_HEADER, trace
@@ -53,7 +52,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-TABLE = OutboxEvent._meta.db_table
 # The active relay's session-level advisory lock (an arbitrary key, unique within Healix).
 RELAY_LOCK_KEY = 0x4845_4C58_0001
 # Seconds to wait for a batch's acks: a healthy server acks thousands in milliseconds, so this
@@ -78,24 +76,6 @@ TCP_KEEPALIVES = {
 NATS_CLIENT_NAME = "healix-relay"
 # Seconds one attempt to reach NATS may take before the loop backs off and tries again.
 NATS_CONNECT_TIMEOUT_SECONDS = 5.0
-
-CLAIM_SQL = f"""
-SELECT id, subject, event_id, trace_id, payload FROM {TABLE}
-WHERE published_at IS NULL AND id <> ALL(%(exclude)s::bigint[])
-ORDER BY id
-LIMIT %(batch)s
-"""
-# Only rows not yet marked: a mark retried after its commit (the answer lost with the
-# connection) changes nothing, so the publish time and the published counter stay right.
-MARK_SQL = f"""
-UPDATE {TABLE}
-SET published_at = now(), attempts = attempts + 1, last_error = ''
-WHERE id = ANY(%(ids)s) AND published_at IS NULL
-RETURNING organization_id, event_type, extract(epoch FROM published_at - occurred_at)
-"""
-FAILED_SQL = f"""
-UPDATE {TABLE} SET attempts = attempts + 1, last_error = %(error)s WHERE id = ANY(%(ids)s)
-"""
 
 
 def database_params(alias: str = "default") -> dict[str, Any]:
@@ -186,7 +166,7 @@ class Relay:
         """The session, once it holds the relay lock; Standby while another relay holds it."""
         db = await self._database()
         if not self.active:
-            cursor = await db.execute("SELECT pg_try_advisory_lock(%s)", [RELAY_LOCK_KEY])
+            cursor = await db.execute(RELAY_LOCK_SQL, [RELAY_LOCK_KEY])
             self.active = (await cursor.fetchone())[0]
             if not self.active:
                 raise Standby("another relay is active")
@@ -226,7 +206,7 @@ class Relay:
         async with await psycopg.AsyncConnection.connect(
             **self.config.db_params, **TCP_KEEPALIVES, autocommit=True
         ) as connection:
-            await connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
+            await connection.execute(LISTEN_SQL)
             self._wake.set()
             async for _notify in connection.notifies():
                 self._wake.set()
