@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import path
+from django.utils.html import format_html, format_html_join
 
 from healix.admin.json_forms import JSONObjectField
 from healix.admin.scoping import OrganizationScopedAdmin, OrganizationScopedInline, scope_queryset
@@ -23,6 +24,7 @@ from rules.admin.forms import (
     RuleColumnForm,
     cell_field,
     compiled_columns,
+    describe_action,
     rule_form_for,
 )
 from rules.models import DecisionTable, Rule, RuleColumn, Trigger
@@ -44,6 +46,7 @@ class RuleRowInline(OrganizationScopedInline):
     model = Rule
     ordering = ("position", "id")
     show_change_link = True
+    template = "admin/rules/edit_inline/rows_grid.html"
     verbose_name_plural = "rows (rules, in firing order; edit a row's actions on its page)"
 
     def get_fields(self, request, obj=None):
@@ -61,8 +64,11 @@ class RuleRowInline(OrganizationScopedInline):
     def action_summary(self, rule: Rule) -> str:
         if rule.pk is None:
             return "Save first, then add actions on the row's page"
-        actions = [str(action) for action in rule.actions.all()]
-        return "; ".join(actions) or "none yet"
+        actions = rule.actions.select_related(
+            "form_assignment__form", "form_assignment__role", "work_queue"
+        )
+        listed = format_html_join("", "<li>{}</li>", ((describe_action(a),) for a in actions))
+        return format_html('<ul class="rule-action-list">{}</ul>', listed or "none yet")
 
 
 @admin.register(DecisionTable)
@@ -76,6 +82,10 @@ class DecisionTableAdmin(OrganizationScopedAdmin):
     readonly_fields = ("name", "title")
     inlines = (RuleColumnInline, RuleRowInline)
     change_form_template = "admin/rules/decisiontable/change_form.html"
+
+    class Media:
+        css = {"all": ("rules/decision_table.css",)}
+        js = ("rules/decision_table.js",)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # a table exists with its template

@@ -14,7 +14,7 @@ from rules.compiler import (
     compile_table,
     type_name,
 )
-from rules.models import Rule, RuleAction, RuleColumn
+from rules.models import ActionKind, Rule, RuleAction, RuleColumn, Trigger
 from rules.references import ReferenceCatalog
 from templates.models import PlanTemplate
 
@@ -26,6 +26,7 @@ __all__ = [
     "add_check_errors",
     "cell_field",
     "compiled_columns",
+    "describe_action",
     "rule_form_for",
 ]
 
@@ -39,6 +40,44 @@ RULE_FIELDS = (
     "elapsed_amount",
     "elapsed_unit",
 )
+
+
+# Which inputs each action kind reads (rules/action_compiler.py checks them): the editor shows
+# only these for the kind chosen (rules/static/rules/decision_table.js hides the others).
+ACTION_INPUTS = {
+    ActionKind.ASSIGN_FORM: ("form_assignment",),
+    ActionKind.SET_DATA_POINT: ("target", "expression"),
+    ActionKind.CREATE_WORK_QUEUE_ITEM: ("expression", "work_queue", "status"),
+    ActionKind.CHANGE_WORK_QUEUE_ITEM_STATUS: ("work_queue", "status"),
+}
+# The row settings only some triggers read.
+TRIGGER_INPUTS = {
+    "subject": (Trigger.INTEGRATION,),
+    "elapsed_reference": (Trigger.TIME_ELAPSED,),
+    "elapsed_amount": (Trigger.TIME_ELAPSED,),
+    "elapsed_unit": (Trigger.TIME_ELAPSED,),
+}
+
+
+def shown_for(form: forms.BaseForm, inputs: dict[str, tuple[str, ...]], attribute: str) -> None:
+    """Mark each input with the choices it is needed for (data-kinds / data-triggers)."""
+    for name, needed_by in inputs.items():
+        if name in form.fields:
+            form.fields[name].widget.attrs[attribute] = " ".join(needed_by)
+
+
+def describe_action(action: RuleAction) -> str:
+    """One action in a few words, for the decision table's list of a row's actions."""
+    if action.kind == ActionKind.ASSIGN_FORM and action.form_assignment is not None:
+        definition = action.form_assignment
+        return f"Assign form {definition.form} to {definition.role.name or definition.role}"
+    if action.kind == ActionKind.SET_DATA_POINT:
+        return f"Set {action.target} to {action.expression}"
+    if action.kind == ActionKind.CREATE_WORK_QUEUE_ITEM:
+        return f"Create an item in {action.work_queue}: {action.expression}"
+    if action.kind == ActionKind.CHANGE_WORK_QUEUE_ITEM_STATUS:
+        return f"Change the item in {action.work_queue} to {action.status}"
+    return action.get_kind_display()
 
 
 def cell_field(column_name: str) -> str:
@@ -70,6 +109,7 @@ class RuleCellsForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        shown_for(self, TRIGGER_INPUTS, "data-triggers")
         cells = self.instance.cells if isinstance(self.instance.cells, dict) else {}
         for column in self.columns:
             name = cell_field(column.name)
@@ -118,7 +158,9 @@ def rule_form_for(template: PlanTemplate | None) -> type[RuleCellsForm]:
             # capfirst keeps the column's name as is
             label=f"column {column.name} ({type_name(column.field_type)})",
             help_text=column.reference or "calculated",
-            widget=forms.TextInput(attrs={"size": 12}),
+            widget=forms.TextInput(
+                attrs={"size": 12, "aria-label": f"{column.name} ({type_name(column.field_type)})"}
+            ),
         )
     return type("RuleCellsForm", (RuleCellsForm,), declared)
 
@@ -162,6 +204,10 @@ class RuleActionForm(forms.ModelForm):
             "status",
         )
         widgets = {"expression": forms.Textarea(attrs={"rows": 1, "cols": 40})}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        shown_for(self, ACTION_INPUTS, "data-kinds")
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

@@ -24,6 +24,7 @@ class RuleActionInline(OrganizationScopedInline):
     form = RuleActionForm
     fields = ("position", "kind", "form_assignment", "target", "expression", "work_queue", "status")
     ordering = ("position", "id")
+    template = "admin/rules/edit_inline/actions_list.html"
 
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
@@ -45,6 +46,10 @@ class RuleAdmin(OrganizationScopedAdmin):
     search_fields = ("name", "template__name")
     readonly_fields = ("template", "evaluations_link")
     inlines = (RuleActionInline,)
+
+    class Media:
+        css = {"all": ("rules/decision_table.css",)}
+        js = ("rules/decision_table.js",)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # rows are added in their decision table
