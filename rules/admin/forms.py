@@ -50,7 +50,12 @@ ACTION_INPUTS = {
     ActionKind.CREATE_WORK_QUEUE_ITEM: ("expression", "work_queue", "status"),
     ActionKind.CHANGE_WORK_QUEUE_ITEM_STATUS: ("work_queue", "status"),
 }
-# The row settings only some triggers read.
+# The same, input by input: the kinds that read it.
+INPUT_KINDS = {
+    name: tuple(kind for kind, inputs in ACTION_INPUTS.items() if name in inputs)
+    for name in {name for inputs in ACTION_INPUTS.values() for name in inputs}
+}
+# The row settings only some triggers read, and the triggers that read each.
 TRIGGER_INPUTS = {
     "subject": (Trigger.INTEGRATION,),
     "elapsed_reference": (Trigger.TIME_ELAPSED,),
@@ -60,10 +65,14 @@ TRIGGER_INPUTS = {
 
 
 def shown_for(form: forms.BaseForm, inputs: dict[str, tuple[str, ...]], attribute: str) -> None:
-    """Mark each input with the choices it is needed for (data-kinds / data-triggers)."""
+    """Mark each input with the choices that read it (data-kinds / data-triggers): `inputs`
+    maps an input's name to those choices."""
     for name, needed_by in inputs.items():
         if name in form.fields:
-            form.fields[name].widget.attrs[attribute] = " ".join(needed_by)
+            widget = form.fields[name].widget
+            # The admin wraps a foreign key's select (RelatedFieldWidgetWrapper): mark the select.
+            widget = getattr(widget, "widget", widget)
+            widget.attrs[attribute] = " ".join(needed_by)
 
 
 def describe_action(action: RuleAction) -> str:
@@ -207,7 +216,7 @@ class RuleActionForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        shown_for(self, ACTION_INPUTS, "data-kinds")
+        shown_for(self, INPUT_KINDS, "data-kinds")
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
