@@ -17,6 +17,7 @@ from healix.admin.scoping import (
 )
 from healix.models import UserType
 from integrations.inbound.admin import IntegrationDefinitionInline
+from templates.admin_defaults import calculations_summary
 from templates.admin_links import template_links
 from templates.admin_transfer import TemplateTransferAdminMixin
 from templates.models import (
@@ -93,8 +94,16 @@ class FormInline(OrganizationScopedInline):
 
 class FormAssignmentDefinitionInline(OrganizationScopedInline):
     model = FormAssignmentDefinition
-    fields = ("form", "role", "assign_mode", "default_calculations")
-    verbose_name_plural = "form assignments (tasks)"
+    fields = ("form", "role", "assign_mode", "default_calculations_summary")
+    readonly_fields = ("default_calculations_summary",)
+    show_change_link = True
+    verbose_name_plural = "form assignments (tasks; default calculations on each one's page)"
+
+    @admin.display(description="default calculations")
+    def default_calculations_summary(self, definition: FormAssignmentDefinition) -> str:
+        if definition.pk is None:
+            return "Save first, then write them on its page"
+        return calculations_summary(definition)
 
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)

@@ -14,7 +14,7 @@ from integrations.models import HttpIntegration, InboundEvent, IntegrationDefini
 from integrations.webhooks.services import send_test_event
 from plans.models import Plan, WorkQueueItem
 from rules.models import Rule, RuleEvaluation
-from templates.models import PlanTemplate
+from templates.models import FormAssignmentDefinition, PlanTemplate
 from tests.browser.ui import log_in
 from tests.fixtures.domain import PASSWORD
 
@@ -55,6 +55,14 @@ def first(model):
 BOTH = (CONTENT_MANAGER, ADMINISTRATOR)
 PAGES: list[tuple[str, Callable[[], str], tuple[str, ...]]] = [
     ("template", lambda: change(PlanTemplate, first(PlanTemplate)), BOTH),
+    (
+        "default-calculations",
+        lambda: change(
+            FormAssignmentDefinition,
+            FormAssignmentDefinition.objects.get(form__name="appointment"),
+        ),
+        BOTH,
+    ),
     (
         "inbound-integration",
         lambda: change(IntegrationDefinition, first(IntegrationDefinition)),
