@@ -1,10 +1,13 @@
 """The audit trail: every evaluation, per plan and per fired rule, explained."""
 
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from healix.admin.json_forms import json_block
 from healix.admin.scoping import RecordAdmin, scope_queryset
+from plans.models import Plan
 from rules.engine import row_reason
 from rules.models import Rule, RuleEvaluation
 
@@ -34,7 +37,13 @@ class PlanFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         value = self.value()
-        return [(value, f"plan {value}")] if value else []
+        if not value:
+            return []
+        try:  # the plan by its title, not its id; a malformed id is shown as given
+            plan = scope_queryset(Plan.objects.filter(pk=value), request).first()
+        except (ValueError, ValidationError):
+            plan = None
+        return [(value, str(plan) if plan is not None else f"plan {value}")]
 
     def queryset(self, request, queryset):
         value = self.value()
@@ -76,17 +85,25 @@ class RuleEvaluationAdmin(RecordAdmin):
         "template",
         "plan",
         "trigger",
-        "trigger_detail",
+        "trigger_detail_display",
         "source_key",
         "trace_id",
         "chain_depth",
         "chain_stopped",
         "evaluated_at",
-        "inputs",
+        "inputs_display",
         "row_table",
         "action_table",
     )
     readonly_fields = fields
+
+    @admin.display(description="inputs")
+    def inputs_display(self, evaluation: RuleEvaluation) -> str:
+        return json_block(evaluation.inputs)
+
+    @admin.display(description="trigger detail")
+    def trigger_detail_display(self, evaluation: RuleEvaluation) -> str:
+        return json_block(evaluation.trigger_detail)
 
     @admin.display(description="plan")
     def plan_link(self, evaluation: RuleEvaluation) -> str:
