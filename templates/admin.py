@@ -145,7 +145,7 @@ class PlanTemplateAdmin(TemplateTransferAdminMixin, OrganizationScopedAdmin):
             '<a href="{}">{}</a>',
             (
                 (url, f"{label} ({count})" if count is not None else label)
-                for label, url, count in template_links(template)
+                for label, url, count in template_links(template, self.admin_site.name)
             ),
         )
 

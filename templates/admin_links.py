@@ -4,7 +4,7 @@ than by filtering lists by hand."""
 
 from collections.abc import Iterator
 
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 
 from integrations.models import HttpIntegration, HttpIntegrationTemplate, IntegrationDefinition
 from plans.models import Plan
@@ -14,35 +14,51 @@ from templates.models import PlanTemplate
 __all__ = ["template_links"]
 
 
-def _changelist(name: str, template: PlanTemplate) -> str:
-    return reverse(f"admin:{name}_changelist") + f"?template__id__exact={template.pk}"
+def _url(site: str, name: str, *args, query: str = "") -> str | None:
+    # A site without that page (a site built for one admin, as some tests do) links nowhere.
+    try:
+        return reverse(f"{site}:{name}", args=args) + query
+    except NoReverseMatch:
+        return None
 
 
-def template_links(template: PlanTemplate) -> Iterator[tuple[str, str, int | None]]:
-    """(label, url, count or None) for each page about `template`; evaluations are not
-    counted (an audit trail can be long, and the count says nothing a person needs here)."""
-    yield (
-        "inbound integrations",
-        _changelist("integrations_integrationdefinition", template),
-        IntegrationDefinition.objects.filter(template=template).count(),
-    )
+def template_links(
+    template: PlanTemplate, site: str = "admin"
+) -> Iterator[tuple[str, str, int | None]]:
+    """(label, url, count or None) for each page of admin site `site` about `template`;
+    evaluations are not counted (an audit trail can be long, and its count says nothing a
+    person needs here)."""
+    mine = f"?template__id__exact={template.pk}"
     subscribed = HttpIntegrationTemplate.objects.filter(template=template).values("integration")
-    for integration in HttpIntegration.objects.filter(pk__in=subscribed).order_by("partner_name"):
-        url = reverse("admin:integrations_httpintegration_change", args=[integration.pk])
-        yield (f"HTTP integration {integration.partner_name}", url, None)
-    yield (
-        "decision table",
-        reverse("admin:rules_decisiontable_change", args=[template.pk]),
-        None,
-    )
-    yield (
-        "rules",
-        _changelist("rules_rule", template),
-        Rule.objects.filter(template=template).count(),
-    )
-    yield ("evaluations", _changelist("rules_ruleevaluation", template), None)
-    yield (
-        "plans",
-        _changelist("plans_plan", template),
-        Plan.objects.filter(template=template).count(),
-    )
+    candidates = [
+        (
+            "inbound integrations",
+            _url(site, "integrations_integrationdefinition_changelist", query=mine),
+            lambda: IntegrationDefinition.objects.filter(template=template).count(),
+        ),
+        *(
+            (
+                f"HTTP integration {integration.partner_name}",
+                _url(site, "integrations_httpintegration_change", integration.pk),
+                None,
+            )
+            for integration in HttpIntegration.objects.filter(pk__in=subscribed).order_by(
+                "partner_name"
+            )
+        ),
+        ("decision table", _url(site, "rules_decisiontable_change", template.pk), None),
+        (
+            "rules",
+            _url(site, "rules_rule_changelist", query=mine),
+            lambda: Rule.objects.filter(template=template).count(),
+        ),
+        ("evaluations", _url(site, "rules_ruleevaluation_changelist", query=mine), None),
+        (
+            "plans",
+            _url(site, "plans_plan_changelist", query=mine),
+            lambda: Plan.objects.filter(template=template).count(),
+        ),
+    ]
+    for label, url, count in candidates:
+        if url is not None:
+            yield label, url, count() if count is not None else None
