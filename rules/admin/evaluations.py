@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from healix.admin.display import short_time
 from healix.admin.json_forms import json_block
 from healix.admin.scoping import RecordAdmin, scope_queryset
 from plans.models import Plan
@@ -59,15 +60,15 @@ class PlanFilter(admin.SimpleListFilter):
 class RuleEvaluationAdmin(RecordAdmin):
     """The audit trail: every evaluation, per plan (?plan=<id>) and per rule (fired rule)."""
 
+    # The trace id and the chain depth are on each evaluation's page (and the trace id is
+    # searchable): in the list they pushed the last columns out of a 1366 px window.
     list_display = (
-        "evaluated_at",
+        "evaluated",
         "plan_link",
         "template",
         "trigger",
         "fired_count",
-        "chain_depth",
         "chain_stopped",
-        "trace_id",
         "organization",
     )
     list_filter = (
@@ -96,6 +97,10 @@ class RuleEvaluationAdmin(RecordAdmin):
         "action_table",
     )
     readonly_fields = fields
+
+    @admin.display(description="evaluated at", ordering="evaluated_at")
+    def evaluated(self, evaluation: RuleEvaluation) -> str:
+        return short_time(evaluation.evaluated_at)
 
     @admin.display(description="inputs")
     def inputs_display(self, evaluation: RuleEvaluation) -> str:

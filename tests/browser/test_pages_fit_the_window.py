@@ -110,6 +110,21 @@ def overflow(page: Page) -> tuple[int, int]:
     )
 
 
+# Boxes that scroll sideways on their own (a change list's results, a tabular inline): the
+# page fits, yet their last columns are out of sight.
+SCROLLING_BOXES = "#changelist-form .results, .inline-group .tabular"
+
+
+def hidden_columns(page: Page) -> list[str]:
+    """Each box of SCROLLING_BOXES whose content is wider than the box."""
+    return page.evaluate(
+        """(selector) => Array.from(document.querySelectorAll(selector))
+            .filter((box) => box.scrollWidth > box.clientWidth + 1)
+            .map((box) => `${box.className}: ${box.scrollWidth} px in ${box.clientWidth}`)""",
+        SCROLLING_BOXES,
+    )
+
+
 def check_fits(page: Page, shots, console_errors, step: str) -> list[str]:
     """What is wrong with the page on the screen now, in words (nothing: it fits)."""
     shots(step)
@@ -117,6 +132,7 @@ def check_fits(page: Page, shots, console_errors, step: str) -> list[str]:
     problems = [f"{step}: {error}" for error in console_errors.take()]
     if scroll_width > client_width:
         problems.append(f"{step}: {scroll_width} px wide in a {client_width} px window")
+    problems += [f"{step}: columns out of sight in {box}" for box in hidden_columns(page)]
     return problems
 
 
