@@ -27,3 +27,30 @@ def test_another_organizations_form_assignment_is_not_found(
     theirs.refresh_from_db()
     assert theirs.default_calculations == {"slot": '"theirs"'}
     assert theirs not in list(listed.context["cl"].result_list)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ('"a\x00b"', "Null characters are not allowed"),
+        ('"a\\u0000b"', "U+0000"),
+        ("(" * 2000 + "1" + ")" * 2000, ""),
+        ("9" * 5000, ""),
+    ],
+    ids=["NUL", "NUL escaped", "2,000 levels deep", "a 5,000-digit number"],
+)
+def test_hostile_text_in_a_default_calculation_is_a_form_error(
+    client, hrh_content_manager, template, text, reason
+):
+    # Given hrh's appointment form assignment
+    mine = FormAssignmentDefinition.objects.get(template=template, form__name="appointment")
+    client.force_login(hrh_content_manager)
+    url = reverse("admin:templates_formassignmentdefinition_change", args=[mine.pk])
+    # When text no expression can be (or no database can store) is typed for a field
+    response = client.post(url, {"assign_mode": mine.assign_mode, "default_slot": text})
+    # Then the page answers with an error at that field, never a 500, and nothing is saved
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert list(errors) == ["default_slot"] and reason in errors["default_slot"][0]
+    mine.refresh_from_db()
+    assert mine.default_calculations == {}
