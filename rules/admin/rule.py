@@ -44,7 +44,7 @@ class RuleAdmin(OrganizationScopedAdmin):
     list_filter = ("organization", "template", "trigger", "enabled")
     list_select_related = ("template",)
     search_fields = ("name", "template__name")
-    readonly_fields = ("template", "evaluations_link")
+    readonly_fields = ("template", "table_link", "evaluations_link")
     inlines = (RuleActionInline,)
 
     class Media:
@@ -58,6 +58,7 @@ class RuleAdmin(OrganizationScopedAdmin):
         columns = compiled_columns(obj.template)[1] if obj is not None else []
         return [
             "template",
+            "table_link",
             *RULE_FIELDS,
             *(cell_field(c.name) for c in columns),
             "evaluations_link",
@@ -66,6 +67,11 @@ class RuleAdmin(OrganizationScopedAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = rule_form_for(obj.template if obj is not None else None)
         return super().get_form(request, obj, change=change, **kwargs)
+
+    @admin.display(description="decision table")
+    def table_link(self, rule: Rule) -> str:
+        url = reverse("admin:rules_decisiontable_change", args=[rule.template_id])
+        return format_html('<a href="{}">The table of {}, all its rows</a>', url, rule.template)
 
     @admin.display(description="evaluations")
     def evaluations_link(self, rule: Rule) -> str:

@@ -347,3 +347,14 @@ def test_a_plans_page_links_to_its_rule_evaluations(client, hrh_administrator, d
     client.force_login(hrh_administrator)
     page = client.get(reverse("admin:plans_plan_change", args=[plan.pk])).content.decode()
     assert f"/admin/rules/ruleevaluation/?plan={plan.pk}" in page
+
+
+def test_a_rule_page_links_to_its_table_and_its_evaluations(editor, demo_rules):
+    rule = demo_rules.rules.get()
+    page = editor.get(reverse("admin:rules_rule_change", args=[rule.pk])).content.decode()
+    assert reverse("admin:rules_decisiontable_change", args=[demo_rules.pk]) in page
+    evaluations = reverse("admin:rules_ruleevaluation_changelist") + f"?rule={rule.pk}"
+    assert evaluations in page
+    # And its actions list only the inputs their kind reads, marked for the page's script
+    assert 'data-kinds="set_data_point"' in page  # the target
+    assert 'data-kinds="assign_form"' in page  # the form assignment
