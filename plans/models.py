@@ -374,4 +374,5 @@ class WorkQueueItemStatusChange(OrganizationOwned):
         constraints = owned_constraints()
 
     def __str__(self) -> str:
-        return f"{self.item}: {self.old_status} → {self.new_status}"
+        old = self.old_status or "created"
+        return f"{self.item}: {old} → {self.new_status}"

@@ -7,6 +7,7 @@ lost connection, a deadlock, a lock or statement timeout) abort the evaluation, 
 whole trigger is tried again later instead of recording a permanent failure for a blip.
 """
 
+import json
 import logging
 import math
 from dataclasses import dataclass
@@ -165,7 +166,7 @@ def _date_time(reference: str, value: Any) -> Any:
 def _run(plan: Plan, action: CompiledAction, context: EvaluationContext, actor: User):
     """Run one action; returns (what happened, whether data changed)."""
     if action.kind == ActionKind.ASSIGN_FORM:
-        definition = FormAssignmentDefinition.objects.select_related("form").get(
+        definition = FormAssignmentDefinition.objects.select_related("form", "role").get(
             pk=action.definition_id
         )
         types = {f.name: f.field_type for f in definition.form.fields.all()}
@@ -174,10 +175,10 @@ def _run(plan: Plan, action: CompiledAction, context: EvaluationContext, actor: 
             value = _form_value(expression.evaluate(context), types.get(name, FieldType.TEXT))
             if value is not None and value != "":
                 prefill[name] = value
-        assignment = plan_services.assign_form(
-            actor=actor, plan=plan, definition=definition, prefill=prefill
-        )
-        return f"form assignment {assignment.pk} prefilled with {prefill}", True
+        plan_services.assign_form(actor=actor, plan=plan, definition=definition, prefill=prefill)
+        # Said without ids: the simulator rolls the assignment back, so it never had one.
+        said = f"assign form {definition.form} to {definition.role.name or definition.role}"
+        return (f"{said}, prefilled with {_json(prefill)}" if prefill else said), True
     if action.kind == ActionKind.SET_DATA_POINT:
         target = action.target
         value = _form_value(action.value.evaluate(context), target.field_type)
@@ -196,13 +197,13 @@ def _run(plan: Plan, action: CompiledAction, context: EvaluationContext, actor: 
                 changes = plan_services.update_plan(
                     actor=actor, plan=plan, custom_fields={parts[1]: value}
                 )
-            return f"{target.reference} = {to_json(value)!r}", bool(changes)
+            return f"set {target.reference} to {_json(to_json(value))}", bool(changes)
         item = _latest_item(plan, _queue_id(plan, parts[1]))
         if parts[2] == "status":
             change = plan_services.change_work_queue_item_status(
                 actor=actor, item=item, status=value
             )
-            return f"{target.reference} = {value!r}", change is not None
+            return f"set {target.reference} to {_json(value)}", change is not None
         if parts[2] == "serviceLocation":
             value = (
                 ServiceLocation.objects.get(queue_id=item.queue_id, name=value) if value else None
@@ -213,21 +214,27 @@ def _run(plan: Plan, action: CompiledAction, context: EvaluationContext, actor: 
         changes = plan_services.update_work_queue_item(
             actor=actor, item=item, **{field_name: value}
         )
-        return f"{target.reference} = {to_json(value)!r}", bool(changes)
+        return f"set {target.reference} to {_json(to_json(value))}", bool(changes)
     if action.kind == ActionKind.CREATE_WORK_QUEUE_ITEM:
         title = _form_value(action.value.evaluate(context), FieldType.TEXT) or ""
         queue = WorkQueue.objects.get(pk=action.queue_id)
         item = plan_services.create_work_queue_item(
             actor=actor, queue=queue, plan=plan, title=title, status=action.status or None
         )
-        return f"work queue item {item.pk} (ticket {item.ticket_number}) in {queue}", True
+        return f"create work queue item {_json(title)} in {queue} ({item.status})", True
     if action.kind == ActionKind.CHANGE_WORK_QUEUE_ITEM_STATUS:
         item = _latest_item(plan, action.queue_id)
         change = plan_services.change_work_queue_item_status(
             actor=actor, item=item, status=action.status
         )
-        return f"item {item.pk} to {action.status}", change is not None
+        now = change.new_status if change is not None else item.status
+        return f"change ticket {item.ticket_number} of {item.queue} to {now}", change is not None
     raise ActionFailed(f"unknown action {action.kind}")
+
+
+def _json(value: Any) -> str:
+    # A value as a person reads it in the audit trail and the simulator: JSON, not Python.
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _queue_id(plan: Plan, queue_name: str) -> int:

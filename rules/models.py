@@ -396,4 +396,4 @@ class RuleEvaluation(OrganizationOwned):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_trigger_display()} for plan {self.plan_id}"
+        return f"{self.get_trigger_display()} for {self.plan}"

@@ -6,6 +6,7 @@ and nothing stays: no record, no change, no event in the outbox. Without a plan,
 evaluated against the values given per reference and the actions are only listed.
 """
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,11 @@ class SimulatedEvaluation:
     def __post_init__(self) -> None:
         # Each row with its reason in words, for the page.
         self.rows = [{**row, "reason": row_reason(row, self.inputs)} for row in self.rows]
+
+    @property
+    def inputs_json(self) -> str:
+        """The inputs as a person reads them: JSON, indented (not a Python dict)."""
+        return json.dumps(self.inputs, indent=2, ensure_ascii=False, default=str)
 
 
 def simulate(

@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import Count
+from django.utils.html import format_html_join
 
 from healix.admin.scoping import (
     OrganizationScopedAdmin,
@@ -16,6 +17,8 @@ from healix.admin.scoping import (
 )
 from healix.models import UserType
 from integrations.inbound.admin import IntegrationDefinitionInline
+from templates.admin_defaults import calculations_summary
+from templates.admin_links import template_links
 from templates.admin_transfer import TemplateTransferAdminMixin
 from templates.models import (
     CustomField,
@@ -91,8 +94,16 @@ class FormInline(OrganizationScopedInline):
 
 class FormAssignmentDefinitionInline(OrganizationScopedInline):
     model = FormAssignmentDefinition
-    fields = ("form", "role", "assign_mode", "default_calculations")
-    verbose_name_plural = "form assignments (tasks)"
+    fields = ("form", "role", "assign_mode", "default_calculations_summary")
+    readonly_fields = ("default_calculations_summary",)
+    show_change_link = True
+    verbose_name_plural = "form assignments (tasks; default calculations on each one's page)"
+
+    @admin.display(description="default calculations")
+    def default_calculations_summary(self, definition: FormAssignmentDefinition) -> str:
+        if definition.pk is None:
+            return "Save first, then write them on its page"
+        return calculations_summary(definition)
 
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
@@ -114,7 +125,8 @@ class PlanTemplateAdmin(TemplateTransferAdminMixin, OrganizationScopedAdmin):
     list_display = ("name", "title", "organization", "updated_at")
     list_filter = ("organization",)
     search_fields = ("name", "title", "description")
-    fields = ("organization", "name", "title", "description")
+    fields = ("organization", "name", "title", "description", "related_links")
+    readonly_fields = ("related_links",)
     inlines = (
         RoleInline,
         FormInline,
@@ -122,6 +134,20 @@ class PlanTemplateAdmin(TemplateTransferAdminMixin, OrganizationScopedAdmin):
         CustomFieldInline,
         IntegrationDefinitionInline,
     )
+
+    @admin.display(description="see also")
+    def related_links(self, template: PlanTemplate) -> str:
+        """Where the template's parts live on pages of their own, each with a count."""
+        if template.pk is None:
+            return "-"
+        return format_html_join(
+            " · ",
+            '<a href="{}">{}</a>',
+            (
+                (url, f"{label} ({count})" if count is not None else label)
+                for label, url, count in template_links(template, self.admin_site.name)
+            ),
+        )
 
     def get_inlines(self, request, obj):
         if obj is None:

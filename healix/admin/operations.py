@@ -120,6 +120,17 @@ class IntegrationLine:
     name: str
     pending: int
     series: list[Series]
+    retrying: int = 0  # of the pending, those already tried at least once (retries)
+
+    @property
+    def failed(self) -> int:
+        """Deliveries that failed for good in the window."""
+        return sum(s.total for s in self.series if s.label == DeliveryStatus.FAILED)
+
+    @property
+    def failing(self) -> bool:
+        """An endpoint a person should look at: retries waiting, or failures in the window."""
+        return bool(self.retrying or self.failed)
 
 
 @dataclass
@@ -242,12 +253,19 @@ def _integrations(
         .values_list("integration", "status", "bucket", "n")
     )
     counts = {(integration, status, bucket): n for integration, status, bucket, n in done}
+    retrying = dict(
+        deliveries.filter(status=DeliveryStatus.PENDING, attempt_count__gt=0)
+        .values("integration")
+        .annotate(n=Count("*"))
+        .values_list("integration", "n")
+    )
     integrations = HttpIntegration.objects.filter(organization_id=organization_id)
     return [
         IntegrationLine(
             id=integration.pk,
             name=integration.partner_name,
             pending=pending.get((organization_id, integration.pk), 0),
+            retrying=retrying.get(integration.pk, 0),
             series=[
                 Series(status, [counts.get((integration.pk, status, at), 0) for at in starts])
                 for status in FINAL_STATUSES

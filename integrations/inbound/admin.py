@@ -5,6 +5,8 @@ ones and a hand-over again for those the rules failed on."""
 from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from healix.admin.scoping import (
     OrganizationScopedAdmin,
@@ -22,6 +24,7 @@ from integrations.models import (
     UnroutableMessage,
 )
 from integrations.webhooks.admin import HttpIntegrationAdmin, WebhookDeliveryAdmin
+from plans.models import Plan
 from rules import inbound
 
 __all__ = [
@@ -148,7 +151,7 @@ class InboundEventAdmin(RecordAdmin):
         "payload_display",
         "raw_body",
         "payload_hash",
-        "plan_ids",
+        "target_plans",
         "duplicate_count",
         "received_at",
         "last_seen_at",
@@ -171,6 +174,21 @@ class InboundEventAdmin(RecordAdmin):
         if obj.rules_retries >= inbound.HANDOFF_MAX_RETRIES:
             return "given up: hand it to the rules again once the failure's cause is fixed"
         return "failed, will be retried" if obj.rules_error else "waiting"
+
+    @admin.display(description="target plans")
+    def target_plans(self, obj: InboundEvent) -> str:
+        """The plans the event was for, by title and linked; an id only for a plan gone since."""
+        plans = Plan.objects.filter(pk__in=obj.plan_ids, organization_id=obj.organization_id)
+        found = {plan.pk: plan for plan in plans}
+        parts = [
+            format_html(
+                '<a href="{}">{}</a>', reverse("admin:plans_plan_change", args=[pk]), found[pk]
+            )
+            if pk in found
+            else format_html("plan {} (no longer there)", pk)
+            for pk in obj.plan_ids
+        ]
+        return format_html_join(", ", "{}", ((part,) for part in parts)) if parts else "-"
 
     @admin.display(description="first error")
     def first_error(self, obj: InboundEvent) -> str:

@@ -113,7 +113,8 @@ class WebhookDelivery(OrganizationOwned):
         ]
 
     def __str__(self) -> str:
-        return f"{self.event_type} {self.event_id} -> {self.integration_id}"
+        # A title a person reads: the integration by name, not by id.
+        return f"{self.event_type} to {self.integration}"
 
 
 class AttemptOutcome(models.TextChoices):

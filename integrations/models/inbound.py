@@ -301,7 +301,7 @@ class InboundEvent(OrganizationOwned):
         ]
 
     def __str__(self) -> str:
-        return f"{self.subject} {self.status} {self.pk}"
+        return f"{self.subject} ({self.get_status_display().lower()})"
 
 
 class UnroutableMessage(models.Model):

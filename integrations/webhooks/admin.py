@@ -15,6 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from healix.admin.display import short_time
 from healix.admin.scoping import (
     OrganizationScopedAdmin,
     OrganizationScopedInline,
@@ -290,13 +291,13 @@ class AttemptInline(admin.TabularInline):
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(RecordAdmin):
     list_display = (
-        "created_at",
+        "created",
         "integration",
         "event_type",
         "status",
         "attempt_count",
         "last_status_code",
-        "next_attempt_at",
+        "next_attempt",
         "organization",
     )
     list_filter = ("status", "event_type", "integration", "organization")
@@ -323,6 +324,16 @@ class WebhookDeliveryAdmin(RecordAdmin):
     readonly_fields = fields
     inlines = (AttemptInline,)
     actions = ("retry_now",)
+
+    # Dates as 2026-12-04 12:49:05 in the list: the long form ("Dec. 4, 2026, 12:49 p.m.") pushed
+    # the last columns out of a 1366 px window.
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj: WebhookDelivery) -> str:
+        return short_time(obj.created_at)
+
+    @admin.display(description="next attempt", ordering="next_attempt_at")
+    def next_attempt(self, obj: WebhookDelivery) -> str:
+        return short_time(obj.next_attempt_at)
 
     @admin.display(description="payload")
     def payload_display(self, obj: WebhookDelivery) -> str:

@@ -35,7 +35,8 @@ def _resolve_status(queue: WorkQueue, status: WorkQueueStatus | str) -> WorkQueu
     if isinstance(status, WorkQueueStatus):
         if status.queue_id != queue.pk:
             raise ValidationError(
-                {"status": f"{status} is a status of another work queue, not of {queue}."}
+                # The id, as API callers name statuses (a status reads as its label elsewhere).
+                {"status": f"{status.status_id} is a status of another work queue, not of {queue}."}
             )
         return status
     found = queue.statuses.filter(status_id=status).first()

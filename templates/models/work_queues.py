@@ -93,7 +93,8 @@ class WorkQueueStatus(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.status_id
+        # What a person reads in choices, lists and history; the id is for the API.
+        return self.label or self.status_id
 
 
 class ServiceLocation(models.Model):

@@ -36,6 +36,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+# The smallest laptop screen the admin is made for: every page fits it without scrolling sideways.
+VIEWPORT = {"width": 1366, "height": 768}
 ARTIFACTS = devservers.var_dir() / "test-artifacts" / "browser"
 # Added to every document before its own scripts run (through the DevTools protocol, so the
 # page's policy does not apply to it): each violation is handed to the test's monitor.
@@ -148,17 +150,43 @@ def csp_monitor() -> CspMonitor:
     return CspMonitor()
 
 
+class ConsoleErrors:
+    """What the pages of one test reported as errors: console errors (a failed request among
+    them) and uncaught exceptions of their scripts."""
+
+    def __init__(self) -> None:
+        self.found: list[str] = []
+
+    def on_console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.found.append(f"{message.location.get('url', '')}: {message.text}")
+
+    def on_page_error(self, error: Exception) -> None:
+        self.found.append(f"uncaught: {error}")
+
+    def take(self) -> list[str]:
+        taken, self.found = self.found, []
+        return taken
+
+
 @pytest.fixture
-def page(browser, live_server, csp_monitor) -> Iterator[Page]:
-    """A fresh browser context (no cookies) whose relative URLs go to the live server, its
-    pages watched for CSP violations."""
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+def console_errors() -> ConsoleErrors:
+    return ConsoleErrors()
+
+
+@pytest.fixture
+def page(browser, live_server, csp_monitor, console_errors) -> Iterator[Page]:
+    """A fresh browser context (no cookies, a 1366 x 768 window) whose relative URLs go to the
+    live server, its pages watched for CSP violations and console errors."""
+    context = browser.new_context(base_url=live_server.url, viewport=VIEWPORT)
     context.set_default_timeout(PATIENCE * 1000)
     expect.set_options(timeout=PATIENCE * 1000)
     context.expose_function("healixCspViolation", csp_monitor.record)
     context.add_init_script(CSP_LISTENER)
     context.on("console", csp_monitor.on_console)
+    context.on("console", console_errors.on_console)
     page = context.new_page()
+    page.on("pageerror", console_errors.on_page_error)
     csp_monitor.page = page
     yield page
     context.close()

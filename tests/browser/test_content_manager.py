@@ -1,6 +1,8 @@
-"""A content manager, in a real browser: an integration with two fields on a plan template, a
-rule on it (a shorthand cell, an assign-form action) with a cell error fixed on the way, and
-the simulator's verdict."""
+"""A content manager's whole task, in a real browser at 1366 x 768, with keyboard and mouse: an
+integration with two fields on a plan template, two rules on it (a shorthand cell with an
+error fixed on the way, several actions, each kind showing only its inputs; the second row
+typed with the keyboard and moved above the first with Alt+ArrowUp), the simulator's verdict
+in words, and a real evaluation explained, reached from the template's page."""
 
 import json
 import re
@@ -8,8 +10,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from integrations.models import IntegrationDefinition
+from integrations.inbound.services import ingest
+from integrations.models import InboundSource, IntegrationDefinition
 from rules.models import ActionKind, Rule
+from rules.services import evaluate_inbound_events
 from tests.browser.ui import add_inline_row, cell, log_in, open_from_home, save_and_continue
 
 pytestmark = pytest.mark.browser
@@ -17,8 +21,8 @@ pytestmark = pytest.mark.browser
 SAVED = re.compile(r"was changed successfully")
 
 
-def test_content_manager_defines_an_integration_and_a_rule_then_simulates_it(
-    page, shots, hrh_content_manager, template, plan, other_template, other_plan
+def test_content_manager_defines_an_integration_and_two_rules_then_simulates_and_reads_why(
+    page, shots, console_errors, hrh_content_manager, template, plan, other_template, other_plan
 ):
     # The other organization has a template of the same name and a plan: never shown here
     log_in(page, hrh_content_manager)
@@ -91,20 +95,70 @@ def test_content_manager_defines_an_integration_and_a_rule_then_simulates_it(
     rule = Rule.objects.get(template=template, name="High potassium")
     assert rule.cells == {"potassium": ">=5.5"}
 
-    # Its action, on the row's own page: give the patient the appointment form
+    # Its actions, on the row's own page (the grid's link): the appointment form, and the
+    # plan's risk status; each kind shows only the inputs it reads
     rules = page.locator("#rules-group")
     rules.locator("tr", has=page.locator("input[value='High potassium']")).get_by_role(
-        "link", name="Change"
+        "link", name="Change its actions"
     ).click()
     row = add_inline_row(page, "actions")
     cell(row, "kind").select_option(label="Assign form")
+    expect(cell(row, "target")).to_be_hidden()
     cell(row, "form_assignment").select_option(label="appointment → Patient")
-    shots("rule-action")
+    row = add_inline_row(page, "actions")
+    cell(row, "position").fill("1")
+    cell(row, "kind").select_option(label="Set data point")
+    expect(cell(row, "form_assignment")).to_be_hidden()
+    expect(cell(row, "work_queue")).to_be_hidden()
+    cell(row, "target").fill("plan.riskStatus")
+    cell(row, "expression").fill('"high"')
+    shots("rule-actions")
     save_and_continue(page)
     expect(page.locator("ul.messagelist")).to_contain_text(SAVED)
-    assert [a.kind for a in rule.actions.all()] == [ActionKind.ASSIGN_FORM]
+    kinds = [a.kind for a in rule.actions.order_by("position")]
+    assert kinds == [ActionKind.ASSIGN_FORM, ActionKind.SET_DATA_POINT]
 
-    # The simulator: a high result fires the row and would assign the form
+    # A second row, typed with the keyboard, then moved above the first with Alt+ArrowUp
+    open_from_home(page, "Decision tables", template.name)
+    row = add_inline_row(page, "rules")
+    cell(row, "name").focus()
+    page.keyboard.type("Very high potassium")
+    cell(row, "trigger").select_option(label="On integration event")
+    expect(cell(row, "elapsed_reference")).to_be_hidden()  # read only by "Time elapsed"
+    cell(row, "subject").focus()
+    page.keyboard.type("labResult")
+    page.keyboard.press("Tab")  # the hidden settings are skipped: the potassium cell is next
+    expect(cell(row, "cell_potassium")).to_be_focused()
+    page.keyboard.type(">=6.5")
+    page.keyboard.press("Alt+ArrowUp")
+    expect(rules.locator("tr.form-row").first.locator("[name$='-name']")).to_have_value(
+        "Very high potassium"
+    )
+    shots("second-row-moved-up")
+    page.keyboard.press("Enter")  # the form's default button: Save
+    expect(page.locator("ul.messagelist")).to_contain_text(re.compile("was changed"))
+    order = Rule.objects.filter(template=template).order_by("position")
+    assert [(r.name, r.position) for r in order] == [
+        ("Very high potassium", 1),
+        ("High potassium", 2),
+    ]
+
+    # Its actions: the plan's triage goes red and its score to 9
+    page.locator("#result_list").get_by_role("link", name=template.name).click()
+    page.locator(
+        "#rules-group tr", has=page.locator("input[value='Very high potassium']")
+    ).get_by_role("link", name="Change its actions").click()
+    for position, (target, value) in enumerate([("plan.triage", '"red"'), ("plan.score", "9")]):
+        row = add_inline_row(page, "actions")
+        cell(row, "position").fill(str(position))
+        cell(row, "kind").select_option(label="Set data point")
+        cell(row, "target").fill(target)
+        cell(row, "expression").fill(value)
+    save_and_continue(page)
+    expect(page.locator("ul.messagelist")).to_contain_text(SAVED)
+    shots("second-row-actions")
+
+    # The simulator: a high result fires the first row only, and says what would happen
     open_from_home(page, "Decision tables", template.name)
     page.get_by_role("link", name="Simulate").click()
     plans = page.get_by_label("Plan")
@@ -115,19 +169,40 @@ def test_content_manager_defines_an_integration_and_a_rule_then_simulates_it(
     page.get_by_label("Payload").fill('{"potassium": 6.1, "unit": "mmol/L"}')
     page.get_by_role("button", name="Simulate").click()
     result = page.locator("#simulation-result")
-    expect(result.locator("tr", has_text="High potassium").locator("td").nth(1)).to_have_text("yes")
-    expect(result.locator("li", has_text="High potassium")).to_contain_text(
-        "Assign form: appointment → Patient"
+    first_row = page.locator("td", has_text=re.compile(r"^High potassium$"))
+    expect(result.locator("tr", has=first_row).locator("td").nth(1)).to_have_text("yes")
+    fired = result.locator("li", has_text="High potassium")
+    expect(fired.first).to_have_text("High potassium: would assign form appointment to Patient")
+    expect(fired.nth(1)).to_have_text('High potassium: would set plan.riskStatus to "high"')
+    skipped = result.locator("tr", has_text="Very high potassium").locator("td")
+    expect(skipped).to_have_text(
+        ["Very high potassium", "no", "potassium is 6.1; the cell `>=6.5` does not hold"]
     )
     shots("simulation-fires")
     # ... and only simulates: the plan got no appointment form
     assert not plan.form_assignments.filter(definition__form__name="appointment").exists()
 
-    # A normal result does not fire it, and says which cell did not hold
-    page.get_by_label("Payload").fill('{"potassium": 4.2}')
-    page.get_by_role("button", name="Simulate").click()
-    skipped = page.locator("#simulation-result tr", has_text="High potassium").locator("td")
-    expect(skipped).to_have_text(
-        ["High potassium", "no", "potassium is 4.2; the cell `>=5.5` does not hold"]
+    # When the lab posts a very high result for the plan (the partner's side, not the page's)
+    event = ingest(
+        template.organization,
+        "labResult",
+        json.dumps({"planId": str(plan.pk), "potassium": 7.2}),
+        InboundSource.REST,
     )
-    shots("simulation-skips")
+    evaluate_inbound_events([event.event_id])
+    # Then, from the template's page, its evaluations explain what happened
+    open_from_home(page, "Plan templates", template.name)
+    page.locator(".field-related_links").get_by_role("link", name="evaluations").click()
+    page.locator("#result_list tbody tr").first.locator("a").first.click()
+    rows = page.locator(".field-row_table table")
+    expect(rows.locator("tr", has_text="Very high potassium").locator("td")).to_have_text(
+        ["Very high potassium", "yes", ""]
+    )
+    actions = page.locator(".field-action_table table")
+    expect(actions).to_contain_text('ok: set plan.triage to "red"')
+    expect(actions).to_contain_text("ok: set plan.score to 9")
+    expect(page.locator(".field-inputs_display pre")).to_contain_text('"potassium": 7.2')
+    shots("evaluation-explained")
+    plan.refresh_from_db()
+    assert (plan.custom_fields["triage"], plan.custom_fields["score"]) == ("red", 9)
+    assert console_errors.take() == []

@@ -13,6 +13,7 @@ from integrations.models import (
     InboundEvent,
     InboundSource,
     InboundStatus,
+    WebhookDelivery,
 )
 from tests.fixtures.domain import make_user
 from tests.fixtures.webhooks import make_delivery, make_integration
@@ -97,7 +98,8 @@ def test_deliveries_count_per_integration_and_pending_now(org, other_org, webhoo
     make_delivery(acme, DeliveryStatus.SUCCEEDED, at)
     make_delivery(acme, DeliveryStatus.FAILED, at - timedelta(minutes=1))
     make_delivery(acme, DeliveryStatus.PENDING, None)
-    make_delivery(zeta, DeliveryStatus.PENDING, None)
+    retried = make_delivery(zeta, DeliveryStatus.PENDING, None)
+    WebhookDelivery.objects.filter(pk=retried.pk).update(attempt_count=2)
     make_delivery(theirs, DeliveryStatus.SUCCEEDED, at)
     # When the hour's overview of hrh is computed
     lines = overview(org.pk, WINDOWS["hour"], NOW).integrations
@@ -108,6 +110,11 @@ def test_deliveries_count_per_integration_and_pending_now(org, other_org, webhoo
     assert failed.values[minute(10, 28)] == 1 and failed.total == 1
     assert (lines[0].pending, lines[1].pending) == (1, 1)
     assert lines[1].series[0].total == lines[1].series[1].total == 0
+    # And Acme is failing (a failure in the hour), Zeta too (a delivery waiting for a retry)
+    assert [(line.failed, line.retrying, line.failing) for line in lines] == [
+        (1, 0, True),
+        (0, 1, True),
+    ]
 
 
 @pytest.fixture
@@ -145,6 +152,11 @@ def test_a_staff_user_sees_only_their_organization(
     assert "<svg" in html and "accepted: 2" in html and "rejected: 1" in html
     assert "Acme" in html
     assert "SecretPartner" not in html and "Other Clinic" not in html
+    # And Acme's row links to its page and to its pending and failed deliveries
+    (acme,) = response.context["overview"].integrations
+    deliveries = reverse("admin:integrations_webhookdelivery_changelist")
+    assert reverse("admin:integrations_httpintegration_change", args=[acme.id]) in html
+    assert f"{deliveries}?integration__id__exact={acme.id}&amp;status__exact=failed" in html
     assert 'name="organization"' not in html  # nothing to pick
 
 

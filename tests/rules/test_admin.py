@@ -87,7 +87,16 @@ def test_the_table_editor_shows_one_typed_input_per_column(editor, demo_rules):
     assert response.status_code == 200
     body = response.content.decode()
     assert 'name="rules-0-cell_timeSlot"' in body
-    assert "Column riskStatus (text)" in body
+    # The grid's column heads say each column's type, and each cell input says it again to
+    # a screen reader
+    assert (
+        '<th class="rule-grid-cell" scope="col" title="plan.riskStatus">riskStatus (text)</th>'
+        in body
+    )
+    assert 'aria-label="riskStatus (text)"' in body
+    # A row lists its actions in words, and its trigger's own settings say which trigger reads them
+    assert "<li>Assign form appointment to Patient</li>" in body
+    assert 'data-triggers="integration"' in body
     assert 'id="simulate-link"' in body
 
 
@@ -240,6 +249,12 @@ def test_the_simulator_shows_what_would_happen_and_changes_nothing(editor, demo_
     assert evaluation.inputs["timeSlot"] == "2026-12-01T09:30"
     assert [row["fired"] for row in evaluation.rows] == [True]
     assert [action["ok"] for action in evaluation.actions] == [True, True]
+    # And the page says what would happen in words and JSON: no id of an assignment that was
+    # rolled back, no Python dict
+    page = response.content.decode()
+    assert "would assign form appointment to Patient, prefilled with {&quot;slot&quot;: " in page
+    assert "would set plan.riskStatus to &quot;scheduled&quot;" in page
+    assert "form assignment " not in page and "{&#x27;" not in page
     # Nothing stayed: no form assignment, no risk status, no record, no event
     assert not FormAssignment.objects.filter(definition__form__name="appointment").exists()
     plan.refresh_from_db()
@@ -332,3 +347,14 @@ def test_a_plans_page_links_to_its_rule_evaluations(client, hrh_administrator, d
     client.force_login(hrh_administrator)
     page = client.get(reverse("admin:plans_plan_change", args=[plan.pk])).content.decode()
     assert f"/admin/rules/ruleevaluation/?plan={plan.pk}" in page
+
+
+def test_a_rule_page_links_to_its_table_and_its_evaluations(editor, demo_rules):
+    rule = demo_rules.rules.get()
+    page = editor.get(reverse("admin:rules_rule_change", args=[rule.pk])).content.decode()
+    assert reverse("admin:rules_decisiontable_change", args=[demo_rules.pk]) in page
+    evaluations = reverse("admin:rules_ruleevaluation_changelist") + f"?rule={rule.pk}"
+    assert evaluations in page
+    # And its actions list only the inputs their kind reads, marked for the page's script
+    assert 'data-kinds="set_data_point"' in page  # the target
+    assert 'data-kinds="assign_form"' in page  # the form assignment

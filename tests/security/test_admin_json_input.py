@@ -1,7 +1,8 @@
 """A hostile (or careless) staff member of organization B types JSON that Python's json module
 chokes on, or that PostgreSQL cannot store, into every JSON input of the admin: template
 import, the rules simulator, a plan's custom fields, an HTTP integration's custom headers, an
-integration's raw JSON Schema and a form assignment's default calculations. Each is a form
+integration's raw JSON Schema. (A form assignment's default calculations are expressions, one
+text input per field, not JSON: tests/security/test_default_calculations_admin.py.) Each is a form
 error naming the reason, never a 500; nothing is saved, and organization A's data is
 untouched. One parser decides (healix/strict_json.py), as for the REST API."""
 
@@ -19,7 +20,7 @@ from django.urls import reverse
 from dev.demo import create_demo_rules
 from healix.models import User, UserType
 from integrations.models import HttpIntegration, IntegrationDefinition
-from templates.models import FormAssignmentDefinition, PlanTemplate
+from templates.models import PlanTemplate
 from tests.fixtures.api import World
 from tests.fixtures.domain import make_user
 
@@ -109,15 +110,6 @@ def _decision_table(target: World) -> str:
     return reverse("admin:rules_decisiontable_simulate", args=[target.plan.template_id])
 
 
-def _form_assignments(target: World):
-    return sorted(
-        FormAssignmentDefinition.objects.filter(
-            template__organization=target.organization
-        ).values_list("pk", "default_calculations"),
-        key=str,
-    )
-
-
 def _definitions(target: World):
     return sorted(
         IntegrationDefinition.objects.filter(organization=target.organization).values_list(
@@ -151,11 +143,6 @@ JSON_INPUTS = {
         name="custom_fields",
         saved=lambda w: w.fingerprint()["plans"],
         initial=True,
-    ),
-    "default calculations": JsonInput(
-        url=lambda w: reverse("admin:templates_plantemplate_change", args=[w.plan.template_id]),
-        name="form_assignment_definitions-0-default_calculations",
-        saved=_form_assignments,
     ),
     "simulator payload": JsonInput(
         url=_decision_table,

@@ -148,3 +148,27 @@ def test_two_primary_roles_in_one_save_are_a_form_error(client, hrh_administrato
     )
     assert roles_formset.non_form_errors() == ["A template has at most one primary role."]
     assert not PlanTemplate.objects.filter(name="two-primaries").exists()
+
+
+def test_template_page_links_to_its_integrations_table_rules_evaluations_and_plans(
+    client, superuser, template, plan
+):
+    # Given a template with a plan
+    client.force_login(superuser)
+    # When its page is opened
+    html = client.get(reverse("admin:templates_plantemplate_change", args=[template.pk]))
+    page = html.content.decode()
+    # Then it links to each page about the template, filtered to it
+    wanted = f"?template__id__exact={template.pk}"
+    for name in (
+        "integrations_integrationdefinition",
+        "rules_rule",
+        "rules_ruleevaluation",
+        "plans_plan",
+    ):
+        url = reverse(f"admin:{name}_changelist") + wanted
+        assert f'href="{url}"' in page.replace("&amp;", "&"), name
+        # And each of those pages answers with the filter applied
+        assert client.get(url).status_code == 200
+    assert reverse("admin:rules_decisiontable_change", args=[template.pk]) in page
+    assert "plans (1)" in page

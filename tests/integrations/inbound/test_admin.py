@@ -92,6 +92,19 @@ def test_rerun_accepts_a_rejected_event_after_the_fix(hrh_client, org, template,
     assert "Accepted 1" in next(str(m) for m in get_messages(response.wsgi_request))
 
 
+def test_an_events_page_names_its_plans_by_title_and_links_them(hrh_client, org, plan):
+    # Given an accepted event for a plan
+    payload = json.dumps({"planId": str(plan.pk), "timeSlot": "2026-12-01T09:30"})
+    event = ingest(org, "aiEngineTimeSlot", payload, "rest").event_id
+    # When its page is opened
+    page = hrh_client.get(reverse("admin:integrations_inboundevent_change", args=[event]))
+    # Then its title names the subject and status, and the plan is named and linked, not an id
+    html = page.content.decode()
+    assert "aiEngineTimeSlot (accepted)" in html
+    link = reverse("admin:plans_plan_change", args=[plan.pk])
+    assert f'<a href="{link}">{plan}</a>' in html
+
+
 def test_inbound_events_are_read_only_and_kept_to_their_organization(
     hrh_client, org, other_org, plan, other_plan
 ):

@@ -4,6 +4,7 @@ event loop is the thread's, and no other test could call asyncio.run()."""
 
 from tests.browser.conftest import (  # noqa: F401 (fixtures and the CSP hook, shared)
     browser,
+    console_errors,
     csp_monitor,
     page,
     pytest_runtest_call,
