@@ -147,6 +147,12 @@ def test_given_an_event_that_keeps_failing_then_it_is_given_up_visibly_and_can_b
     assert [event.pk for event in listed.context["cl"].result_list] == [mine.pk]
     page = client.get(reverse("admin:integrations_inboundevent_change", args=[mine.pk]))
     assert REFUSAL in page.content.decode()
+    # (The sweeps queued A's event once each; the worker, one task at a time in order, must
+    # have run them all before the cause is fixed, or one of them would finish the event and
+    # leave the administrator nothing to hand over: B's marker event, queued last, says so.)
+    marker = lost_event(other_plan, "c", minutes_ago=0)
+    inbound.queue_evaluation([marker.pk])
+    wait_until(lambda: ready(marker))
     # When the cause is fixed and an administrator hands it to the rules again
     refused_evaluations()
     response = client.post(
