@@ -27,6 +27,7 @@ from django.db.models.functions import Now, RowNumber
 from django.utils import timezone
 
 from healix.celery import app
+from integrations.models import InboundEvent, InboundStatus
 
 __all__ = [
     "HANDOFF_MAX_RETRIES",
@@ -62,7 +63,6 @@ MAX_REASON_CHARS = 2000
 
 def mark_rules_done(event_ids: list[uuid.UUID]) -> int:
     """Record that the rules are done with the events (run by the worker); how many were new."""
-    from integrations.models import InboundEvent
 
     def mark() -> int:
         # Done: no failure left to show.
@@ -91,8 +91,6 @@ def run_rules(event_ids: list[uuid.UUID]) -> int:
 
 def record_failures(failures: dict[uuid.UUID, str]) -> None:
     """Keep on each event why the rules could not finish with it (the sweep retries it)."""
-    from integrations.models import InboundEvent
-
     for event_id, reason in failures.items():
         reason = reason.replace("\x00", "\\0")[:MAX_REASON_CHARS]  # the reason itself is stored
         unfinished = InboundEvent.objects.filter(pk=event_id, rules_done_at__isnull=True)
@@ -110,8 +108,6 @@ def retry_delay(retries: int, base_seconds: float) -> timedelta:
 
 
 def _due(now: datetime, older_than_seconds: float) -> Q:
-    from integrations.models import InboundStatus
-
     return Q(
         status=InboundStatus.ACCEPTED,
         rules_done_at__isnull=True,
@@ -123,8 +119,6 @@ def _due(now: datetime, older_than_seconds: float) -> Q:
 def due_events(now: datetime, older_than_seconds: float, limit: int) -> list[uuid.UUID]:
     """The events a sweep at `now` hands over, in turns: every organization's oldest due
     event, then every organization's second oldest, ..., at most `limit` in all."""
-    from integrations.models import InboundEvent
-
     turns = Window(RowNumber(), partition_by=F("organization_id"), order_by=F("received_at").asc())
     return list(
         InboundEvent.objects.filter(_due(now, older_than_seconds))
@@ -143,8 +137,6 @@ def sweep_unfinished(
     received more than `older_than_seconds` ago, and whose retry is due: each organization in
     turn (its oldest first), so none is served only after another's backlog, one task per
     organization. Each is counted as a retry and left alone for `retry_delay`. How many."""
-    from integrations.models import InboundEvent
-
     now = now or timezone.now()
     due = _due(now, older_than_seconds)
     chosen = due_events(now, older_than_seconds, limit)
@@ -187,8 +179,6 @@ def sweep_unfinished(
 def hand_over_again(event_ids: list[uuid.UUID]) -> int:
     """An administrator's re-run: the accepted events among `event_ids` the rules are not done
     with (given up or not) start again with no retries counted, queued now. How many."""
-    from integrations.models import InboundEvent, InboundStatus
-
     pending = InboundEvent.objects.filter(
         pk__in=event_ids, status=InboundStatus.ACCEPTED, rules_done_at__isnull=True
     )

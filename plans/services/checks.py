@@ -29,9 +29,6 @@ UNSET: Any = _Unset()
 Changes = dict[str, tuple[Any, Any]]
 
 
-# --- checks shared by the services ---------------------------------------------------------
-
-
 def require_actor(actor: User, organization_id: int) -> None:
     if not actor.is_active:
         raise ValidationError("The acting user is inactive.")
