@@ -14,13 +14,13 @@ import asyncio
 import contextlib
 import logging
 
-import nats
 import nkeys
 from django.conf import settings
 from django.db import close_old_connections
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from bus import client as bus_client
 from bus.access import (
     Grant,
     authorization_response,
@@ -95,13 +95,13 @@ async def serve(stop: asyncio.Event, ready: asyncio.Event | None = None) -> None
     # Three connections: the callout's own account receives the requests; the streams'
     # account (NATS_URL, the platform's user) is where the partners' consumers are made; the
     # system account lists and closes connections.
-    callout = await nats.connect(
+    callout = await bus_client.connect(
         settings.HEALIX_BUS_AUTH_NATS_URL, name="healix-bus-auth", max_reconnect_attempts=-1
     )
-    service = await nats.connect(
+    service = await bus_client.connect(
         settings.NATS_URL, name="healix-bus-auth-consumers", max_reconnect_attempts=-1
     )
-    system = await nats.connect(
+    system = await bus_client.connect(
         settings.HEALIX_BUS_SYSTEM_NATS_URL, name="healix-bus-auth-sweep", max_reconnect_attempts=-1
     )
     js = service.jetstream()

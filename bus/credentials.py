@@ -15,6 +15,7 @@ from bus.access import (
     events_subject,
     inbox_prefix,
 )
+from bus.client import servers
 from healix.api.scopes import Scope
 from healix.models import OrganizationAPIKey
 
@@ -27,12 +28,16 @@ FETCH_SECONDS = 5
 
 
 def public_bus_url() -> str:
-    """HEALIX_BUS_PUBLIC_URL, else NATS_URL without the platform's own credentials."""
+    """HEALIX_BUS_PUBLIC_URL, else the servers of NATS_URL without the platform's own
+    credentials (comma-separated, for a cluster)."""
     if settings.HEALIX_BUS_PUBLIC_URL:
         return settings.HEALIX_BUS_PUBLIC_URL
-    parts = urlsplit(settings.NATS_URL)
-    host = f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname
-    return urlunsplit(parts._replace(netloc=host))
+    without_credentials = []
+    for server in servers(settings.NATS_URL):
+        parts = urlsplit(server)
+        host = f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname
+        without_credentials.append(urlunsplit(parts._replace(netloc=host)))
+    return ",".join(without_credentials)
 
 
 def bus_credentials(api_key: OrganizationAPIKey) -> dict | None:
@@ -96,7 +101,7 @@ def python_example(api_key: OrganizationAPIKey, consumer: dict | None) -> str:
         "",
         "async def main():",
         "    nc = await nats.connect(",
-        f"        {_quoted(public_bus_url())},",
+        f"        servers=[{', '.join(_quoted(url) for url in servers(public_bus_url()))}],",
         f"        token=os.environ[{_quoted(KEY_VARIABLE)}],",
         f"        inbox_prefix={_quoted(inbox_prefix(api_key))},"
         "  # replies: only this key may read them",

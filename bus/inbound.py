@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import nats
 from django.conf import settings
 from django.db import (
     DatabaseError,
@@ -30,6 +29,7 @@ from django.db import (
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
+from bus import client as bus_client
 from bus.fair_consumer import FairConsumer, Source
 from bus.pull_loop import TRANSIENT_ERRORS
 from bus.topology import (
@@ -286,7 +286,9 @@ async def consume(
     on_batch: Callable[[int], None] | None = None,
 ) -> None:
     """Run until `stop` is set: fetch, process, settle (bus/fair_consumer.py)."""
-    nc = await nats.connect(url or settings.NATS_URL, name="healix-bus", max_reconnect_attempts=-1)
+    nc = await bus_client.connect(
+        url or settings.NATS_URL, name="healix-bus", max_reconnect_attempts=-1
+    )
     try:
         consumer = FairConsumer(
             nc,

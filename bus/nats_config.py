@@ -20,6 +20,7 @@ __all__ = [
     "BUS_AUTH_ACCOUNT",
     "BUS_AUTH_USER",
     "BUS_SECRETS_FILE",
+    "CLUSTER_CONFIG",
     "EVENTS_STREAM",
     "JS_API_PREFIX",
     "NATS_CONFIG",
@@ -30,6 +31,7 @@ __all__ = [
     "SYSTEM_USER",
     "BusSecrets",
     "bus_secrets",
+    "cluster_config",
     "partner_limits",
 ]
 
@@ -57,7 +59,7 @@ NATS_CONFIG = """# Written by dev/servers.py on every start (bus/nats_config.py)
 # docs/bus-access.md.
 listen: "127.0.0.1:{port}"
 jetstream {{ store_dir: "{store_dir}" }}
-accounts {{
+{cluster}accounts {{
   {service_account} {{
     jetstream: enabled
     users: [ {{ user: "{service_user}", password: "{service_password}" }} ]
@@ -110,6 +112,42 @@ authorization {{
 """
 
 
+# A node of a JetStream cluster (docs/deploy.md, "The NATS cluster"): every node has the same
+# accounts and callout as above, a name of its own, and routes to the others. Routes
+# authenticate, so only the cluster's own nodes join it; in production they also use TLS.
+CLUSTER_CONFIG = """server_name: "{server_name}"
+cluster {{
+  name: "{cluster_name}"
+  listen: "{route_host}:{route_port}"
+  authorization {{ user: "{route_user}", password: "{route_password}" }}
+  routes: [
+{routes}
+  ]
+}}
+"""
+CLUSTER_NAME = "healix"
+ROUTE_USER = "route"
+
+
+def cluster_config(
+    server_name: str, route_port: int, peers: list[tuple[str, int]], route_password: str
+) -> str:
+    """The cluster section of one node's configuration; `peers` are every node's route
+    (host, port), its own included (nats-server ignores a route to itself)."""
+    routes = "\n".join(
+        f'    "nats-route://{ROUTE_USER}:{route_password}@{host}:{port}"' for host, port in peers
+    )
+    return CLUSTER_CONFIG.format(
+        server_name=server_name,
+        cluster_name=CLUSTER_NAME,
+        route_host="127.0.0.1",
+        route_port=route_port,
+        route_user=ROUTE_USER,
+        route_password=route_password,
+        routes=routes,
+    )
+
+
 def partner_limits() -> dict[str, int]:
     """The partners' account limits, from the same variables (and defaults) as the settings
     that bus_auth reads, so that the server enforces what bus_auth tells partners."""
@@ -124,6 +162,7 @@ class BusSecrets:
     service_password: str
     bus_auth_password: str
     system_password: str
+    route_password: str
     issuer_seed: str
 
     @property
@@ -140,6 +179,7 @@ def bus_secrets(folder: Path) -> BusSecrets:
         "service_password": secrets.token_urlsafe(24),
         "bus_auth_password": secrets.token_urlsafe(24),
         "system_password": secrets.token_urlsafe(24),
+        "route_password": secrets.token_urlsafe(24),
         "issuer_seed": nkeys.encode_seed(
             secrets.token_bytes(32), nkeys.PREFIX_BYTE_ACCOUNT
         ).decode(),

@@ -20,6 +20,8 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
+from bus import client as bus_client
+
 __all__ = [
     "FETCH_TIMEOUT_SECONDS",
     "RETRY_PAUSE_SECONDS",
@@ -60,7 +62,7 @@ async def run_pull_consumer(
     `failed` for each if it raises), `settle` each. Reconnects on its own."""
     loop = asyncio.get_running_loop()
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
-    nc = await nats.connect(url or settings.NATS_URL, name=name, max_reconnect_attempts=-1)
+    nc = await bus_client.connect(url or settings.NATS_URL, name=name, max_reconnect_attempts=-1)
     try:
         js = nc.jetstream()
         await ensure(js)

@@ -184,11 +184,15 @@ class NatsServer:
     how tests simulate a bus outage.
     """
 
-    def __init__(self, data_dir: Path, port: int) -> None:
+    def __init__(
+        self, data_dir: Path, port: int, *, secrets_dir: Path | None = None, cluster: str = ""
+    ) -> None:
         self.data_dir = data_dir.resolve()
         self.port = port
         self.process: subprocess.Popen[bytes] | None = None
-        self.secrets = bus_secrets(self.data_dir)
+        # A cluster's nodes share one set of secrets (dev/nats_cluster.py).
+        self.secrets = bus_secrets((secrets_dir or data_dir).resolve())
+        self.cluster = cluster  # the cluster section of its configuration (bus/nats_config.py)
 
     @property
     def url(self) -> str:
@@ -229,6 +233,7 @@ class NatsServer:
         config = NATS_CONFIG.format(
             port=self.port,
             store_dir=self.data_dir,
+            cluster=self.cluster,
             service_account=SERVICE_ACCOUNT,
             bus_account=BUS_ACCOUNT,
             events_stream=EVENTS_STREAM,

@@ -34,6 +34,7 @@ from django.db import connections
 from nats.aio.client import Client as NatsClient
 from nats.js.api import PubAck
 
+from bus.client import servers as bus_servers
 from events.sql import CLAIM_SQL, FAILED_SQL, LISTEN_SQL, MARK_SQL, RELAY_LOCK_SQL
 from healix.observability import metrics
 from healix.observability.logcontext import bind
@@ -181,7 +182,7 @@ class Relay:
                 # is bounded here so the loop can back off (and stop) meanwhile.
                 await asyncio.wait_for(
                     client.connect(
-                        self.config.nats_url,
+                        servers=bus_servers(self.config.nats_url),
                         name=NATS_CLIENT_NAME,
                         max_reconnect_attempts=-1,
                         error_cb=_log_nats_error,

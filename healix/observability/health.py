@@ -7,12 +7,12 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-import nats
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
+from bus import client as bus_client
 from healix.api.problems import problem_json
 from healix.celery import app as celery_app
 from healix.sql import PING_SQL
@@ -34,7 +34,7 @@ async def _quiet(error: Exception) -> None:
 
 
 async def _nats_round_trip() -> None:
-    client = await nats.connect(
+    client = await bus_client.connect(
         settings.NATS_URL,
         connect_timeout=CHECK_TIMEOUT,
         # nats-py retries the first connection too; 0 would mean "forever". One retry, soon.

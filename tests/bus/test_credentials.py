@@ -28,6 +28,21 @@ def prefix_of(key: str) -> str:
 
 
 @pytest.mark.django_db
+def test_a_cluster_is_named_server_by_server_without_the_platforms_password(org, settings):
+    # Given NATS_URL naming the three nodes of a cluster, with the platform's own password
+    settings.HEALIX_BUS_PUBLIC_URL = ""
+    settings.NATS_URL = ",".join(f"nats://healix:s3cret@10.0.0.{n}:4222" for n in (1, 2, 3))
+    # When a key asks for its bus credentials
+    body = key_client(make_api_key(org)).post(URL).json()
+    # Then every node is named, the password none of them
+    nodes = [f"nats://10.0.0.{n}:4222" for n in (1, 2, 3)]
+    assert body["url"] == ",".join(nodes)
+    assert "s3cret" not in str(body)
+    # and the example program connects to any of them
+    assert f"servers={nodes!r}".replace("'", '"') in body["example"]
+
+
+@pytest.mark.django_db
 def test_credentials_name_the_keys_organization_only(org, settings):
     # Given a key of hrh with every scope
     settings.HEALIX_BUS_PUBLIC_URL = "nats://bus.example.test:4222"

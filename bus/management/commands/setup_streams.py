@@ -4,10 +4,10 @@ consumer healix-inbound (bus/topology.py)."""
 
 import asyncio
 
-import nats
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from bus import client as bus_client
 from bus.topology import (
     StreamSetup,
     ensure_events_stream,
@@ -45,7 +45,7 @@ class Command(BaseCommand):
             )
 
     async def _setup(self, url: str, org_ids: list[str]) -> tuple[StreamSetup, set[str], bool]:
-        nc = await nats.connect(url, max_reconnect_attempts=3)
+        nc = await bus_client.connect(url, max_reconnect_attempts=3)
         try:
             js = nc.jetstream()
             events = await ensure_events_stream(js)
