@@ -30,15 +30,16 @@ from typing import Any
 
 import psycopg
 from django.conf import settings
-from django.db import connections
 from nats.aio.client import Client as NatsClient
 from nats.js.api import PubAck
 
 from bus.client import servers as bus_servers
-from events.sql import CLAIM_SQL, FAILED_SQL, LISTEN_SQL, MARK_SQL, RELAY_LOCK_SQL
+from events.sql import CLAIM_SQL, FAILED_SQL, LISTEN_SQL, MARK_SQL
+from healix.leader import TCP_KEEPALIVES, database_params
 from healix.observability import metrics
 from healix.observability.logcontext import bind
 from healix.observability.tracing import TRACE_HEADER, trace
+from healix.sql import ADVISORY_LOCK_SQL
 
 __all__ = [
     "ClaimedEvent",
@@ -48,7 +49,6 @@ __all__ = [
     "RelayStats",
     "Standby",
     "backoff_delay",
-    "database_params",
 ]
 
 logger = logging.getLogger(__name__)
@@ -62,31 +62,10 @@ ACK_TIMEOUT_SECONDS = 5.0
 # several relays do not retry in step).
 BACKOFF_FIRST_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 30.0
-# libpq keepalives on the relay's sessions: if the relay's host vanishes without closing its
-# connection, PostgreSQL frees the relay lock within about 25 s (10 + 3 x 5) instead of the
-# operating system's default of two hours, so a standby takes over well inside the duplicate
-# window.
-TCP_KEEPALIVES = {
-    "keepalives": 1,
-    "keepalives_idle": 10,
-    "keepalives_interval": 5,
-    "keepalives_count": 3,
-    "options": "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3",
-}
 # The client name the relay shows in the server's connection list.
 NATS_CLIENT_NAME = "healix-relay"
 # Seconds one attempt to reach NATS may take before the loop backs off and tries again.
 NATS_CONNECT_TIMEOUT_SECONDS = 5.0
-
-
-def database_params(alias: str = "default") -> dict[str, Any]:
-    """psycopg connection keywords of a Django database (the test database under pytest)."""
-    params = connections[alias].get_connection_params()
-    # Django's cursor class and adapters are for its own sync connections. The relay prepares
-    # nothing: it keeps its connection until it breaks, and a prepared statement a migration
-    # made stale would fail on every claim until then (healix/prepared.py is for Django's).
-    kept = {k: v for k, v in params.items() if k not in ("cursor_factory", "context")}
-    return {**kept, "prepare_threshold": None}
 
 
 def backoff_delay(failures: int, jitter: float = 0.1) -> float:
@@ -167,7 +146,7 @@ class Relay:
         """The session, once it holds the relay lock; Standby while another relay holds it."""
         db = await self._database()
         if not self.active:
-            cursor = await db.execute(RELAY_LOCK_SQL, [RELAY_LOCK_KEY])
+            cursor = await db.execute(ADVISORY_LOCK_SQL, [RELAY_LOCK_KEY])
             self.active = (await cursor.fetchone())[0]
             if not self.active:
                 raise Standby("another relay is active")

@@ -14,13 +14,10 @@ __all__ = [
     "FEED_SQL",
     "LISTEN_SQL",
     "MARK_SQL",
-    "RELAY_LOCK_SQL",
 ]
 
 TABLE = OutboxEvent._meta.db_table
 
-# The active relay's session-level advisory lock: one relay publishes, the others stand by.
-RELAY_LOCK_SQL = "SELECT pg_try_advisory_lock(%s)"
 # The relay's wake-up call: emit() notifies NOTIFY_CHANNEL on commit (events/outbox.py).
 LISTEN_SQL = f"LISTEN {NOTIFY_CHANNEL}"
 # The next unpublished rows in id order, minus those published but not yet marked.

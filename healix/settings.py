@@ -220,6 +220,10 @@ HEALIX_RULES_TABLE_TTL_SECONDS = env.float("HEALIX_RULES_TABLE_TTL_SECONDS", def
 HEALIX_RULES_TIME_TICK_SECONDS = env.float("HEALIX_RULES_TIME_TICK_SECONDS", default=60.0)
 # beat keeps its last-run times here, not in the working directory.
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Every host may run beat; one sends (healix/beat.py). The others try for the lock this often,
+# which bounds a takeover after the active beat dies (docs/deploy.md, "Standby processes").
+CELERY_BEAT_SCHEDULER = "healix.beat:SingleBeatScheduler"
+HEALIX_BEAT_STANDBY_SECONDS = env.float("HEALIX_BEAT_STANDBY_SECONDS", default=5.0)
 
 # Webhooks (integrations/: HTTP integrations, deliveries, attempts; docs/webhooks.md).
 # The durable consumer on HEALIX_EVENTS that fans events out to HTTP integrations.

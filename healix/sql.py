@@ -18,6 +18,8 @@ __all__ = [
 
 # A round trip to the database for /readyz: the ORM has no query that needs no table.
 PING_SQL = "SELECT 1"
+# A session-level advisory lock, tried for: one active process of a kind (healix/leader.py).
+ADVISORY_LOCK_SQL = "SELECT pg_try_advisory_lock(%s)"
 # One request per (organization, Idempotency-Key) at a time, until the transaction ends: a
 # transaction-level advisory lock, which the ORM has no word for.
 IDEMPOTENCY_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"

@@ -6,7 +6,7 @@ import pytest
 from django.db import DatabaseError, NotSupportedError, connection, transaction
 from django.db.transaction import TransactionManagementError
 
-from events.relay import database_params
+from healix.leader import database_params
 from healix.prepared import prepared_cursor
 from healix.sql import KEY_SQL
 from integrations.sql import PLANS_BY_ID_SQL, STORE_SQL
