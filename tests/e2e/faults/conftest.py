@@ -59,12 +59,15 @@ def stack(owned_postgres, stack_settings, tmp_path_factory) -> Iterator[Stack]:
 
 
 def run_stream_with_fault(
-    stack: Stack, ready: Callable[[Tally], bool], strike: Callable[[Stack], None]
+    stack: Stack,
+    ready: Callable[[Tally], bool],
+    strike: Callable[[Stack], None],
+    processes: tuple[str, ...] = ("worker", "beat", "relay", "bus"),
 ) -> tuple[Tally, Publisher]:
-    """The issue's stream through every process; `strike` once `ready` holds for the tally.
-    Returns the tally at the strike (for the test to show it was mid-stream) and the
-    publisher (how many messages it had to send again)."""
-    stack.start("worker", "beat", "relay", "bus")
+    """The issue's stream through `processes` (Stack.start's names); `strike` once `ready`
+    holds for the tally. Returns the tally at the strike (for the test to show it was
+    mid-stream) and the publisher (how many messages it had to send again)."""
+    stack.start(*processes)
     publisher = stack.publisher(payload_stream(stack.world["plans"], EVENTS, DUPLICATE_EVERY), RATE)
     wait_until(lambda: ready(stack.tally()), SETTLE_TIMEOUT)
     at_strike = stack.tally()
