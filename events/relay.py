@@ -127,6 +127,7 @@ class Relay:
     _nc: NatsClient | None = None
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _listener: asyncio.Task | None = None
+    _said_standby: bool = False
     # Acked by JetStream but not yet marked published (the database failed meanwhile). Kept
     # across rounds and marked first, so an outage longer than the stream's duplicate window
     # cannot make them go out twice.
@@ -149,6 +150,9 @@ class Relay:
             cursor = await db.execute(ADVISORY_LOCK_SQL, [RELAY_LOCK_KEY])
             self.active = (await cursor.fetchone())[0]
             if not self.active:
+                if not self._said_standby:
+                    logger.info("relay %s: standing by (another relay is active)", self.relay_id)
+                    self._said_standby = True
                 raise Standby("another relay is active")
             logger.info("relay %s: active", self.relay_id)
         return db

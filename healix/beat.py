@@ -31,13 +31,13 @@ class SingleBeatScheduler(PersistentScheduler):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.lock = LeaderLock(BEAT_LOCK_KEY, "beat")
-        self.active = False
+        self.active: bool | None = None  # not yet tried
         super().__init__(*args, **kwargs)
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
         if not self.lock.held():
-            if self.active:
-                logger.warning("beat: lost the lock; standing by")
+            if self.active is not False:
+                logger.info("beat: standing by (another beat holds the lock)")
             self.active = False
             return settings.HEALIX_BEAT_STANDBY_SECONDS
         self.active = True

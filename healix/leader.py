@@ -47,22 +47,26 @@ class LeaderLock:
         self.key = key
         self.name = name
         self._session: psycopg.Connection | None = None
+        self._holds = False
 
     def held(self) -> bool:
-        """True while this process holds the lock: checked on the session (a broken one held
-        nothing), else tried for. Never raises for a database that is away: that is False."""
+        """True while this process holds the lock, tried for when it does not (a standby keeps
+        its session and asks again). A session that broke held nothing; a database that is
+        away is False, never an exception."""
         try:
-            if self._session is not None and not self._session.closed:
-                self._session.execute(PING_SQL)
+            if self._session is None or self._session.closed or self._session.broken:
+                self.release()
+                self._session = psycopg.connect(
+                    **database_params(), **TCP_KEEPALIVES, autocommit=True
+                )
+                self._holds = False
+            if self._holds:
+                self._session.execute(PING_SQL)  # the lock lives as long as the session
                 return True
-            session = psycopg.connect(**database_params(), **TCP_KEEPALIVES, autocommit=True)
-            (got,) = session.execute(ADVISORY_LOCK_SQL, [self.key]).fetchone()
-            if not got:
-                session.close()
-                return False
-            self._session = session
-            logger.info("%s: active (holds the lock)", self.name)
-            return True
+            (self._holds,) = self._session.execute(ADVISORY_LOCK_SQL, [self.key]).fetchone()
+            if self._holds:
+                logger.info("%s: active (holds the lock)", self.name)
+            return self._holds
         except psycopg.Error:
             self.release()
             return False
@@ -71,3 +75,4 @@ class LeaderLock:
         if self._session is not None:
             self._session.close()  # the lock goes with the session
             self._session = None
+        self._holds = False
