@@ -130,17 +130,22 @@ ROUTE_USER = "route"
 
 
 def cluster_config(
-    server_name: str, route_port: int, peers: list[tuple[str, int]], route_password: str
+    server_name: str,
+    route_port: int,
+    peers: list[tuple[str, int]],
+    route_password: str,
+    route_host: str = "127.0.0.1",
 ) -> str:
-    """The cluster section of one node's configuration; `peers` are every node's route
-    (host, port), its own included (nats-server ignores a route to itself)."""
+    """The cluster section of one node's configuration, listening for routes on
+    `route_host`:`route_port`; `peers` are every node's route (host, port), its own included
+    (nats-server ignores a route to itself)."""
     routes = "\n".join(
         f'    "nats-route://{ROUTE_USER}:{route_password}@{host}:{port}"' for host, port in peers
     )
     return CLUSTER_CONFIG.format(
         server_name=server_name,
         cluster_name=CLUSTER_NAME,
-        route_host="127.0.0.1",
+        route_host=route_host,
         route_port=route_port,
         route_user=ROUTE_USER,
         route_password=route_password,
