@@ -6,6 +6,7 @@ pytest_plugins = [
     "tests.fixtures.integrations",
     "tests.fixtures.logs",
     "tests.fixtures.nats",
+    "tests.fixtures.broker",
     "tests.fixtures.bus",
     "tests.fixtures.webhooks",
     "tests.fixtures.web",

@@ -10,7 +10,7 @@ import os
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from celery import Celery
+from celery import Celery, bootsteps
 from celery.signals import before_task_publish, setup_logging, task_postrun, task_prerun
 from kombu.transport import TRANSPORT_ALIASES
 
@@ -22,6 +22,29 @@ TRANSPORT_ALIASES["filesystem"] = "dev.celery_filesystem:Transport"
 app = Celery("healix")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Seconds between looks at the worker's stop flag while it waits for a broker's messages.
+STOP_CHECK_SECONDS = 0.5
+
+
+class _NoticeStop(bootsteps.StartStopStep):
+    """On a broker with an event loop (RabbitMQ, Redis), a worker told to stop (SIGTERM) only
+    looks at its flag when the loop wakes: at the next message or timer, up to 10 s later when
+    idle. A timer that does nothing wakes it often enough to stop at once (kombu's filesystem
+    transport has its own, dev/celery_filesystem.py)."""
+
+    requires = ("celery.worker.components:Hub",)
+
+    def start(self, worker) -> None:
+        if worker.hub is not None:
+            worker.hub.call_repeatedly(STOP_CHECK_SECONDS, _nothing)
+
+
+def _nothing() -> None:
+    pass
+
+
+app.steps["worker"].add(_NoticeStop)
 
 __all__ = ["app"]
 

@@ -10,10 +10,8 @@ Playwright's own browser download is never used (this network refuses it): the t
 machine). Each test saves a PNG at each key step under var/test-artifacts/browser/<test>/.
 """
 
-import os
 import re
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
 from dev import servers as devservers
+from tests.fixtures.debian import ensure_debian_package
 from tests.fixtures.waiting import PATIENCE, wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -54,34 +53,10 @@ document.addEventListener("securitypolicyviolation", (event) => {
 """
 
 
-def _apt_get(*args: str) -> subprocess.CompletedProcess:
-    # Waits for a dpkg lock held by someone else instead of failing at once.
-    command = ["apt-get", "-o", "DPkg::Lock::Timeout=600", *args]
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    return subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-
-
-def ensure_chromium() -> Path:
-    """Debian's chromium, installed with apt-get when missing (as root; a fresh machine's
-    package lists may be empty, hence the update on a first failure)."""
-    if CHROMIUM.exists():
-        return CHROMIUM
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
-    install = ("install", "-y", "--no-install-recommends", "chromium")
-    result = _apt_get(*install)
-    if result.returncode != 0:
-        _apt_get("update")
-        result = _apt_get(*install)
-    if result.returncode != 0 or not CHROMIUM.exists():
-        pytest.fail(f"apt-get could not install chromium:\n{result.stdout}\n{result.stderr}")
-    return CHROMIUM
-
-
 @pytest.fixture(scope="package")
 def browser(django_db_setup) -> Iterator[Browser]:
     """One chromium for the tests of this folder, started once the test database exists."""
-    executable = ensure_chromium()
+    executable = ensure_debian_package("chromium", CHROMIUM)
     # Playwright's sync API keeps an asyncio loop in this thread while it runs, which makes
     # Django refuse every ORM call "from an async context"; the tests' ORM calls (and the
     # fixtures') are plain blocking ones. Only while the browser lives: other folders keep

@@ -1,30 +1,26 @@
 """The seed's example with real processes: nats-server, `manage.py consume_bus`, a Celery
 worker and PostgreSQL. A scheduling system publishes a time slot; the rule gives the patient
-the appointment form prefilled with the slot and sets the plan's risk status."""
+the appointment form prefilled with the slot and sets the plan's risk status. On both Celery
+brokers: kombu's filesystem transport and RabbitMQ."""
 
 import json
 import uuid
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from events.models import OutboxEvent
 from integrations.models import InboundEvent
 from plans.models import FormAssignment
 from rules.models import RuleEvaluation
+from tests.fixtures.broker import both_brokers
 from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
 
-def celery_queue_is_empty() -> bool:
-    queue = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
-    return not any(queue.iterdir())
-
-
+@both_brokers
 def test_a_published_time_slot_assigns_the_prefilled_appointment_form(
-    demo_rules, plan, celery_worker, start_consume_bus, publish
+    demo_rules, plan, celery_broker, celery_worker, start_consume_bus, publish
 ):
     start_consume_bus()
     trace_id = uuid.uuid4().hex
@@ -49,7 +45,7 @@ def test_a_published_time_slot_assigns_the_prefilled_appointment_form(
     # When the same payload is published again
     publish("hrh", "aiEngineTimeSlot", payload, headers={"Healix-Trace-Id": uuid.uuid4().hex})
     wait_until(lambda: InboundEvent.objects.get().duplicate_count == 1)
-    wait_until(celery_queue_is_empty)
+    wait_until(celery_broker.queue_is_empty)
     # Then nothing changed and nothing was evaluated
     assert RuleEvaluation.objects.count() == 1
     assert FormAssignment.objects.filter(definition__form__name="appointment").count() == 1

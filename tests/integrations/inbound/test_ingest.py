@@ -13,6 +13,7 @@ from integrations.models import InboundEvent, InboundSource, InboundStatus, Inte
 from plans import services
 from plans.models import PlanStatus
 from rules import inbound
+from tests.fixtures.broker import both_brokers
 from tests.fixtures.domain import make_user
 from tests.fixtures.waiting import wait_until
 
@@ -230,6 +231,7 @@ def test_a_plan_whose_template_does_not_listen_is_refused(org, actor, patient, p
     assert "does not listen to subject aiEngineTimeSlot" in result.problems[0].detail
 
 
+@both_brokers
 @pytest.mark.django_db(transaction=True)
 def test_accepted_events_are_handed_to_the_rules_by_a_worker_after_commit_only(
     fresh_celery_queue, org, plan, request

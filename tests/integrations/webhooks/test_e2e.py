@@ -1,5 +1,7 @@
 """Webhooks through the real processes: a service call, the relay, the healix-webhooks
-consumer of consume_bus, a real Celery worker, and a real HTTP receiver on loopback."""
+consumer of consume_bus, a real Celery worker, and a real HTTP receiver on loopback. The
+retries (countdown tasks) and a worker's death run on both brokers: kombu's filesystem
+transport and RabbitMQ (tests/fixtures/broker.py)."""
 
 import signal
 import threading
@@ -11,6 +13,7 @@ from integrations.models import AttemptOutcome, DeliveryStatus, WebhookDelivery
 from integrations.webhooks import delivery
 from integrations.webhooks.services import ALL, send_test_event
 from plans import services
+from tests.fixtures.broker import both_brokers, task_ids, unfinished_task_ids
 from tests.fixtures.waiting import wait_until
 from tests.fixtures.webhooks import Reply, make_integration
 
@@ -37,6 +40,7 @@ def test_a_plan_created_reaches_the_partner_signed(
     assert len(receiver.received) == len(other_receiver.received) == 1
 
 
+@both_brokers
 def test_failing_twice_then_succeeding_takes_three_recorded_attempts(
     org, receiver, webhook_settings, webhook_worker
 ):
@@ -54,8 +58,9 @@ def test_failing_twice_then_succeeding_takes_three_recorded_attempts(
         Webhook(secret).verify(request.body, request.headers)
 
 
+@both_brokers
 def test_a_worker_killed_mid_delivery_delivers_afterwards_with_the_same_id(
-    org, receiver, webhook_settings, start_webhook_worker
+    org, receiver, webhook_settings, celery_broker, start_webhook_worker
 ):
     # Given a worker in the middle of a request (the receiver holds it)
     held = threading.Event()
@@ -68,11 +73,23 @@ def test_a_worker_killed_mid_delivery_delivers_afterwards_with_the_same_id(
     worker.send_signal(signal.SIGKILL)
     worker.wait()
     held.set()
-    # And a new worker runs, and beat's sweep finds the delivery once its lease ran out
-    start_webhook_worker()
-    wait_until(lambda: delivery.sweep() > 0)
+    # And a new worker runs, with beat's sweep (played here) queueing the delivery again once
+    # its lease ran out
+    successor = start_webhook_worker()
+    if celery_broker.name == "amqp":
+        # RabbitMQ gives the killed worker's unacknowledged task to the new one: it finds the
+        # delivery leased (and leaves it to the sweep) or its lease already run out (and
+        # sends it). The filesystem transport had handed the task over for good.
+        lost = unfinished_task_ids(worker.log)
+        assert len(lost) == 1
+        wait_until(lambda: lost <= set(task_ids(successor.log, "celery.app.trace")))
+
+    def succeeded() -> bool:
+        return WebhookDelivery.objects.get(pk=sent.pk).status == DeliveryStatus.SUCCEEDED
+
+    wait_until(lambda: delivery.sweep() > 0 or succeeded())
     # Then the delivery succeeds, with the same webhook-id, and the lost attempt is recorded
-    wait_until(lambda: WebhookDelivery.objects.get(pk=sent.pk).status == DeliveryStatus.SUCCEEDED)
+    wait_until(succeeded)
     ids = [r.headers["webhook-id"] for r in receiver.received]
     assert ids == [str(sent.event_id)] * 2
     outcomes = list(sent.attempts.values_list("outcome", flat=True))
