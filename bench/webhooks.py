@@ -214,6 +214,7 @@ def run(args: argparse.Namespace, stack: ExitStack) -> list[Figure]:
 
     from dev.demo import create_demo_template
     from events.models import OutboxEvent
+    from events.types import EventType
     from healix.models import Organization, User, UserType
     from integrations.webhooks.services import ALL, create_integration
     from plans import services
@@ -240,7 +241,10 @@ def run(args: argparse.Namespace, stack: ExitStack) -> list[Figure]:
         ]
         for n in range(integrations):
             create_integration(
-                org, partner_name=f"p{n}", url=receiver.url(f"/{slug}/{n}"), plan_updated=ALL
+                org,
+                partner_name=f"p{n}",
+                url=receiver.url(f"/{slug}/{n}"),
+                subscriptions={EventType.PLAN_UPDATED: ALL},
             )
         OutboxEvent.objects.filter(organization=org).delete()  # set-up events are not the run
         return actor, plans

@@ -12,11 +12,13 @@ from django.utils import timezone
 
 from healix.models import Organization, User, UserType
 from integrations.models import (
+    SUBSCRIPTION_SCOPES,
     HttpIntegration,
     IntegrationDefinition,
     IntegrationField,
     IntegrationFieldType,
 )
+from integrations.webhooks.services import ALL, set_choices
 from integrations.webhooks.signing import new_secret
 from plans import services
 from templates.models import (
@@ -55,22 +57,21 @@ DEMO_RECEIVER_PLACEHOLDER_URL = "http://127.0.0.1:8099/webhooks"
 
 def ensure_demo_integration(organization: Organization) -> HttpIntegration:
     """The demo organization's HTTP integration wanting every event, test users' included.
-    Made directly, not through the SSRF-checked service: its loopback URL is only reachable
-    where HEALIX_WEBHOOK_ALLOWED_NETWORKS allows loopback (`make run` does), and every
-    delivery is checked again when it is sent."""
-    integration, _created = HttpIntegration.objects.get_or_create(
+    The row is made directly, not through the SSRF-checked create_integration(): its loopback
+    URL is only reachable where HEALIX_WEBHOOK_ALLOWED_NETWORKS allows loopback (`make run`
+    does), and every delivery is checked again when it is sent. Its subscriptions are the
+    services' own."""
+    integration, created = HttpIntegration.objects.get_or_create(
         organization=organization,
         partner_name=DEMO_RECEIVER_NAME,
         defaults={
             "url": DEMO_RECEIVER_PLACEHOLDER_URL,
             "secret": new_secret(),
-            "plan_created_all": True,
-            "plan_updated_all": True,
-            "form_submitted_all": True,
-            "status_updated_all": True,
             "include_test_events": True,
         },
     )
+    if created:
+        set_choices(integration, subscriptions=dict.fromkeys(SUBSCRIPTION_SCOPES, ALL))
     return integration
 
 

@@ -6,11 +6,14 @@ model `X` with a foreign key `f` to `Y`, and a scope column `s` present on both 
 refuses any row whose `f` points at a `Y` of another scope, whatever code wrote it. A NULL in
 either column skips the check (MATCH SIMPLE), which suits optional references. The check is
 immediate (not deferred) so the offending statement itself fails, not a later commit.
+
+`DropSameScopeForeignKey` is its inverse, for a migration that drops the table after it:
+reversed, the table comes back first and then its key.
 """
 
 from django.db import migrations
 
-__all__ = ["SameScopeForeignKey", "constraint_name"]
+__all__ = ["DropSameScopeForeignKey", "SameScopeForeignKey", "constraint_name"]
 
 
 def constraint_name(table: str, field_column: str, scope_column: str) -> str:
@@ -76,3 +79,20 @@ class SameScopeForeignKey(migrations.operations.base.Operation):
     @property
     def migration_name_fragment(self) -> str:
         return f"{self.model_name}_{self.field_name}_same_{self.scope}"
+
+
+class DropSameScopeForeignKey(SameScopeForeignKey):
+    """Drops the key SameScopeForeignKey added (forwards); adds it again (backwards)."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state) -> None:
+        super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state) -> None:
+        super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def describe(self) -> str:
+        return f"Drop the {self.scope} key of {self.model_name}.{self.field_name}"
+
+    @property
+    def migration_name_fragment(self) -> str:
+        return f"drop_{super().migration_name_fragment}"

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from django.urls import NoReverseMatch, reverse
 
-from integrations.models import HttpIntegration, HttpIntegrationTemplate, IntegrationDefinition
+from integrations.models import HttpIntegration, IntegrationDefinition, WebhookSubscription
 from plans.models import Plan
 from rules.models import Rule
 from templates.models import PlanTemplate
@@ -29,7 +29,7 @@ def template_links(
     evaluations are not counted (an audit trail can be long, and its count says nothing a
     person needs here)."""
     mine = f"?template__id__exact={template.pk}"
-    subscribed = HttpIntegrationTemplate.objects.filter(template=template).values("integration")
+    subscribed = WebhookSubscription.objects.filter(template=template).values("integration")
     candidates = [
         (
             "inbound integrations",

@@ -31,9 +31,7 @@ GROUP_GRANTS: dict[str, tuple[str, ...]] = {
         "events.outboxevent",
         # HTTP integrations (webhooks) and their delivery log.
         "integrations.httpintegration",
-        "integrations.httpintegrationtemplate",
-        "integrations.httpintegrationform",
-        "integrations.httpintegrationworkqueue",
+        "integrations.webhooksubscription",
         "integrations.httpintegrationcondition",
         "integrations.httpintegrationevent",
         "integrations.webhookdelivery",

@@ -17,28 +17,24 @@ from integrations.models.inbound import (
     UnroutableMessage,
 )
 from integrations.models.webhooks import (
+    SUBSCRIPTION_SCOPES,
     TEST_EVENT_TYPE,
     HttpIntegration,
     HttpIntegrationCondition,
     HttpIntegrationEvent,
-    HttpIntegrationForm,
-    HttpIntegrationTemplate,
-    HttpIntegrationWorkQueue,
     IntegrationEventKind,
-    PlanEventType,
+    WebhookSubscription,
 )
 
 __all__ = [
     "RESERVED_FIELD_NAMES",
+    "SUBSCRIPTION_SCOPES",
     "TEST_EVENT_TYPE",
     "AttemptOutcome",
     "DeliveryStatus",
     "HttpIntegration",
     "HttpIntegrationCondition",
     "HttpIntegrationEvent",
-    "HttpIntegrationForm",
-    "HttpIntegrationTemplate",
-    "HttpIntegrationWorkQueue",
     "InboundEvent",
     "InboundSource",
     "InboundStatus",
@@ -46,8 +42,8 @@ __all__ = [
     "IntegrationEventKind",
     "IntegrationField",
     "IntegrationFieldType",
-    "PlanEventType",
     "UnroutableMessage",
     "WebhookAttempt",
     "WebhookDelivery",
+    "WebhookSubscription",
 ]

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 
+from events.types import EventType
 from healix.encryption import EncryptedJSONField, EncryptedTextField
 from healix.models import OrganizationOwned
 from rules.languages.shorthand import FIELD_TYPES as SHORTHAND_FIELD_TYPES
@@ -53,22 +54,6 @@ class HttpIntegration(OrganizationOwned):
         verbose_name="active",
         help_text="Inactive integrations receive nothing. Healix clears it when the endpoint "
         "answers 410 Gone or fails for days.",
-    )
-    plan_created_all = models.BooleanField(
-        default=False,
-        verbose_name="plan created: all templates",
-    )
-    plan_updated_all = models.BooleanField(
-        default=False,
-        verbose_name="plan updated: all templates",
-    )
-    form_submitted_all = models.BooleanField(
-        default=False,
-        verbose_name="form submitted: all forms",
-    )
-    status_updated_all = models.BooleanField(
-        default=False,
-        verbose_name="work queue item status updated: all work queues",
     )
     include_test_events = models.BooleanField(
         default=False,
@@ -138,105 +123,118 @@ class HttpIntegration(OrganizationOwned):
             raise ValidationError(errors)
 
 
-class PlanEventType(models.TextChoices):
-    PLAN_CREATED = "planCreated", "Plan created"
-    PLAN_UPDATED = "planUpdated", "Plan updated"
+# Which rows narrow each event type's subscription: a plan event's template, a submitted form,
+# a work queue. A subscription without it takes every one of them.
+SUBSCRIPTION_SCOPES = {
+    EventType.PLAN_CREATED: "template",
+    EventType.PLAN_UPDATED: "template",
+    EventType.FORM_SUBMITTED: "form",
+    EventType.WORK_QUEUE_ITEM_STATUS_UPDATED: "work_queue",
+}
+SCOPE_FIELDS = ("template", "form", "work_queue")
 
 
-class HttpIntegrationTemplate(OrganizationOwned):
-    """A template whose plan created / plan updated events go to the integration."""
+def _scope_fits() -> models.Q:
+    """Each event type's subscriptions name at most its own scope, never another's."""
+    fits = models.Q()
+    for scope in SCOPE_FIELDS:
+        others = {f"{other}__isnull": True for other in SCOPE_FIELDS if other != scope}
+        types = [event for event, name in SUBSCRIPTION_SCOPES.items() if name == scope]
+        fits |= models.Q(event_type__in=types, **others)
+    return fits
+
+
+class WebhookSubscription(OrganizationOwned):
+    """One event type that goes to the integration: of one template, form or work queue, or
+    (none given) of every one of them. No subscription of a type: none of its events."""
 
     integration = models.ForeignKey(
         HttpIntegration,
         on_delete=models.CASCADE,
-        related_name="templates",
+        related_name="subscriptions",
     )
     event_type = models.CharField(
-        max_length=20,
-        choices=PlanEventType.choices,
+        max_length=40,
+        choices=EventType.choices,
         verbose_name="event",
     )
     template = models.ForeignKey(
         PlanTemplate,
         on_delete=models.CASCADE,
+        null=True,
+        blank=True,
         related_name="+",
-    )
-
-    same_organization_fields = ("integration", "template")
-
-    class Meta:
-        verbose_name = "plan event of a template"
-        constraints = owned_constraints(
-            models.UniqueConstraint(
-                fields=["integration", "event_type", "template"],
-                name="httpintegrationtemplate_unique",
-            ),
-            models.CheckConstraint(
-                condition=models.Q(event_type__in=PlanEventType.values),
-                name="httpintegrationtemplate_event_known",
-            ),
-        )
-
-    def __str__(self) -> str:
-        return f"{self.get_event_type_display()}: {self.template}"
-
-
-class HttpIntegrationForm(OrganizationOwned):
-    """A form (of a template) whose form submitted events go to the integration."""
-
-    integration = models.ForeignKey(
-        HttpIntegration,
-        on_delete=models.CASCADE,
-        related_name="forms",
+        help_text="Plan created / plan updated: this template's plans (empty: every template).",
     )
     form = models.ForeignKey(
         Form,
         on_delete=models.CASCADE,
+        null=True,
+        blank=True,
         related_name="+",
-    )
-
-    same_organization_fields = ("integration", "form")
-
-    class Meta:
-        verbose_name = "form submitted of a form"
-        constraints = owned_constraints(
-            models.UniqueConstraint(
-                fields=["integration", "form"],
-                name="httpintegrationform_unique",
-            ),
-        )
-
-    def __str__(self) -> str:
-        return f"{self.form.template} / {self.form}"
-
-
-class HttpIntegrationWorkQueue(OrganizationOwned):
-    """A work queue whose item status updated events go to the integration."""
-
-    integration = models.ForeignKey(
-        HttpIntegration,
-        on_delete=models.CASCADE,
-        related_name="work_queues",
+        help_text="Form submitted: this form (empty: every form).",
     )
     work_queue = models.ForeignKey(
         WorkQueue,
         on_delete=models.CASCADE,
+        null=True,
+        blank=True,
         related_name="+",
+        help_text="Work queue item status updated: this queue's items (empty: every queue).",
     )
 
-    same_organization_fields = ("integration", "work_queue")
+    same_organization_fields = ("integration", "template", "form", "work_queue")
 
     class Meta:
-        verbose_name = "status updated of a work queue"
+        ordering = ["integration_id", "event_type", "id"]
+        verbose_name = "subscription"
         constraints = owned_constraints(
+            # NULLS NOT DISTINCT: one "every" row per event type, like one row per scope.
             models.UniqueConstraint(
-                fields=["integration", "work_queue"],
-                name="httpintegrationworkqueue_unique",
+                fields=["integration", "event_type", "template", "form", "work_queue"],
+                nulls_distinct=False,
+                name="webhooksubscription_unique",
+                violation_error_message="The integration has this subscription already.",
+            ),
+            models.CheckConstraint(
+                condition=_scope_fits(),
+                name="webhooksubscription_scope_fits_event",
+                violation_error_message="This event type cannot be narrowed by that choice.",
             ),
         )
 
     def __str__(self) -> str:
-        return str(self.work_queue)
+        scope = self.scope
+        if scope is None:
+            name = SUBSCRIPTION_SCOPES.get(self.event_type, "").replace("_", " ")
+            return f"{self.get_event_type_display()}: every {name}"
+        if isinstance(scope, Form):
+            return f"{self.get_event_type_display()}: {scope.template} / {scope}"
+        return f"{self.get_event_type_display()}: {scope}"
+
+    @property
+    def scope(self) -> "PlanTemplate | Form | WorkQueue | None":
+        """The template, form or work queue it is narrowed to; None: every one."""
+        name = SUBSCRIPTION_SCOPES.get(self.event_type)
+        return getattr(self, name) if name else None
+
+    @property
+    def scope_id(self) -> int | None:
+        """The id of scope, without loading it."""
+        name = SUBSCRIPTION_SCOPES.get(self.event_type)
+        return getattr(self, f"{name}_id") if name else None
+
+    def clean(self) -> None:
+        super().clean()
+        # The check constraint's friendly form: the wrong choice named next to its field.
+        own = SUBSCRIPTION_SCOPES.get(self.event_type)
+        errors = {
+            name: f"Not for {self.get_event_type_display().lower()} events."
+            for name in SCOPE_FIELDS
+            if name != own and getattr(self, f"{name}_id") is not None
+        }
+        if errors and own is not None:
+            raise ValidationError(errors)
 
 
 class HttpIntegrationCondition(models.Model):

@@ -6,7 +6,6 @@ The secret is shown once, in a message, when the integration is created or its s
 
 import json
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db import models
@@ -20,6 +19,7 @@ from healix.admin.scoping import (
     OrganizationScopedAdmin,
     OrganizationScopedInline,
     RecordAdmin,
+    is_platform_admin,
     json_block,
 )
 from integrations.models import (
@@ -27,15 +27,18 @@ from integrations.models import (
     HttpIntegration,
     HttpIntegrationCondition,
     HttpIntegrationEvent,
-    HttpIntegrationForm,
-    HttpIntegrationTemplate,
-    HttpIntegrationWorkQueue,
     WebhookAttempt,
     WebhookDelivery,
+    WebhookSubscription,
 )
 from integrations.webhooks import services as webhook_services
-from integrations.webhooks.headers import keep_masked_values, masked_headers, same_origin
-from integrations.webhooks.signing import new_secret
+from integrations.webhooks.admin_forms import (
+    HttpIntegrationAdminForm,
+    ReplayForm,
+    SubscriptionFormSet,
+    kept_rows,
+)
+from integrations.webhooks.headers import masked_headers
 
 __all__ = ["HttpIntegrationAdmin", "WebhookDeliveryAdmin"]
 
@@ -51,36 +54,14 @@ def _show_secret_once(request: HttpRequest, integration: HttpIntegration, secret
     )
 
 
-class HttpIntegrationAdminForm(forms.ModelForm):
-    """Custom header values are shown masked; a value left masked keeps the stored one while
-    the URL stays on its host (integrations/webhooks/headers.py)."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        if self.instance.pk is not None and "custom_headers" in self.fields:
-            self.initial["custom_headers"] = masked_headers(self.instance.custom_headers)
-
-    def clean_custom_headers(self):
-        given = self.cleaned_data.get("custom_headers")
-        if self.instance.pk is None:
-            return given
-        url = self.cleaned_data.get("url") or self.instance.url
-        moved = not same_origin(url, self.instance.url)
-        return keep_masked_values(given, self.instance.custom_headers, moved=moved)
-
-
-class TemplateChoiceInline(OrganizationScopedInline):
-    model = HttpIntegrationTemplate
-    fields = ("event_type", "template")
-    verbose_name = "plan created / plan updated: template"
-    verbose_name_plural = "plan created / plan updated: chosen templates"
-
-
-class FormChoiceInline(OrganizationScopedInline):
-    model = HttpIntegrationForm
-    fields = ("form",)
-    verbose_name = "form submitted: form"
-    verbose_name_plural = "form submitted: chosen forms (template / form)"
+class SubscriptionInline(OrganizationScopedInline):
+    model = WebhookSubscription
+    formset = SubscriptionFormSet
+    fields = ("event_type", "template", "form", "work_queue")
+    verbose_name_plural = (
+        "subscriptions: one row per event type, narrowed to one template, form or work queue "
+        "(left empty: every one)"
+    )
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         formfield = super().formfield_for_foreignkey(db_field, request, **kwargs)
@@ -88,13 +69,6 @@ class FormChoiceInline(OrganizationScopedInline):
             formfield.queryset = formfield.queryset.select_related("template")
             formfield.label_from_instance = lambda form: f"{form.template} / {form}"
         return formfield
-
-
-class WorkQueueChoiceInline(OrganizationScopedInline):
-    model = HttpIntegrationWorkQueue
-    fields = ("work_queue",)
-    verbose_name = "work queue item status updated: work queue"
-    verbose_name_plural = "work queue item status updated: chosen work queues"
 
 
 class ConditionInline(OrganizationScopedInline):
@@ -115,13 +89,6 @@ class OperationalEventInline(OrganizationScopedInline):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
-
-
-class ReplayForm(forms.Form):
-    since = forms.SplitDateTimeField(
-        widget=admin.widgets.AdminSplitDateTime,
-        help_text="Failed deliveries created at or after this moment are sent again.",
-    )
 
 
 @admin.register(HttpIntegration)
@@ -146,32 +113,32 @@ class HttpIntegrationAdmin(OrganizationScopedAdmin):
     fieldsets = (
         (None, {"fields": ("organization", "partner_name", "url", "is_active")}),
         (
-            "Which events go there (an empty choice means none)",
+            "Which events go there",
             {
-                "fields": (
-                    "plan_created_all",
-                    "plan_updated_all",
-                    "form_submitted_all",
-                    "status_updated_all",
-                    "include_test_events",
-                ),
-                "description": "Tick “all”, or choose templates, forms and work queues in "
-                "the lists below.",
+                "fields": ("include_test_events",),
+                "description": "Add a subscription below for each event type to send, with "
+                "a template, form or work queue, or none for every one. An event type without "
+                "a subscription sends nothing.",
             },
         ),
         ("Request", {"fields": ("custom_headers", "secret_hint")}),
         ("Health", {"fields": ("failing_since", "disabled_reason", "deliveries_link")}),
     )
     inlines = (
-        TemplateChoiceInline,
-        FormChoiceInline,
-        WorkQueueChoiceInline,
+        SubscriptionInline,
         ConditionInline,
         OperationalEventInline,
     )
     actions = ("send_test_event", "rotate_secret", "replay_failed")
     form = HttpIntegrationAdminForm
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def get_readonly_fields(self, request, obj=None):
+        # An integration stays where its subscriptions and deliveries are (the services
+        # take no organization on update).
+        readonly = super().get_readonly_fields(request, obj)
+        moving = obj is not None and is_platform_admin(request)
+        return [*readonly, "organization"] if moving else readonly
 
     def get_fieldsets(self, request, obj=None):
         # Read-only, the field would show its values: a masked copy stands in for it.
@@ -206,15 +173,39 @@ class HttpIntegrationAdmin(OrganizationScopedAdmin):
         url = reverse("admin:integrations_webhookdelivery_changelist")
         return format_html('<a href="{}?integration__id__exact={}">Deliveries</a>', url, obj.pk)
 
-    def save_model(self, request, obj, form, change):
-        # The scoped admin pins the organization; the first save also makes the secret.
-        if not change:
-            obj.secret = new_secret()
-            request._healix_new_secret = obj.secret
+    def save_model(self, request, obj, form, change) -> None:
+        """Nothing yet: save_related() saves it with its inline rows, through the services."""
+
+    def save_related(self, request, form, formsets, change) -> None:
+        # Through the services, like the REST API: the same checks, one secret generator.
+        for formset in formsets:
+            formset.save(commit=False)  # no writes: the lists the change message reads
+        choices = {}
+        for formset in formsets:
+            if formset.model is WebhookSubscription:
+                choices["subscriptions"] = formset.choices()
+            elif formset.model is HttpIntegrationCondition:
+                choices["conditions"] = [
+                    webhook_services.ConditionSpec(row["path"], row["field_type"], row["cell"])
+                    for row in kept_rows(formset)
+                ]
+        fields = {
+            name: form.cleaned_data[name]
+            for name in webhook_services.INTEGRATION_FIELDS
+            if name in form.cleaned_data
+        }
+        obj = form.instance
         if change:
-            was_active = form.initial.get("is_active", obj.is_active)
-            webhook_services.forget_failures_if_reactivated(obj, was_active=was_active)
-        super().save_model(request, obj, form, change)
+            stored = HttpIntegration.objects.get(pk=obj.pk)
+            webhook_services.update_integration(stored, **fields, **choices)
+            return
+        if not is_platform_admin(request):
+            obj.organization = request.user.organization
+        integration, secret = webhook_services.create_integration(
+            obj.organization, **fields, **choices
+        )
+        obj.pk = integration.pk  # the page after saving and the log entry name the new row
+        request._healix_new_secret = secret
 
     def response_add(self, request, obj, post_url_continue=None):
         secret = getattr(request, "_healix_new_secret", None)

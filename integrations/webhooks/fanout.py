@@ -12,6 +12,7 @@ import json
 import logging
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,7 +27,13 @@ from events.types import EventType
 from healix.models import Organization
 from healix.observability.logcontext import bind
 from healix.observability.tracing import trace
-from integrations.models import HttpIntegration, WebhookDelivery
+from integrations.models import (
+    SUBSCRIPTION_SCOPES,
+    HttpIntegration,
+    HttpIntegrationCondition,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from plans.models import Plan
 from rules.languages.conditions import Condition
 from rules.languages.shorthand import parse_cell
@@ -48,7 +55,7 @@ DELIVERY_NAMESPACE = uuid.UUID("6f7c2a51-8a0e-4d52-9b8f-6b1f0d8f3c11")
 # The consumer's loaded integrations per organization, with the version they were loaded at:
 # (how many integrations, latest updated_at). Every save of an integration (its choices and
 # conditions included, which are saved with it) moves the version, so one small query per
-# batch tells whether the five queries of load_filters() are needed. Filters match by name
+# batch tells whether the three queries of load_filters() are needed. Filters match by name
 # (events carry names), and renaming a template, form or work queue does not touch the
 # integration: entries are therefore also reloaded after RELOAD_SECONDS.
 RELOAD_SECONDS = 5.0
@@ -69,19 +76,15 @@ class OutgoingEvent:
 
 @dataclass(frozen=True)
 class IntegrationFilter:
-    """What one integration wants, by the names events carry."""
+    """What one integration wants, by the names events carry: the event types it takes
+    whatever their scope (`every`), and (event type, scope) pairs, the scope being a
+    template's name, (template name, form name) or a work queue's name (`scoped`)."""
 
     integration_id: uuid.UUID
     organization_id: int
     include_test_events: bool
-    plan_created_all: bool
-    plan_created_templates: frozenset[str]
-    plan_updated_all: bool
-    plan_updated_templates: frozenset[str]
-    form_submitted_all: bool
-    forms: frozenset[tuple[str, str]]  # (template name, form name)
-    status_updated_all: bool
-    work_queues: frozenset[str]
+    every: frozenset[str] = frozenset()
+    scoped: frozenset[tuple[str, Any]] = frozenset()
     conditions: tuple[tuple[tuple[str, ...], Condition], ...] = ()
 
 
@@ -114,23 +117,27 @@ def _value_at(info: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     return value
 
 
+def event_scope(event: OutgoingEvent, template_name: str | None) -> Any:
+    """The name of what narrows `event`'s subscriptions, as IntegrationFilter.scoped has it."""
+    scope = SUBSCRIPTION_SCOPES.get(event.event_type)
+    if scope == "template":
+        return template_name
+    if scope == "form":
+        return (template_name, event.info.get("formName"))
+    if scope == "work_queue":
+        return event.info.get("workQueueName")
+    return None
+
+
 def matches(rule: IntegrationFilter, event: OutgoingEvent, template_name: str | None) -> bool:
     """Does `event` go to the integration? `template_name` is the plan's template (events of
     planUpdated and formSubmitted do not carry it). Pure: no database."""
     if event.info.get("isTest") is True and not rule.include_test_events:
         return False
-    if event.event_type == EventType.PLAN_CREATED:
-        chosen = rule.plan_created_all or template_name in rule.plan_created_templates
-    elif event.event_type == EventType.PLAN_UPDATED:
-        chosen = rule.plan_updated_all or template_name in rule.plan_updated_templates
-    elif event.event_type == EventType.FORM_SUBMITTED:
-        chosen = rule.form_submitted_all or (
-            (template_name, event.info.get("formName")) in rule.forms
-        )
-    elif event.event_type == EventType.WORK_QUEUE_ITEM_STATUS_UPDATED:
-        chosen = rule.status_updated_all or event.info.get("workQueueName") in rule.work_queues
-    else:
-        chosen = False
+    chosen = (
+        event.event_type in rule.every
+        or (event.event_type, event_scope(event, template_name)) in rule.scoped
+    )
     return chosen and all(
         condition.holds(_value_at(event.info, path)) for path, condition in rule.conditions
     )
@@ -158,43 +165,59 @@ def cached_filters(organization_ids: Iterable[int]) -> dict[int, list[Integratio
     return {org: _cache[org][2] for org in wanted if _cache[org][2]}
 
 
+def _scope_name(
+    template: str | None, form_template: str | None, form: str | None, queue: str | None
+) -> Any:
+    """A subscription row's scope as event_scope() names it; None: every one."""
+    if template is not None:
+        return template
+    if form is not None:
+        return (form_template, form)
+    return queue
+
+
 def load_filters(organization_ids: Iterable[int]) -> dict[int, list[IntegrationFilter]]:
-    """The active integrations of these organizations, as filters (five queries)."""
-    integrations = (
-        HttpIntegration.objects.filter(organization_id__in=list(organization_ids), is_active=True)
-        .prefetch_related("templates__template", "forms__form__template", "work_queues__work_queue")
-        .prefetch_related("conditions")
+    """The active integrations of these organizations, as filters (three queries)."""
+    active = HttpIntegration.objects.filter(
+        organization_id__in=list(organization_ids), is_active=True
     )
+    integrations = list(active.values_list("id", "organization_id", "include_test_events"))
+    every: dict[uuid.UUID, set[str]] = defaultdict(set)
+    scoped: dict[uuid.UUID, set[tuple[str, Any]]] = defaultdict(set)
+    rows = (
+        WebhookSubscription.objects.filter(integration__in=active)
+        .order_by()
+        .values_list(
+            "integration_id",
+            "event_type",
+            "template__name",
+            "form__template__name",
+            "form__name",
+            "work_queue__name",
+        )
+    )
+    for integration_id, event_type, *names in rows:
+        scope = _scope_name(*names)
+        if scope is None:
+            every[integration_id].add(event_type)
+        else:
+            scoped[integration_id].add((event_type, scope))
+    conditions = defaultdict(list)
+    cells = HttpIntegrationCondition.objects.filter(integration__in=active)
+    for integration_id, path, field_type, cell in cells.values_list(
+        "integration_id", "path", "field_type", "cell"
+    ):
+        conditions[integration_id].append((tuple(path.split(".")), parse_cell(cell, field_type)))
     found: dict[int, list[IntegrationFilter]] = {}
-    for integration in integrations:
-        templates = list(integration.templates.all())
-        found.setdefault(integration.organization_id, []).append(
+    for integration_id, organization_id, include_test_events in integrations:
+        found.setdefault(organization_id, []).append(
             IntegrationFilter(
-                integration_id=integration.id,
-                organization_id=integration.organization_id,
-                include_test_events=integration.include_test_events,
-                plan_created_all=integration.plan_created_all,
-                plan_created_templates=frozenset(
-                    row.template.name
-                    for row in templates
-                    if row.event_type == EventType.PLAN_CREATED
-                ),
-                plan_updated_all=integration.plan_updated_all,
-                plan_updated_templates=frozenset(
-                    row.template.name
-                    for row in templates
-                    if row.event_type == EventType.PLAN_UPDATED
-                ),
-                form_submitted_all=integration.form_submitted_all,
-                forms=frozenset(
-                    (row.form.template.name, row.form.name) for row in integration.forms.all()
-                ),
-                status_updated_all=integration.status_updated_all,
-                work_queues=frozenset(row.work_queue.name for row in integration.work_queues.all()),
-                conditions=tuple(
-                    (tuple(row.path.split(".")), parse_cell(row.cell, row.field_type))
-                    for row in integration.conditions.all()
-                ),
+                integration_id=integration_id,
+                organization_id=organization_id,
+                include_test_events=include_test_events,
+                every=frozenset(every[integration_id]),
+                scoped=frozenset(scoped[integration_id]),
+                conditions=tuple(conditions[integration_id]),
             )
         )
     return found

@@ -1,13 +1,13 @@
 """Managing HTTP integrations: the functions the admin (and the REST API) call.
 
-create_integration / update_integration (with the event choices), rotate_secret,
-send_test_event, retry_delivery, replay_failed_since. Each validates what it is given
+create_integration / update_integration (with their subscriptions and conditions: set_choices),
+rotate_secret, send_test_event, retry_delivery, replay_failed_since. Each validates what it is given
 (ValidationError, the same messages the admin shows), runs in one transaction and queues
 delivery tasks only after the commit.
 """
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -23,17 +23,15 @@ from events.types import subject_for
 from healix.models import Organization, User
 from healix.observability.tracing import current_trace_id, new_trace_id
 from integrations.models import (
+    SUBSCRIPTION_SCOPES,
     TEST_EVENT_TYPE,
     DeliveryStatus,
     HttpIntegration,
     HttpIntegrationCondition,
     HttpIntegrationEvent,
-    HttpIntegrationForm,
-    HttpIntegrationTemplate,
-    HttpIntegrationWorkQueue,
     IntegrationEventKind,
-    PlanEventType,
     WebhookDelivery,
+    WebhookSubscription,
 )
 from integrations.webhooks.delivery import queue_deliveries
 from integrations.webhooks.headers import keep_masked_values, masked_headers, same_origin
@@ -55,7 +53,7 @@ __all__ = [
 # An event type's choice: every template / form / work queue, or exactly these (none: []).
 ALL: Literal["all"] = "all"
 Choice = Literal["all"] | Sequence[Any]
-CHOICE_NAMES = ("plan_created", "plan_updated", "form_submitted", "status_updated", "conditions")
+CHOICE_NAMES = ("subscriptions", "conditions")
 INTEGRATION_FIELDS = (
     "partner_name",
     "url",
@@ -72,57 +70,43 @@ class ConditionSpec:
     cell: str
 
 
-def _full_clean(row) -> None:
-    row.full_clean()
+def _subscriptions(
+    integration: HttpIntegration, event_type: str, choice: Choice
+) -> Iterator[WebhookSubscription]:
+    """The unsaved subscriptions of `event_type` that `choice` stands for."""
+    if choice == ALL:
+        scopes: Sequence[Any] = [None]
+    elif isinstance(choice, str):  # a string is a sequence too: never a list of rows
+        raise ValidationError(f'Give "{ALL}" or a list of rows for {event_type}.')
+    else:
+        scopes = choice
+    scope_field = SUBSCRIPTION_SCOPES.get(event_type)
+    if scope_field is None:
+        raise ValidationError(f"Unknown event type: {event_type}.")
+    for scope in scopes:
+        yield WebhookSubscription(
+            organization_id=integration.organization_id,
+            integration=integration,
+            event_type=event_type,
+            **{scope_field: scope},
+        )
 
 
+@transaction.atomic
 def set_choices(
     integration: HttpIntegration,
     *,
-    plan_created: Choice | None = None,
-    plan_updated: Choice | None = None,
-    form_submitted: Choice | None = None,
-    status_updated: Choice | None = None,
+    subscriptions: Mapping[str, Choice] | None = None,
     conditions: Iterable[ConditionSpec] | None = None,
 ) -> None:
-    """Replace the given choices (None leaves one as it is). Rows of another organization are
-    refused with a ValidationError (and by PostgreSQL's composite keys)."""
-    organization_id = integration.organization_id
-    for event_type, choice in (
-        (PlanEventType.PLAN_CREATED, plan_created),
-        (PlanEventType.PLAN_UPDATED, plan_updated),
-    ):
-        if choice is None:
-            continue
-        all_field = f"{event_type.name.lower()}_all"
-        setattr(integration, all_field, choice == ALL)
-        integration.templates.filter(event_type=event_type).delete()
-        for template in [] if choice == ALL else choice:
-            row = HttpIntegrationTemplate(
-                organization_id=organization_id,
-                integration=integration,
-                event_type=event_type,
-                template=template,
-            )
-            _full_clean(row)
-            row.save()
-    if form_submitted is not None:
-        integration.form_submitted_all = form_submitted == ALL
-        integration.forms.all().delete()
-        for form in [] if form_submitted == ALL else form_submitted:
-            row = HttpIntegrationForm(
-                organization_id=organization_id, integration=integration, form=form
-            )
-            _full_clean(row)
-            row.save()
-    if status_updated is not None:
-        integration.status_updated_all = status_updated == ALL
-        integration.work_queues.all().delete()
-        for work_queue in [] if status_updated == ALL else status_updated:
-            row = HttpIntegrationWorkQueue(
-                organization_id=organization_id, integration=integration, work_queue=work_queue
-            )
-            _full_clean(row)
+    """Replace the subscriptions of each event type in `subscriptions` (event type -> choice;
+    a type left out keeps its own) and, if given, the conditions. A row of another
+    organization is refused with a ValidationError (and by PostgreSQL's composite keys), and
+    so is a subscription given twice."""
+    for event_type, choice in (subscriptions or {}).items():
+        integration.subscriptions.filter(event_type=event_type).delete()
+        for row in _subscriptions(integration, event_type, choice):
+            row.full_clean()  # also the unique and scope-fits constraints, as messages
             row.save()
     if conditions is not None:
         integration.conditions.all().delete()
@@ -133,17 +117,10 @@ def set_choices(
                 field_type=spec.field_type,
                 cell=spec.cell,
             )
-            _full_clean(row)
+            row.full_clean()
             row.save()
-    integration.save(
-        update_fields=[
-            "plan_created_all",
-            "plan_updated_all",
-            "form_submitted_all",
-            "status_updated_all",
-            "updated_at",
-        ]
-    )
+    # A new version for the fan-out's cache (integrations/webhooks/fanout.py).
+    integration.save(update_fields=["updated_at"])
 
 
 @transaction.atomic
@@ -174,7 +151,6 @@ def create_integration(
     return integration, secret
 
 
-@transaction.atomic
 def forget_failures_if_reactivated(integration: HttpIntegration, *, was_active: bool) -> None:
     """Switched on again (unsaved): clear why it was disabled and its failure streak."""
     if integration.is_active and not was_active:
@@ -182,8 +158,9 @@ def forget_failures_if_reactivated(integration: HttpIntegration, *, was_active: 
         integration.failing_since = None
 
 
+@transaction.atomic
 def update_integration(integration: HttpIntegration, **changes: Any) -> HttpIntegration:
-    """Change attributes (INTEGRATION_FIELDS) and choices (set_choices' keywords).
+    """Change attributes (INTEGRATION_FIELDS), subscriptions and conditions (set_choices').
     Re-activating an integration clears why it was disabled and its failure streak. A masked
     header value keeps the stored one, unless the URL moves to another host: then every
     header value must be given again (integrations/webhooks/headers.py)."""

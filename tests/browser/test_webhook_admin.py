@@ -1,6 +1,7 @@
 """An administrator, in a real browser: an HTTP integration (webhook) pointing at a real
-receiver on loopback, a test event sent with the list's action, delivered by a real Celery
-worker (the receiver fails once), and the delivery with both its attempts in the admin."""
+receiver on loopback and subscribed to every plan created, a test event sent with the list's
+action, delivered by a real Celery worker (the receiver fails once), and the delivery with
+both its attempts in the admin."""
 
 import re
 
@@ -8,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 from standardwebhooks import Webhook
 
-from integrations.models import DeliveryStatus, WebhookDelivery
+from integrations.models import DeliveryStatus, HttpIntegration, WebhookDelivery
 from tests.browser.ui import log_in, open_from_home
 from tests.fixtures.waiting import wait_until
 from tests.fixtures.webhooks import Reply
@@ -28,6 +29,9 @@ def test_administrator_sends_a_test_event_and_sees_its_delivery_attempts(
     page.get_by_label("Partner name").fill("Lab partner")
     page.get_by_label("URL").fill(receiver.url())
     page.get_by_label("include test-user events").check()
+    # subscribed to every plan created (a subscription row without a template)
+    page.get_by_text("Add another Subscription").click()
+    page.locator("#id_subscriptions-0-event_type").select_option(label="Plan created")
     shots("integration-form")
     page.get_by_role("button", name="Save", exact=True).click()
 
@@ -36,6 +40,11 @@ def test_administrator_sends_a_test_event_and_sees_its_delivery_attempts(
     expect(secret_message).to_be_visible()
     secret = secret_message.locator("code").inner_text()
     assert secret.startswith("whsec_")
+    integration = HttpIntegration.objects.get(partner_name="Lab partner")
+    assert integration.secret == secret
+    assert list(integration.subscriptions.values_list("event_type", "template")) == [
+        ("planCreated", None)
+    ]
     shots("integration-saved-secret-shown")
 
     # The list's action "Send a test event" on it

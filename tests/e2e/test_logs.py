@@ -15,6 +15,7 @@ import pytest
 
 from dev.demo import create_demo_rules
 from events.models import OutboxEvent
+from events.types import EventType
 from integrations.models import DeliveryStatus, InboundEvent, WebhookDelivery
 from integrations.webhooks.services import ALL
 from rules.models import RuleEvaluation
@@ -58,7 +59,7 @@ def test_one_trace_id_follows_an_inbound_event_through_every_process(
 ):
     relay, consume_bus = webhook_pipeline
     create_demo_rules(template)
-    make_integration(org, receiver.url(), plan_updated=ALL)
+    make_integration(org, receiver.url(), subscriptions={EventType.PLAN_UPDATED: ALL})
     trace_id = uuid.uuid4().hex
     # When the scheduling system publishes a slot on NATS with its trace id
     payload = {"planId": str(plan.pk), "timeSlot": "2026-12-01T09:30"}

@@ -10,6 +10,7 @@ from django.db.models import Func, Sum
 
 from dev.demo import create_demo_rules
 from events.models import OutboxEvent
+from events.types import EventType
 from integrations.models import DeliveryStatus, InboundEvent, InboundStatus, WebhookDelivery
 from integrations.webhooks.services import ALL
 from plans import services
@@ -120,7 +121,9 @@ def test_counters_of_every_process_add_up_on_metrics(
 ):  # fmt: skip
     relay, first_bus = webhook_pipeline
     create_demo_rules(template)
-    integration, _ = make_integration(org, receiver.url(), plan_created=ALL)
+    integration, _ = make_integration(
+        org, receiver.url(), subscriptions={EventType.PLAN_CREATED: ALL}
+    )
     # Given three messages and a malformed one, ingested by the first consume_bus process
     for minute in range(3):
         publish("hrh", SUBJECT, {"planId": str(plan.pk), "timeSlot": f"2026-12-01T09:0{minute}"})

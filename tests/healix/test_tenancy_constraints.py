@@ -5,23 +5,24 @@ a row of `hrh` is pointed at the matching row of `other`, bypassing Django's val
 queryset update, and PostgreSQL must refuse it.
 """
 
+from typing import Any
+
 import pytest
 from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, models, transaction
 
 from dev.demo import create_demo_rules
+from events.types import EventType
 from healix.db import constraint_name
 from healix.models import Organization, OrganizationOwned, User, UserType
 from integrations.models import (
     HttpIntegration,
     HttpIntegrationEvent,
-    HttpIntegrationForm,
-    HttpIntegrationTemplate,
-    HttpIntegrationWorkQueue,
     InboundEvent,
     IntegrationDefinition,
     WebhookDelivery,
+    WebhookSubscription,
 )
 from integrations.webhooks.services import create_integration, rotate_secret, send_test_event
 from plans import services
@@ -87,8 +88,9 @@ def scoped_foreign_keys() -> list[tuple[type[models.Model], str, str]]:
     return found
 
 
-def build_world(organization: Organization) -> dict[type[models.Model], models.Model]:
-    """One row of every tenant model in `organization`, all linked together."""
+def build_world(organization: Organization) -> dict[Any, models.Model]:
+    """One row of every tenant model in `organization`, all linked together; (model, field)
+    names a row of the model for that field where the model's own row would not do."""
     actor = make_user(organization, f"{organization.slug}-actor", UserType.ADMIN)
     patient = make_user(organization, f"{organization.slug}-patient", UserType.USER)
     template = make_template(organization)
@@ -102,9 +104,11 @@ def build_world(organization: Organization) -> dict[type[models.Model], models.M
         organization,
         partner_name="Acme",
         url="https://93.184.216.34/hook",  # a public address: no allow-list needed
-        plan_created=[template],
-        form_submitted=[template.forms.get(name="intake")],
-        status_updated=[queue],
+        subscriptions={
+            EventType.PLAN_CREATED: [template],
+            EventType.FORM_SUBMITTED: [template.forms.get(name="intake")],
+            EventType.WORK_QUEUE_ITEM_STATUS_UPDATED: [queue],
+        },
     )
     rotate_secret(integration)
     create_demo_rules(template)
@@ -137,9 +141,14 @@ def build_world(organization: Organization) -> dict[type[models.Model], models.M
         WorkQueueItem: item,
         WorkQueueItemStatusChange: item.status_changes.last(),
         HttpIntegration: integration,
-        HttpIntegrationTemplate: integration.templates.get(),
-        HttpIntegrationForm: integration.forms.get(),
-        HttpIntegrationWorkQueue: integration.work_queues.get(),
+        WebhookSubscription: integration.subscriptions.get(event_type=EventType.PLAN_CREATED),
+        # A subscription names one scope: the row whose scope a test points elsewhere.
+        (WebhookSubscription, "form"): integration.subscriptions.get(
+            event_type=EventType.FORM_SUBMITTED
+        ),
+        (WebhookSubscription, "work_queue"): integration.subscriptions.get(
+            event_type=EventType.WORK_QUEUE_ITEM_STATUS_UPDATED
+        ),
         HttpIntegrationEvent: integration.events.get(),
         WebhookDelivery: send_test_event(integration),
         RuleColumn: template.rule_columns.first(),
@@ -178,12 +187,6 @@ def test_the_generic_check_covers_every_tenant_reference():
         "FormAssignmentDefinition.template",
         "FormSubmission.assignment",
         "HttpIntegrationEvent.integration",
-        "HttpIntegrationForm.form",
-        "HttpIntegrationForm.integration",
-        "HttpIntegrationTemplate.integration",
-        "HttpIntegrationTemplate.template",
-        "HttpIntegrationWorkQueue.integration",
-        "HttpIntegrationWorkQueue.work_queue",
         "IntegrationDefinition.template",
         "Plan.template",
         "Plan.user",
@@ -199,6 +202,10 @@ def test_the_generic_check_covers_every_tenant_reference():
         "RuleEvaluation.plan",
         "RuleEvaluation.template",
         "WebhookDelivery.integration",
+        "WebhookSubscription.form",
+        "WebhookSubscription.integration",
+        "WebhookSubscription.template",
+        "WebhookSubscription.work_queue",
         "WorkQueueItem.plan",
         "WorkQueueItem.queue",
         "WorkQueueItemStatusChange.item",
@@ -216,7 +223,7 @@ def test_postgresql_refuses_a_reference_into_another_organization(
 ):
     # Given the same world in two organizations
     ours, theirs = build_world(org), build_world(other_org)
-    row = ours[model]
+    row = ours.get((model, field_name), ours[model])
     foreign = theirs[model._meta.get_field(field_name).related_model]
     # Then the composite key exists in the database
     field = model._meta.get_field(field_name)
@@ -240,7 +247,7 @@ def test_postgresql_refuses_a_reference_into_another_organization(
 )
 def test_model_validation_names_the_foreign_field(org, other_org, model, field_name):
     ours, theirs = build_world(org), build_world(other_org)
-    row = ours[model]
+    row = ours.get((model, field_name), ours[model])
     setattr(row, field_name, theirs[model._meta.get_field(field_name).related_model])
     with pytest.raises(ValidationError) as excinfo:
         row.clean()

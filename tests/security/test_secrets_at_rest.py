@@ -175,7 +175,7 @@ def admin_form(integration: HttpIntegration, page) -> dict:
     form = page.context["adminform"].form
     data = {name: form[name].value() for name in ("partner_name", "url", "custom_headers")}
     data["is_active"] = "on"
-    for prefix in ("templates", "forms", "work_queues", "conditions", "events"):
+    for prefix in ("subscriptions", "conditions", "events"):
         data[f"{prefix}-TOTAL_FORMS"] = data[f"{prefix}-INITIAL_FORMS"] = "0"
     data["events-INITIAL_FORMS"] = str(integration.events.count())
     data["events-TOTAL_FORMS"] = data["events-INITIAL_FORMS"]

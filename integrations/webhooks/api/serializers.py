@@ -11,13 +11,13 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from events.types import EventType
 from healix.api.rest import StrictSerializer
 from integrations.models import (
     AttemptOutcome,
     DeliveryStatus,
     HttpIntegration,
     HttpIntegrationCondition,
-    PlanEventType,
     WebhookAttempt,
     WebhookDelivery,
 )
@@ -50,13 +50,29 @@ CHOICE_SCHEMA = {
         },
     ]
 }
-# The API's choice fields -> (the service's keyword, what the ids name).
+# The API's choice fields -> (the event type of their subscriptions, what the ids name).
 CHOICE_FIELDS = {
-    "planCreated": ("plan_created", "template"),
-    "planUpdated": ("plan_updated", "template"),
-    "formSubmitted": ("form_submitted", "form"),
-    "statusUpdated": ("status_updated", "work queue"),
+    "planCreated": (EventType.PLAN_CREATED, "template"),
+    "planUpdated": (EventType.PLAN_UPDATED, "template"),
+    "formSubmitted": (EventType.FORM_SUBMITTED, "form"),
+    "statusUpdated": (EventType.WORK_QUEUE_ITEM_STATUS_UPDATED, "work queue"),
 }
+
+
+@extend_schema_field(CHOICE_SCHEMA)
+class SubscriptionsField(serializers.Field):
+    """An event type's subscriptions as a choice: "all", or the sorted ids (none: [])."""
+
+    def __init__(self, event_type: str, **kwargs: Any) -> None:
+        self.event_type = event_type
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, integration: HttpIntegration) -> Any:
+        rows = integration.subscriptions.all()  # prefetched
+        scopes = [row.scope_id for row in rows if row.event_type == self.event_type]
+        if None in scopes:  # an "every" row covers any narrower one beside it
+            return ALL
+        return sorted(scopes)
 
 
 @extend_schema_field(CHOICE_SCHEMA)
@@ -163,10 +179,10 @@ class WebhookSerializer(serializers.ModelSerializer):
     isActive = serializers.BooleanField(source="is_active")
     includeTestEvents = serializers.BooleanField(source="include_test_events")
     customHeaders = MaskedHeadersField(source="custom_headers", child=serializers.CharField())
-    planCreated = serializers.SerializerMethodField()
-    planUpdated = serializers.SerializerMethodField()
-    formSubmitted = serializers.SerializerMethodField()
-    statusUpdated = serializers.SerializerMethodField()
+    planCreated = SubscriptionsField(EventType.PLAN_CREATED)
+    planUpdated = SubscriptionsField(EventType.PLAN_UPDATED)
+    formSubmitted = SubscriptionsField(EventType.FORM_SUBMITTED)
+    statusUpdated = SubscriptionsField(EventType.WORK_QUEUE_ITEM_STATUS_UPDATED)
     conditions = serializers.SerializerMethodField()
     previousSecretExpiresAt = serializers.DateTimeField(
         source="previous_secret_expires_at",
@@ -199,36 +215,6 @@ class WebhookSerializer(serializers.ModelSerializer):
             "updatedAt",
         ]
         read_only_fields = fields
-
-    def _templates(self, integration: HttpIntegration, event_type: str, every: bool) -> Any:
-        if every:
-            return ALL
-        rows = integration.templates.all()  # prefetched
-        return sorted(row.template_id for row in rows if row.event_type == event_type)
-
-    @extend_schema_field(CHOICE_SCHEMA)
-    def get_planCreated(self, integration: HttpIntegration) -> Any:
-        return self._templates(
-            integration, PlanEventType.PLAN_CREATED, integration.plan_created_all
-        )
-
-    @extend_schema_field(CHOICE_SCHEMA)
-    def get_planUpdated(self, integration: HttpIntegration) -> Any:
-        return self._templates(
-            integration, PlanEventType.PLAN_UPDATED, integration.plan_updated_all
-        )
-
-    @extend_schema_field(CHOICE_SCHEMA)
-    def get_formSubmitted(self, integration: HttpIntegration) -> Any:
-        if integration.form_submitted_all:
-            return ALL
-        return sorted(row.form_id for row in integration.forms.all())
-
-    @extend_schema_field(CHOICE_SCHEMA)
-    def get_statusUpdated(self, integration: HttpIntegration) -> Any:
-        if integration.status_updated_all:
-            return ALL
-        return sorted(row.work_queue_id for row in integration.work_queues.all())
 
     @extend_schema_field(ConditionSerializer(many=True))
     def get_conditions(self, integration: HttpIntegration) -> list[dict[str, str]]:

@@ -115,7 +115,7 @@ IN_FLIGHT = OpenApiResponse(
 
 def _webhooks(request: Request):
     return HttpIntegration.objects.filter(organization=organization_of(request)).prefetch_related(
-        "templates", "forms", "work_queues", "conditions"
+        "subscriptions", "conditions"
     )
 
 
@@ -127,12 +127,13 @@ def _changes(request: Request, data: dict[str, Any]) -> dict[str, Any]:
         ATTRIBUTES[name]: value for name, value in data.items() if name in ATTRIBUTES
     }
     problems: dict[str, Any] = {}
-    for name, (keyword, kind) in CHOICE_FIELDS.items():
+    subscriptions: dict[str, Any] = {}
+    for name, (event_type, kind) in CHOICE_FIELDS.items():
         if name not in data:
             continue
         choice = data[name]
         if choice == webhook_services.ALL:
-            changes[keyword] = choice
+            subscriptions[event_type] = choice
             continue
         found = CHOSEN_MODELS[kind].objects.filter(organization=organization, pk__in=choice)
         rows = {row.pk: row for row in found}
@@ -143,7 +144,9 @@ def _changes(request: Request, data: dict[str, Any]) -> dict[str, Any]:
         }
         if unknown:
             problems[name] = unknown
-        changes[keyword] = [rows[pk] for pk in choice if pk in rows]
+        subscriptions[event_type] = [rows[pk] for pk in choice if pk in rows]
+    if subscriptions:
+        changes["subscriptions"] = subscriptions
     if problems:
         raise ValidationError(problems)
     if "conditions" in data:

@@ -19,6 +19,7 @@ import uuid
 def build(plans: int, url: str) -> dict:
     from dev.demo import create_demo_rules, create_demo_template
     from events.models import OutboxEvent
+    from events.types import EventType
     from healix.models import Organization, OrganizationAPIKey, User, UserType
     from integrations.webhooks.services import ALL, create_integration
     from plans import services
@@ -33,7 +34,9 @@ def build(plans: int, url: str) -> dict:
         str(services.assign_plan(actor=actor, template=template, user=patient).pk)
         for _ in range(plans)
     ]
-    create_integration(org, partner_name="receiver", url=url, plan_updated=ALL)
+    create_integration(
+        org, partner_name="receiver", url=url, subscriptions={EventType.PLAN_UPDATED: ALL}
+    )
     # The set-up's planCreated events are not the run: the run's events are its planUpdated.
     OutboxEvent.objects.filter(organization=org).delete()
     _row, key = OrganizationAPIKey.objects.create_key(

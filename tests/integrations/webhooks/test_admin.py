@@ -10,9 +10,9 @@ from django.utils import timezone
 from integrations.models import (
     DeliveryStatus,
     HttpIntegration,
-    HttpIntegrationTemplate,
     WebhookAttempt,
     WebhookDelivery,
+    WebhookSubscription,
 )
 from integrations.webhooks.services import send_test_event
 from tests.fixtures.webhooks import make_integration
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 ADD_URL = reverse("admin:integrations_httpintegration_add")
 LIST_URL = reverse("admin:integrations_httpintegration_changelist")
 DELIVERIES_URL = reverse("admin:integrations_webhookdelivery_changelist")
-INLINES = ("templates", "forms", "work_queues", "conditions", "events")
+INLINES = ("subscriptions", "conditions", "events")
 
 
 @pytest.fixture(autouse=True)
@@ -49,9 +49,9 @@ def test_creating_an_integration_shows_its_secret_once(hrh_client, org, template
     # When an administrator adds an integration choosing the template's plan created events
     data = integration_form(
         **{
-            "templates-TOTAL_FORMS": "1",
-            "templates-0-event_type": "planCreated",
-            "templates-0-template": str(template.pk),
+            "subscriptions-TOTAL_FORMS": "1",
+            "subscriptions-0-event_type": "planCreated",
+            "subscriptions-0-template": str(template.pk),
         }
     )
     response = hrh_client.post(ADD_URL, data)
@@ -59,7 +59,7 @@ def test_creating_an_integration_shows_its_secret_once(hrh_client, org, template
     # Then it belongs to hrh, with the choice, and the secret is in a message, once
     integration = HttpIntegration.objects.get()
     assert integration.organization == org
-    assert integration.templates.get().template == template
+    assert integration.subscriptions.get().template == template
     shown = [str(m) for m in get_messages(response.wsgi_request)]
     assert any(integration.secret in message for message in shown)
     hrh_client.get(response.url)  # the page after saving shows the message
@@ -93,14 +93,14 @@ def test_bad_urls_and_headers_are_refused_next_to_their_field(
 def test_another_organizations_template_cannot_be_chosen(hrh_client, other_template):
     data = integration_form(
         **{
-            "templates-TOTAL_FORMS": "1",
-            "templates-0-event_type": "planCreated",
-            "templates-0-template": str(other_template.pk),
+            "subscriptions-TOTAL_FORMS": "1",
+            "subscriptions-0-event_type": "planCreated",
+            "subscriptions-0-template": str(other_template.pk),
         }
     )
     response = hrh_client.post(ADD_URL, data)
     assert response.status_code == 200
-    assert not HttpIntegrationTemplate.objects.exists()
+    assert not WebhookSubscription.objects.exists()
 
 
 def test_another_organizations_integrations_and_deliveries_stay_out_of_reach(hrh_client, other_org):

@@ -9,6 +9,7 @@ import threading
 import pytest
 from standardwebhooks import Webhook
 
+from events.types import EventType
 from integrations.models import AttemptOutcome, DeliveryStatus, WebhookDelivery
 from integrations.webhooks import delivery
 from integrations.webhooks.services import ALL, send_test_event
@@ -25,8 +26,10 @@ def test_a_plan_created_reaches_the_partner_signed(
     receiver, other_receiver, webhook_settings, webhook_pipeline, webhook_worker,
 ):  # fmt: skip
     # Given an integration of each organization, both wanting every plan created
-    _mine, secret = make_integration(org, receiver.url(), plan_created=ALL)
-    make_integration(other_org, other_receiver.url(), plan_created=ALL)
+    _mine, secret = make_integration(
+        org, receiver.url(), subscriptions={EventType.PLAN_CREATED: ALL}
+    )
+    make_integration(other_org, other_receiver.url(), subscriptions={EventType.PLAN_CREATED: ALL})
     # When hrh assigns a plan (and the other organization assigns one)
     plan = services.assign_plan(actor=actor, template=template, user=patient)
     services.assign_plan(actor=other_actor, template=other_template, user=other_patient)

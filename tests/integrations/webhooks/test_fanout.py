@@ -10,7 +10,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from events.models import OutboxEvent
-from integrations.models import HttpIntegrationTemplate, WebhookDelivery
+from events.types import EventType
+from integrations.models import WebhookDelivery, WebhookSubscription
 from integrations.webhooks.fanout import fan_out, parse_event
 from integrations.webhooks.services import ALL, ConditionSpec, update_integration
 from plans import services
@@ -44,10 +45,20 @@ def test_plan_events_go_to_the_integrations_choosing_their_template(
 ):
     # Given integrations choosing: this template, the other one, all, and nothing
     make_integration(
-        org, URL, partner_name="this", plan_created=[template], plan_updated=[template]
+        org,
+        URL,
+        partner_name="this",
+        subscriptions={EventType.PLAN_CREATED: [template], EventType.PLAN_UPDATED: [template]},
     )
-    make_integration(org, URL, partner_name="that", plan_created=[second_template])
-    make_integration(org, URL, partner_name="all", plan_created=ALL, plan_updated=ALL)
+    make_integration(
+        org, URL, partner_name="that", subscriptions={EventType.PLAN_CREATED: [second_template]}
+    )
+    make_integration(
+        org,
+        URL,
+        partner_name="all",
+        subscriptions={EventType.PLAN_CREATED: ALL, EventType.PLAN_UPDATED: ALL},
+    )
     make_integration(org, URL, partner_name="none")
     # When a plan of the template is created and updated
     plan = services.assign_plan(actor=actor, template=template, user=patient)
@@ -62,8 +73,12 @@ def test_plan_events_go_to_the_integrations_choosing_their_template(
 
 
 def test_created_and_updated_are_chosen_separately(org, actor, patient, template):
-    make_integration(org, URL, partner_name="created only", plan_created=[template])
-    make_integration(org, URL, partner_name="updated only", plan_updated=[template])
+    make_integration(
+        org, URL, partner_name="created only", subscriptions={EventType.PLAN_CREATED: [template]}
+    )
+    make_integration(
+        org, URL, partner_name="updated only", subscriptions={EventType.PLAN_UPDATED: [template]}
+    )
     plan = services.assign_plan(actor=actor, template=template, user=patient)
     services.update_plan(actor=actor, plan=plan, risk_status="high")
     assert fan_out_all() == {("created only", "planCreated"), ("updated only", "planUpdated")}
@@ -74,15 +89,22 @@ def test_form_submitted_goes_to_the_chosen_forms_of_the_chosen_templates(
 ):
     intake = template.forms.get(name="intake")
     same_name_elsewhere = second_template.forms.get(name="intake")
-    make_integration(org, URL, partner_name="intake", form_submitted=[intake])
-    make_integration(org, URL, partner_name="elsewhere", form_submitted=[same_name_elsewhere])
+    make_integration(
+        org, URL, partner_name="intake", subscriptions={EventType.FORM_SUBMITTED: [intake]}
+    )
+    make_integration(
+        org,
+        URL,
+        partner_name="elsewhere",
+        subscriptions={EventType.FORM_SUBMITTED: [same_name_elsewhere]},
+    )
     make_integration(
         org,
         URL,
         partner_name="appointment",
-        form_submitted=[template.forms.get(name="appointment")],
+        subscriptions={EventType.FORM_SUBMITTED: [template.forms.get(name="appointment")]},
     )
-    make_integration(org, URL, partner_name="all", form_submitted=ALL)
+    make_integration(org, URL, partner_name="all", subscriptions={EventType.FORM_SUBMITTED: ALL})
     services.submit_form(actor=actor, assignment=plan.form_assignments.get(), data={"age": 40})
     assert fan_out_all() == {("intake", "formSubmitted"), ("all", "formSubmitted")}
 
@@ -91,9 +113,21 @@ def test_status_updates_go_to_the_chosen_work_queues(org, actor, plan, work_queu
     from tests.fixtures.domain import make_work_queue
 
     other_queue = make_work_queue(org, "radiology")
-    make_integration(org, URL, partner_name="triage", status_updated=[work_queue])
-    make_integration(org, URL, partner_name="radiology", status_updated=[other_queue])
-    make_integration(org, URL, partner_name="all", status_updated=ALL)
+    make_integration(
+        org,
+        URL,
+        partner_name="triage",
+        subscriptions={EventType.WORK_QUEUE_ITEM_STATUS_UPDATED: [work_queue]},
+    )
+    make_integration(
+        org,
+        URL,
+        partner_name="radiology",
+        subscriptions={EventType.WORK_QUEUE_ITEM_STATUS_UPDATED: [other_queue]},
+    )
+    make_integration(
+        org, URL, partner_name="all", subscriptions={EventType.WORK_QUEUE_ITEM_STATUS_UPDATED: ALL}
+    )
     item = services.create_work_queue_item(actor=actor, queue=work_queue, plan=plan, title="X")
     services.change_work_queue_item_status(actor=actor, item=item, status="done")
     assert fan_out_all() == {
@@ -104,16 +138,20 @@ def test_status_updates_go_to_the_chosen_work_queues(org, actor, plan, work_queu
 
 def test_test_user_events_only_when_included(org, actor, template, nurse):
     tester = make_user(org, "tester", is_test=True)
-    make_integration(org, URL, partner_name="default", plan_created=ALL)
+    make_integration(org, URL, partner_name="default", subscriptions={EventType.PLAN_CREATED: ALL})
     make_integration(
-        org, URL, partner_name="with tests", plan_created=ALL, include_test_events=True
+        org,
+        URL,
+        partner_name="with tests",
+        subscriptions={EventType.PLAN_CREATED: ALL},
+        include_test_events=True,
     )
     services.assign_plan(actor=actor, template=template, user=tester)
     assert fan_out_all() == {("with tests", "planCreated")}
 
 
 def test_inactive_integrations_receive_nothing(org, actor, patient, template):
-    integration, _secret = make_integration(org, URL, plan_created=ALL)
+    integration, _secret = make_integration(org, URL, subscriptions={EventType.PLAN_CREATED: ALL})
     update_integration(integration, is_active=False)
     services.assign_plan(actor=actor, template=template, user=patient)
     assert fan_out_all() == set()
@@ -125,16 +163,19 @@ def test_payload_condition_in_shorthand_syntax(org, actor, plan, work_queue):
         org,
         URL,
         partner_name="done, urgent",
-        status_updated=ALL,
+        subscriptions={EventType.WORK_QUEUE_ITEM_STATUS_UPDATED: ALL},
         conditions=[
             ConditionSpec("status", "text", "=done"),
             ConditionSpec("priority", "number", ">=3"),
         ],
     )
     make_integration(
-        org, URL, partner_name="not waiting", status_updated=ALL,
+        org,
+        URL,
+        partner_name="not waiting",
+        subscriptions={EventType.WORK_QUEUE_ITEM_STATUS_UPDATED: ALL},
         conditions=[ConditionSpec("status", "text", "notIn[waiting]")],
-    )  # fmt: skip
+    )
     urgent = services.create_work_queue_item(
         actor=actor, queue=work_queue, plan=plan, title="A", priority=5
     )
@@ -156,7 +197,7 @@ def test_payload_condition_in_shorthand_syntax(org, actor, plan, work_queue):
 
 def test_a_nested_info_field_can_be_a_condition(org, actor, plan):
     make_integration(
-        org, URL, partner_name="older", form_submitted=ALL,
+        org, URL, partner_name="older", subscriptions={EventType.FORM_SUBMITTED: ALL},
         conditions=[ConditionSpec("data.age", "number", "range[65,120]")],
     )  # fmt: skip
     services.submit_form(actor=actor, assignment=plan.form_assignments.get(), data={"age": 40})
@@ -166,13 +207,16 @@ def test_a_nested_info_field_can_be_a_condition(org, actor, plan):
 def test_a_bad_condition_is_refused_when_saved(org):
     with pytest.raises(ValidationError) as refused:
         make_integration(
-            org, URL, status_updated=ALL, conditions=[ConditionSpec("priority", "number", ">>3")]
+            org,
+            URL,
+            subscriptions={EventType.WORK_QUEUE_ITEM_STATUS_UPDATED: ALL},
+            conditions=[ConditionSpec("priority", "number", ">>3")],
         )
     assert "cell" in refused.value.message_dict
 
 
 def test_fan_out_twice_creates_each_delivery_once(org, actor, patient, template):
-    make_integration(org, URL, plan_created=ALL)
+    make_integration(org, URL, subscriptions={EventType.PLAN_CREATED: ALL})
     services.assign_plan(actor=actor, template=template, user=patient)
     fan_out_all()
     fan_out_all()
@@ -184,10 +228,10 @@ def test_one_organizations_events_never_reach_anothers_integrations(
 ):
     # Given the other organization's integration wanting everything, test events included
     make_integration(
-        other_org, URL, partner_name="other's", plan_created=ALL, plan_updated=ALL,
-        form_submitted=ALL, status_updated=ALL, include_test_events=True,
+        other_org, URL, partner_name="other's", subscriptions=dict.fromkeys(EventType.values, ALL),
+        include_test_events=True,
     )  # fmt: skip
-    make_integration(org, URL, partner_name="mine", plan_created=ALL)
+    make_integration(org, URL, partner_name="mine", subscriptions={EventType.PLAN_CREATED: ALL})
     # When hrh produces events of every type
     plan = services.assign_plan(actor=actor, template=template, user=patient)
     services.update_plan(actor=actor, plan=plan, risk_status="high")
@@ -203,11 +247,11 @@ def test_one_organizations_events_never_reach_anothers_integrations(
 def test_choices_of_another_organization_are_refused(org, other_template):
     # In validation ...
     with pytest.raises(ValidationError):
-        make_integration(org, URL, plan_created=[other_template])
+        make_integration(org, URL, subscriptions={EventType.PLAN_CREATED: [other_template]})
     # ... and by PostgreSQL itself
     integration, _secret = make_integration(org, URL)
     with pytest.raises(IntegrityError), transaction.atomic():
-        HttpIntegrationTemplate.objects.create(
+        WebhookSubscription.objects.create(
             organization=org, integration=integration, event_type="planCreated",
             template=other_template,
         )  # fmt: skip
@@ -226,10 +270,10 @@ def test_the_consumers_cache_sees_every_change_to_an_integration(org, actor, pat
 
     assert deliveries_after_one_plan() == 0
     # When it starts wanting plan created, then is deactivated
-    update_integration(integration, plan_created=ALL)
+    update_integration(integration, subscriptions={EventType.PLAN_CREATED: ALL})
     assert deliveries_after_one_plan() == 1
     update_integration(integration, is_active=False)
     assert deliveries_after_one_plan() == 1
     # And a new integration is seen at once too
-    make_integration(org, URL, partner_name="new", plan_created=ALL)
+    make_integration(org, URL, partner_name="new", subscriptions={EventType.PLAN_CREATED: ALL})
     assert deliveries_after_one_plan() == 2
