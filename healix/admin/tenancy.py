@@ -103,7 +103,7 @@ class OrganizationAPIKeyForm(forms.ModelForm):
 
     class Meta:
         model = OrganizationAPIKey
-        fields = ("organization", "name", "scopes", "expiry_date", "revoked")
+        fields = ("organization", "name", "partner", "scopes", "expiry_date", "revoked")
 
 
 @admin.register(OrganizationAPIKey)
@@ -127,6 +127,7 @@ class OrganizationAPIKeyAdmin(OrganizationScopedAdmin, APIKeyModelAdmin):
     fields = (
         "organization",
         "name",
+        "partner",
         "scopes",
         "expiry_date",
         "revoked",
