@@ -105,6 +105,16 @@ class OrganizationAPIKeyForm(forms.ModelForm):
         model = OrganizationAPIKey
         fields = ("organization", "name", "partner", "scopes", "expiry_date", "revoked")
 
+    def clean(self) -> dict:
+        # A superuser picks among every organization's partners; PostgreSQL would refuse a
+        # partner of another organization (composite key): say so next to the field instead.
+        data = super().clean()
+        partner, organization = data.get("partner"), data.get("organization")
+        foreign = partner is not None and organization is not None
+        if foreign and partner.organization_id != organization.pk:
+            self.add_error("partner", "This partner belongs to another organization.")
+        return data
+
 
 @admin.register(OrganizationAPIKey)
 class OrganizationAPIKeyAdmin(OrganizationScopedAdmin, APIKeyModelAdmin):

@@ -157,3 +157,16 @@ def test_the_migration_makes_one_partner_per_partner_name_of_each_organization(o
     assert [r.partner_name for r in rows] == ["Acme", "Acme", "Beta", "acme "]
     keys = {key.prefix: key.partner for key in OrganizationAPIKey.objects.all()}
     assert str(keys["k1"]) == "Beta" and keys["k2"] is None
+
+
+def test_a_webhook_registered_with_a_partners_key_is_the_partners(partner, webhook_settings):
+    client = key_client(
+        make_api_key(partner.organization, "acme", scopes=["webhooks:admin"], partner=partner)
+    )
+    answer = client.post(
+        "/api/v1/webhooks/",
+        json.dumps({"partnerName": "Acme", "url": "http://127.0.0.1:9/hook"}),
+        content_type="application/json",
+    )
+    assert answer.status_code == 201, answer.content
+    assert HttpIntegration.objects.get().partner == partner

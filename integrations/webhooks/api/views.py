@@ -190,7 +190,7 @@ class WebhookListView(mixins.ListModelMixin, OrganizationScopedView):
         changes = _changes(request, given.validated_data)
         with service_errors(WEBHOOK_FIELDS):
             webhook, secret = webhook_services.create_integration(
-                organization_of(request), **changes
+                organization_of(request), partner_id=request.auth.partner_id, **changes
             )
         body = WebhookSerializer(_webhooks(request).get(pk=webhook.pk)).data
         return Response(
