@@ -76,8 +76,13 @@ def try_payload(request: HttpRequest) -> HttpResponse:
     """Validate a payload as ingest() would, storing nothing (a read: read-only sessions may)."""
     partner = request.portal.partner
     names = queries.subjects(partner)
-    subject = request.POST.get("subject", "") if request.method == "POST" else ""
-    body = request.POST.get("body", "") if request.method == "POST" else ""
+    subject = request.POST.get("subject", "")
+    body = request.POST.get("body", "")
+    if request.method == "GET" and request.GET.get("event"):
+        # "Try a fixed copy" of one of its events: that event's subject and payload.
+        event = queries.inbound_event(partner, request.GET["event"])
+        subject = event.subject
+        body = _pretty(event.payload) if event.payload is not None else event.raw_body
     verdict = None
     if request.method == "POST":
         if subject not in names:

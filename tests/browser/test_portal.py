@@ -1,16 +1,25 @@
 """A partner, alone in a browser at 1366 x 768: the organization's backend asks the API for a
 magic link, the partner follows it, finds why its webhook fails (its receiver, a real loopback
 HTTP server, answers 500), points the endpoint at its fixed receiver, replays what failed and
-sees the deliveries succeed, delivered by a real Celery worker. No page scrolls sideways, no
-console error, no CSP violation."""
+sees the deliveries succeed, delivered by a real Celery worker; and finds why an inbound event
+was rejected, and tries the fix without sending it. No page scrolls sideways, no console
+error, no CSP violation."""
 
+import json
 import re
 
 import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from integrations.models import DeliveryStatus, WebhookDelivery
+from integrations.inbound.services import ingest
+from integrations.models import (
+    DeliveryStatus,
+    InboundEvent,
+    IntegrationDefinition,
+    IntegrationField,
+    WebhookDelivery,
+)
 from integrations.webhooks import services as webhook_services
 from portal import services as portal_services
 from tests.fixtures.integrations import make_api_key
@@ -102,4 +111,59 @@ def test_a_partner_fixes_its_failing_webhook_and_replays_what_it_missed(
     _fits(page)
     shots("deliveries-succeeded")
     assert all(request.path == "/fixed" for request in receiver.received)
+    assert console_errors.take() == []
+
+
+def test_a_partner_finds_why_an_inbound_event_was_rejected_and_tries_a_fix(
+    page, shots, org, template, plan, console_errors
+):
+    # Given a subject of the organization, a key of the partner that may send to it, and a
+    # payload of the partner's that was rejected
+    definition = IntegrationDefinition.objects.create(
+        organization=org, template=template, subject="labResult"
+    )
+    IntegrationField.objects.create(
+        definition=definition, name="potassium", field_type="number", required=True
+    )
+    partner = make_partner(org, "Acme Labs")
+    make_api_key(org, "acme", scopes=["inbound:write", "events:read"], partner=partner)
+    body = {"planId": str(plan.pk), "potassium": "high", "unit": "mmol/L"}
+    ingest(org, "labResult", json.dumps(body), "rest")
+    link = portal_services.issue_session(partner, access="read-only")
+
+    page.goto(link.path)
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_role("navigation").get_by_role("link", name="Inbound").click()
+    row = page.locator("tbody tr", has_text="rejected")
+    expect(row).to_contain_text("#/potassium")
+    _fits(page)
+    shots("inbound")
+    row.get_by_role("link").click()
+    problems = page.locator("tbody tr")
+    expect(problems).to_have_count(2)
+    expect(problems.nth(0)).to_contain_text("#/potassium")
+    expect(problems.nth(1)).to_contain_text("#/unit")
+    expect(problems.nth(1)).to_contain_text("Unknown field")
+    _fits(page)
+    shots("rejected-event")
+
+    # The fix, tried before it is sent: nothing is stored
+    page.get_by_role("link", name="Try a fixed copy").click()
+    expect(page.get_by_label("Subject")).to_have_value("labResult")
+    page.get_by_label("Payload (JSON)").fill(json.dumps({**body, "potassium": 5.9}))
+    page.get_by_role("button", name="Check").click()
+    expect(page.locator("#verdict")).to_contain_text("#/unit")
+    page.get_by_label("Payload (JSON)").fill(json.dumps({"planId": str(plan.pk), "potassium": 5.9}))
+    page.get_by_role("button", name="Check").click()
+    expect(page.locator("#verdict")).to_contain_text("Would be accepted, for 1 plan.")
+    _fits(page)
+    shots("try-a-payload")
+    assert InboundEvent.objects.count() == 1
+
+    # The other pages of a partner fit the window too
+    for name, heading in [("Event catalog", "Event catalog"), ("Bus", "The bus (NATS)")]:
+        page.get_by_role("navigation").get_by_role("link", name=name).click()
+        expect(page.get_by_role("heading", name=heading)).to_be_visible()
+        _fits(page)
+        shots(name.lower().replace(" ", "-"))
     assert console_errors.take() == []
