@@ -15,7 +15,6 @@ from django.utils import timezone
 
 from integrations.models import DeliveryStatus
 from integrations.webhooks import services as webhook_services
-from integrations.webhooks.api.serializers import CHOICE_FIELDS
 from portal import endpoint_forms, queries
 from portal.access import portal_page, refused
 from portal.stats import endpoint_stats
@@ -52,7 +51,6 @@ def _form_context(request: HttpRequest, values: dict, problems: list) -> dict:
             ("statusUpdated", "Work queue item status updated: work queues"),
         )
     ]
-    assert {c["name"] for c in choices} == set(CHOICE_FIELDS)
     rows = list(values.get("conditions") or [])
     rows += [{"path": "", "fieldType": "text", "cell": ""}] * endpoint_forms.CONDITION_ROWS
     return {

@@ -148,7 +148,8 @@ def test_a_new_endpoint_belongs_to_the_partner_and_shows_its_secret_once(
     )
     created = HttpIntegration.objects.get()
     assert created.partner == partner and created.partner_name == partner.name
-    assert created.plan_created_all and created.secret in page.content.decode()
+    assert WebhookSerializer(created).data["planCreated"] == "all"
+    assert created.secret in page.content.decode()
 
 
 def test_every_catalog_example_validates_against_its_served_schema(partner, portal_as):

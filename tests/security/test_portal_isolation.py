@@ -20,6 +20,7 @@ from integrations.models import (
     IntegrationField,
     WebhookDelivery,
 )
+from integrations.webhooks.api.serializers import WebhookSerializer
 from portal import services
 from portal.models import Partner, PortalSession
 from tests.fixtures.domain import make_template
@@ -84,11 +85,11 @@ def world(org, other_org, webhook_settings):
 def _fingerprint() -> list:
     return [
         sorted(
-            HttpIntegration.objects.values_list(
-                "id", "url", "is_active", "secret", "plan_created_all", "updated_at"
-            ),
+            HttpIntegration.objects.values_list("id", "url", "is_active", "secret", "updated_at"),
             key=str,
         ),
+        # The filters as the API reads them, whatever tables hold them.
+        sorted((str(w.pk), WebhookSerializer(w).data) for w in HttpIntegration.objects.all()),
         sorted(WebhookDelivery.objects.values_list("id", "status", "next_attempt_at"), key=str),
         PortalSession.objects.count(),
     ]
