@@ -10,5 +10,6 @@ pytest_plugins = [
     "tests.fixtures.bus",
     "tests.fixtures.webhooks",
     "tests.fixtures.web",
+    "tests.fixtures.portal",
     "tests.fixtures.api",  # last: it imports the modules above
 ]

@@ -232,6 +232,14 @@ class OrganizationAPIKey(AbstractAPIKey):
         verbose_name="service account",
         help_text="The user the key acts as; events it causes name it as requestedBy.",
     )
+    # The partner whose portal shows the key (docs/portal.md).
+    partner = models.ForeignKey(
+        "portal.Partner",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="api_keys",
+    )
     last_used_at = models.DateTimeField(
         null=True,
         blank=True,

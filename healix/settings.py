@@ -137,6 +137,7 @@ INSTALLED_APPS = [
     "integrations",
     "rules",
     "bus",
+    "portal",
     # Development tooling, installed for its commands; no production module imports it.
     "dev",
 ]
@@ -208,6 +209,7 @@ HEALIX_TEMPLATE_IMPORT_MAX_BYTES = env.int(
 
 # Inbound integration events (integrations/): exactly the names of that module's __all__.
 from healix.settings_inbound import *  # noqa: E402, F403
+from healix.settings_portal import *  # noqa: E402, F403
 
 # Rules (rules/).
 # How many evaluations one trigger may cause when rule actions change data that "on change"

@@ -20,6 +20,8 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("metrics", metrics, name="metrics"),
+    # The partner portal: server-rendered pages behind a magic link (docs/portal.md).
+    path("portal/", include("portal.urls")),
     # The REST API: each app's api/ package, and the OpenAPI document describing them all.
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="openapi"),
     path("api/v1/docs/", swagger_ui, name="swagger-ui"),
@@ -28,6 +30,7 @@ urlpatterns = [
     path("api/v1/", include("integrations.webhooks.api.urls")),
     path("api/v1/", include("plans.api.urls")),
     path("api/v1/", include("bus.urls")),
+    path("api/v1/", include("portal.api.urls")),
     # Last: whatever else is under /api/ answers problem details, not an HTML page.
     re_path(r"^api/(?P<path>.*)$", api_not_found),
 ]

@@ -37,6 +37,8 @@ GROUP_GRANTS: dict[str, tuple[str, ...]] = {
         "integrations.webhookdelivery",
         "integrations.webhookattempt",
         "rules",
+        # Partners and the portal links issued to them (docs/portal.md).
+        "portal",
     ),
 }
 ACTIONS = ("add", "change", "delete", "view")

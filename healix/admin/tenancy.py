@@ -103,7 +103,17 @@ class OrganizationAPIKeyForm(forms.ModelForm):
 
     class Meta:
         model = OrganizationAPIKey
-        fields = ("organization", "name", "scopes", "expiry_date", "revoked")
+        fields = ("organization", "name", "partner", "scopes", "expiry_date", "revoked")
+
+    def clean(self) -> dict:
+        # A superuser picks among every organization's partners; PostgreSQL would refuse a
+        # partner of another organization (composite key): say so next to the field instead.
+        data = super().clean()
+        partner, organization = data.get("partner"), data.get("organization")
+        foreign = partner is not None and organization is not None
+        if foreign and partner.organization_id != organization.pk:
+            self.add_error("partner", "This partner belongs to another organization.")
+        return data
 
 
 @admin.register(OrganizationAPIKey)
@@ -127,6 +137,7 @@ class OrganizationAPIKeyAdmin(OrganizationScopedAdmin, APIKeyModelAdmin):
     fields = (
         "organization",
         "name",
+        "partner",
         "scopes",
         "expiry_date",
         "revoked",

@@ -50,6 +50,7 @@ __all__ = [
     "Message",
     "Outcome",
     "canonical_hash",
+    "check_only",
     "ingest",
     "ingest_batch",
     "rerun",
@@ -109,6 +110,17 @@ def _check(
     if problems:
         return payload, INVALID, sorted(problems, key=lambda p: p.pointer), []
     return payload, None, [], target.plan_ids
+
+
+def check_only(
+    organization_id: int, subject: str, body: bytes | str
+) -> tuple[Rejection | None, list[Problem], list[uuid.UUID]]:
+    """Every check ingest() makes, storing nothing: (why it would be rejected or None, its
+    problems, the plans it would go to). The partner portal's "try a payload"."""
+    _payload, rejection, problems, plan_ids = _check(
+        organization_id, subject, body, DefinitionCache()
+    )
+    return rejection, problems, plan_ids
 
 
 def ingest(

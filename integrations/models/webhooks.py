@@ -41,6 +41,14 @@ class HttpIntegration(OrganizationOwned):
         max_length=200,
         help_text="Who receives these webhooks, for example Acme Scheduling.",
     )
+    # The partner whose portal shows it (docs/portal.md); none: only the admin and API do.
+    partner = models.ForeignKey(
+        "portal.Partner",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="integrations",
+    )
     url = models.URLField(
         max_length=2000,
         verbose_name="URL",
@@ -96,6 +104,8 @@ class HttpIntegration(OrganizationOwned):
     updated_at = models.DateTimeField(
         auto_now=True,
     )
+
+    same_organization_fields = ("partner",)
 
     class Meta:
         ordering = ["organization", "partner_name"]

@@ -132,12 +132,15 @@ def create_integration(
     is_active: bool = True,
     include_test_events: bool = False,
     custom_headers: dict[str, str] | None = None,
+    partner_id: int | None = None,
     **choices: Any,
 ) -> tuple[HttpIntegration, str]:
-    """A new integration and its secret, which is shown to the caller this once."""
+    """A new integration and its secret, which is shown to the caller this once; `partner_id`
+    names the partner (of the same organization) whose portal created it."""
     secret = new_secret()
     integration = HttpIntegration(
         organization=organization,
+        partner_id=partner_id,
         partner_name=partner_name,
         url=url,
         is_active=is_active,

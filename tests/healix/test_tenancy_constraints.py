@@ -34,6 +34,8 @@ from plans.models import (
     WorkQueueItem,
     WorkQueueItemStatusChange,
 )
+from portal.models import Partner, PortalSession
+from portal.services import issue_session, set_members
 from rules.models import Rule, RuleAction, RuleColumn, RuleEvaluation
 from rules.services import evaluate_inbound_events
 from templates.models import (
@@ -111,6 +113,8 @@ def build_world(organization: Organization) -> dict[Any, models.Model]:
         },
     )
     rotate_secret(integration)
+    partner = Partner.objects.create(organization=organization, name="Acme")
+    set_members(partner, integrations=[integration])
     create_demo_rules(template)
     rule = template.rules.get()
     RuleAction.objects.create(
@@ -155,6 +159,8 @@ def build_world(organization: Organization) -> dict[Any, models.Model]:
         Rule: rule,
         RuleAction: rule.actions.get(position=2),
         RuleEvaluation: RuleEvaluation.objects.get(plan=plan),
+        Partner: partner,
+        PortalSession: issue_session(partner).session,
     }
 
 
@@ -186,10 +192,12 @@ def test_the_generic_check_covers_every_tenant_reference():
         "FormAssignmentDefinition.role",
         "FormAssignmentDefinition.template",
         "FormSubmission.assignment",
+        "HttpIntegration.partner",
         "HttpIntegrationEvent.integration",
         "IntegrationDefinition.template",
         "Plan.template",
         "Plan.user",
+        "PortalSession.partner",
         "Role.template",
         "RoleAssignment.plan",
         "RoleAssignment.role",

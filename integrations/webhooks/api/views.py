@@ -23,6 +23,7 @@ from healix.api.openapi import PROBLEM_MEDIA_TYPE
 from healix.api.problems import problem_response
 from healix.api.rest import OrganizationScopedView, service_errors
 from healix.api.scopes import Scope
+from healix.models import Organization
 from integrations.models import HttpIntegration, WebhookAttempt, WebhookDelivery
 from integrations.webhooks import services as webhook_services
 from integrations.webhooks.api.filters import WebhookDeliveryFilter
@@ -45,6 +46,7 @@ __all__ = [
     "WebhookListView",
     "WebhookRotateSecretView",
     "WebhookTestView",
+    "webhook_changes",
 ]
 
 # The services' (and the model's) field names -> the API's.
@@ -120,9 +122,13 @@ def _webhooks(request: Request):
 
 
 def _changes(request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    return webhook_changes(organization_of(request), data)
+
+
+def webhook_changes(organization: Organization, data: dict[str, Any]) -> dict[str, Any]:
     """The validated body as the services' keywords, with the chosen ids turned into the
-    organization's own rows; any id that is not one of them is a 400 at its place."""
-    organization = organization_of(request)
+    organization's own rows; any id that is not one of them is a 400 at its place. The
+    partner portal (portal/) sends its forms through here too."""
     changes: dict[str, Any] = {
         ATTRIBUTES[name]: value for name, value in data.items() if name in ATTRIBUTES
     }
@@ -187,7 +193,7 @@ class WebhookListView(mixins.ListModelMixin, OrganizationScopedView):
         changes = _changes(request, given.validated_data)
         with service_errors(WEBHOOK_FIELDS):
             webhook, secret = webhook_services.create_integration(
-                organization_of(request), **changes
+                organization_of(request), partner_id=request.auth.partner_id, **changes
             )
         body = WebhookSerializer(_webhooks(request).get(pk=webhook.pk)).data
         return Response(
