@@ -1,6 +1,7 @@
 """Partners and their portal links in the admin (Administrators).
 
-A partner's page picks its API keys and HTTP integrations (of its organization only). The
+A partner's page picks its API keys, HTTP integrations and inbound subjects (of its
+organization only; a subject is one partner's at most). The
 action "Issue a portal link…" asks read-only or read-write and shows the link once, in a
 message; Portal sessions lists every link with its state, and "Revoke" ends one at once.
 Thin: portal/services.py does the work."""
@@ -14,7 +15,7 @@ from django.template.response import TemplateResponse
 
 from healix.admin.scoping import OrganizationScopedAdmin, is_platform_admin
 from healix.models import OrganizationAPIKey
-from integrations.models import HttpIntegration
+from integrations.models import HttpIntegration, IntegrationDefinition
 from portal import services
 from portal.models import Partner, PortalAccess, PortalSession
 
@@ -32,8 +33,23 @@ class PartnerForm(forms.ModelForm):
         required=False,
         widget=forms.CheckboxSelectMultiple,
         label="API keys",
-        help_text="Its keys: their bus access and (with inbound:write) the inbound subjects.",
+        help_text="Its keys: their bus access in its portal.",
     )
+    subjects = forms.MultipleChoiceField(
+        choices=(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="inbound subjects",
+        help_text="The subjects it sends: their schemas and inbound events are shown in its "
+        "portal. A subject is one partner's at most.",
+    )
+
+    def clean_subjects(self) -> list[str]:
+        subjects = self.cleaned_data["subjects"]
+        problem = services.subject_problem(self.instance, subjects)
+        if problem:
+            raise forms.ValidationError(problem)
+        return subjects
 
     class Meta:
         model = Partner
@@ -59,7 +75,7 @@ class PartnerAdmin(OrganizationScopedAdmin):
 
     def get_fields(self, request, obj=None):
         fields = ["organization", "name"] if is_platform_admin(request) else ["name"]
-        return fields + (["integrations", "api_keys"] if obj is not None else [])
+        return fields + (["integrations", "api_keys", "subjects"] if obj is not None else [])
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
@@ -76,6 +92,10 @@ class PartnerAdmin(OrganizationScopedAdmin):
                 self.fields["api_keys"].queryset = OrganizationAPIKey.objects.filter(
                     organization_id=organization_id, revoked=False
                 )
+                names = IntegrationDefinition.objects.filter(organization_id=organization_id)
+                choices = sorted(set(names.values_list("subject", flat=True)))
+                self.fields["subjects"].choices = [(name, name) for name in choices]
+                self.initial["subjects"] = list(obj.subjects.values_list("subject", flat=True))
                 self.initial["integrations"] = list(obj.integrations.values_list("pk", flat=True))
                 self.initial["api_keys"] = list(obj.api_keys.values_list("pk", flat=True))
 
@@ -88,6 +108,7 @@ class PartnerAdmin(OrganizationScopedAdmin):
                 form.instance,
                 integrations=form.cleaned_data["integrations"],
                 api_keys=form.cleaned_data["api_keys"],
+                subjects=form.cleaned_data["subjects"],
             )
 
     def has_issue_permission(self, request: HttpRequest) -> bool:

@@ -14,7 +14,7 @@ from django.utils import timezone
 from healix.models import OrganizationOwned
 from templates.models import owned_constraints
 
-__all__ = ["Partner", "PortalAccess", "PortalSession"]
+__all__ = ["Partner", "PartnerSubject", "PortalAccess", "PortalSession"]
 
 
 class Partner(OrganizationOwned):
@@ -39,6 +39,36 @@ class Partner(OrganizationOwned):
 
     def __str__(self) -> str:
         return self.name
+
+
+class PartnerSubject(OrganizationOwned):
+    """An inbound subject the partner sends: its schema and its inbound events are the
+    partner's in the portal. A subject belongs to one partner of its organization at most, so
+    no partner sees another's inbound events (they record no key, and the bus cannot say which
+    key published a message: the subject is what tells them apart)."""
+
+    partner = models.ForeignKey(
+        Partner,
+        on_delete=models.CASCADE,
+        related_name="subjects",
+    )
+    subject = models.CharField(
+        max_length=200,
+    )
+
+    same_organization_fields = ("partner",)
+
+    class Meta:
+        ordering = ["subject"]
+        constraints = owned_constraints(
+            models.UniqueConstraint(
+                fields=["organization", "subject"],
+                name="partnersubject_one_partner_per_subject",
+            ),
+        )
+
+    def __str__(self) -> str:
+        return self.subject
 
 
 class PortalAccess(models.TextChoices):

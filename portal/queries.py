@@ -2,16 +2,15 @@
 integrations, their deliveries, its API keys, its subjects and their inbound events. A row of
 another partner or organization is simply not found (404), whatever id is asked for.
 
-"The partner's subjects" (docs/portal.md): the organization's inbound subjects, when one of
-the partner's unrevoked keys may write inbound events (inbound:write); otherwise none. Inbound
-events record no key, so its inbound events are the organization's on those subjects."""
+"The partner's subjects" (docs/portal.md): the inbound subjects an administrator made its own
+(PartnerSubject; each subject is one partner's at most). Its inbound events are those of its
+subjects: events record no key, and the bus cannot say which key published a message."""
 
 import uuid
 
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 
-from healix.api.scopes import Scope
 from healix.models import OrganizationAPIKey
 from integrations.models import (
     HttpIntegration,
@@ -20,7 +19,7 @@ from integrations.models import (
     WebhookAttempt,
     WebhookDelivery,
 )
-from portal.models import Partner
+from portal.models import Partner, PartnerSubject
 
 __all__ = [
     "api_keys",
@@ -83,10 +82,10 @@ def api_keys(partner: Partner) -> QuerySet[OrganizationAPIKey]:
 
 def subjects(partner: Partner) -> list[str]:
     """The subjects whose events and schemas the partner sees (see the module doc)."""
-    if not api_keys(partner).filter(scopes__contains=[Scope.INBOUND_WRITE.value]).exists():
-        return []
-    names = IntegrationDefinition.objects.filter(organization_id=partner.organization_id)
-    return sorted(set(names.values_list("subject", flat=True)))
+    owned = PartnerSubject.objects.filter(
+        organization_id=partner.organization_id, partner_id=partner.pk
+    )
+    return sorted(owned.values_list("subject", flat=True))
 
 
 def definitions(partner: Partner) -> QuerySet[IntegrationDefinition]:

@@ -3,7 +3,8 @@ own views call.
 
 issue_session() makes a magic link's token (shown once; only its SHA-256 is kept);
 start_session() spends it, once; live_session() reads a started session back on every request;
-revoke_session() ends one. set_members() gives a partner its keys and HTTP integrations."""
+revoke_session() ends one. set_members() gives a partner its keys, HTTP integrations and inbound
+subjects (subject_problem() says why a subject cannot be its own)."""
 
 import hashlib
 import secrets
@@ -18,8 +19,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from healix.models import OrganizationAPIKey, User
-from integrations.models import HttpIntegration
-from portal.models import Partner, PortalAccess, PortalSession
+from integrations.models import HttpIntegration, IntegrationDefinition
+from portal.models import Partner, PartnerSubject, PortalAccess, PortalSession
 
 __all__ = [
     "IssuedLink",
@@ -29,6 +30,7 @@ __all__ = [
     "revoke_session",
     "set_members",
     "start_session",
+    "subject_problem",
     "token_hash",
 ]
 
@@ -132,14 +134,53 @@ def revoke_session(session: PortalSession, at: datetime | None = None) -> bool:
 
 
 @transaction.atomic
+def subject_problem(partner: Partner, subjects: Iterable[str]) -> str:
+    """Why these subjects cannot all be the partner's ("" when they can): each must be one an
+    integration of its organization listens to, and no other partner's."""
+    subjects = set(subjects)
+    known = set(
+        IntegrationDefinition.objects.filter(organization_id=partner.organization_id)
+        .filter(subject__in=subjects)
+        .values_list("subject", flat=True)
+    )
+    problems = [
+        f"no integration of the organization listens to {subject}"
+        for subject in sorted(subjects - known)
+    ]
+    taken = (
+        PartnerSubject.objects.filter(organization_id=partner.organization_id)
+        .filter(subject__in=subjects)
+        .exclude(partner_id=partner.pk)
+        .select_related("partner")
+        .order_by("subject")
+    )
+    problems += [f"{row.subject} is already {row.partner}'s" for row in taken]
+    return "; ".join(problems) + "." if problems else ""
+
+
+@transaction.atomic
 def set_members(
     partner: Partner,
     *,
     integrations: Iterable[HttpIntegration] | None = None,
     api_keys: Iterable[OrganizationAPIKey] | None = None,
+    subjects: Iterable[str] | None = None,
 ) -> None:
-    """Make exactly these the partner's integrations / keys (None leaves one as it is). Rows
-    of another organization are refused (and by PostgreSQL's composite keys)."""
+    """Make exactly these the partner's integrations / keys / inbound subjects (None leaves
+    one as it is). Rows of another organization are refused (and by PostgreSQL's composite
+    keys); so is a subject another partner has (and by a unique constraint)."""
+    if subjects is not None:
+        subjects = sorted(set(subjects))
+        problem = subject_problem(partner, subjects)
+        if problem:
+            raise ValidationError({"subjects": problem})
+        partner.subjects.exclude(subject__in=subjects).delete()
+        kept = set(partner.subjects.values_list("subject", flat=True))
+        PartnerSubject.objects.bulk_create(
+            PartnerSubject(organization_id=partner.organization_id, partner=partner, subject=name)
+            for name in subjects
+            if name not in kept
+        )
     for kind, rows, model in (
         ("integrations", integrations, HttpIntegration),
         ("api_keys", api_keys, OrganizationAPIKey),

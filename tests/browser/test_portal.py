@@ -117,8 +117,8 @@ def test_a_partner_fixes_its_failing_webhook_and_replays_what_it_missed(
 def test_a_partner_finds_why_an_inbound_event_was_rejected_and_tries_a_fix(
     page, shots, org, template, plan, console_errors
 ):
-    # Given a subject of the organization, a key of the partner that may send to it, and a
-    # payload of the partner's that was rejected
+    # Given a subject of the organization made the partner's, a key of the partner that may
+    # send to it, and a payload of the partner's that was rejected
     definition = IntegrationDefinition.objects.create(
         organization=org, template=template, subject="labResult"
     )
@@ -127,6 +127,7 @@ def test_a_partner_finds_why_an_inbound_event_was_rejected_and_tries_a_fix(
     )
     partner = make_partner(org, "Acme Labs")
     make_api_key(org, "acme", scopes=["inbound:write", "events:read"], partner=partner)
+    portal_services.set_members(partner, subjects=["labResult"])
     body = {"planId": str(plan.pk), "potassium": "high", "unit": "mmol/L"}
     ingest(org, "labResult", json.dumps(body), "rest")
     link = portal_services.issue_session(partner, access="read-only")

@@ -8,6 +8,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from events.contract import envelope_errors
@@ -172,10 +173,11 @@ def lab_subject(template) -> IntegrationDefinition:
 def test_inbound_shows_subjects_events_and_every_problem_at_its_pointer(
     partner, portal_as, lab_subject, plan
 ):
-    # Without a key that may write inbound events, the partner has no subjects
+    # A subject the partner was not given is not its own, whatever its keys may do
+    make_api_key(partner.organization, "acme", scopes=["inbound:write"], partner=partner)
     client = portal_as(partner)
     assert b"labResult" not in client.get("/portal/inbound/").content
-    make_api_key(partner.organization, "acme", scopes=["inbound:write"], partner=partner)
+    services.set_members(partner, subjects=["labResult"])
     body = json.dumps({"planId": str(plan.pk), "potassium": "high", "extra": 1})
     rejected = ingest(partner.organization, "labResult", body, "rest")
     accepted = ingest(
@@ -198,7 +200,7 @@ def test_inbound_shows_subjects_events_and_every_problem_at_its_pointer(
 
 
 def test_trying_a_payload_validates_it_and_stores_nothing(partner, portal_as, lab_subject, plan):
-    make_api_key(partner.organization, "acme", scopes=["inbound:write"], partner=partner)
+    services.set_members(partner, subjects=["labResult"])
     client = portal_as(partner)
     bad = client.post(
         "/portal/inbound/try/", {"subject": "labResult", "body": '{"potassium": "x"}'}
@@ -228,3 +230,24 @@ def test_a_wrong_id_is_a_404_not_a_500(partner, portal_as):
         "/portal/inbound/1/",
     ):
         assert client.get(url).status_code == 404
+
+
+def test_an_administrator_gives_a_partner_its_subjects_one_partner_each(
+    hrh_administrator, partner, sibling_partner, lab_subject
+):
+    client = Client()
+    client.force_login(hrh_administrator)
+    page = f"/admin/portal/partner/{partner.pk}/change/"
+    # The partner's page lists the organization's subjects to pick from
+    assert b'value="labResult"' in client.get(page).content
+    saved = client.post(page, {"name": partner.name, "subjects": ["labResult"]})
+    assert saved.status_code == 302
+    assert list(partner.subjects.values_list("subject", flat=True)) == ["labResult"]
+    # A second partner is refused it, at the field, and keeps nothing
+    refused = client.post(
+        f"/admin/portal/partner/{sibling_partner.pk}/change/",
+        {"name": sibling_partner.name, "subjects": ["labResult"]},
+    )
+    assert refused.status_code == 200
+    assert "labResult is already Acme Scheduling&#x27;s." in refused.content.decode()
+    assert not sibling_partner.subjects.exists()

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -22,7 +24,7 @@ from integrations.models import (
 )
 from integrations.webhooks.api.serializers import WebhookSerializer
 from portal import services
-from portal.models import Partner, PortalSession
+from portal.models import Partner, PartnerSubject, PortalSession
 from tests.fixtures.domain import make_template
 from tests.fixtures.integrations import make_api_key
 from tests.fixtures.portal import make_partner, portal_client
@@ -49,7 +51,9 @@ def _holdings(organization: Organization, name: str, subject: str | None) -> Hol
     key = make_api_key(organization, name, scopes=["inbound:write", "events:read"])
     inbound = None
     if subject:
-        services.set_members(partner, api_keys=organization.api_keys.filter(name=name))
+        services.set_members(
+            partner, api_keys=organization.api_keys.filter(name=name), subjects=[subject]
+        )
         inbound_id = ingest(organization, subject, '{"potassium": "x"}', "rest").event_id
         inbound = InboundEvent.objects.get(pk=inbound_id)
     return Holdings(
@@ -74,10 +78,11 @@ def _subject(organization: Organization, subject: str) -> None:
 @pytest.fixture
 def world(org, other_org, webhook_settings):
     _subject(org, "labResult")
+    _subject(org, "vitalSigns")
     _subject(other_org, "otherResult")
     return {
         "p1": _holdings(org, "P one", "labResult"),
-        "p2": _holdings(org, "P two", None),
+        "p2": _holdings(org, "P two", "vitalSigns"),
         "foreign": _holdings(other_org, "Q", "otherResult"),
     }
 
@@ -150,9 +155,35 @@ def test_a_form_naming_another_organizations_rows_is_refused(world, other_org):
     assert "Not your subject." in tried.content.decode()
 
 
-def test_a_partner_without_an_inbound_key_sees_no_inbound_events(world):
+def test_a_partner_sees_its_own_subjects_only_not_another_partners_of_its_organization(world):
+    # Both partners' keys may send inbound events to the organization; each sees its subject
     text = portal_client(world["p2"].partner).get("/portal/inbound/").content.decode()
+    assert "vitalSigns" in text and str(world["p2"].inbound.pk) in text
     assert "labResult" not in text and str(world["p1"].inbound.pk) not in text
+    tried = portal_client(world["p2"].partner).post(
+        "/portal/inbound/try/", {"subject": "labResult", "body": "{}"}
+    )
+    assert "Not your subject." in tried.content.decode()
+
+
+def test_a_subject_is_one_partners_only(world):
+    # Neither the services nor PostgreSQL let a second partner take a subject
+    with pytest.raises(ValidationError, match="labResult is already P one's"):
+        services.set_members(world["p2"].partner, subjects=["labResult"])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        PartnerSubject.objects.create(
+            organization=world["p2"].partner.organization,
+            partner=world["p2"].partner,
+            subject="labResult",
+        )
+    # nor a partner of another organization (its composite key)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        PartnerSubject.objects.create(
+            organization=world["p1"].partner.organization,
+            partner=world["foreign"].partner,
+            subject="otherResult",
+        )
+    assert list(world["p2"].partner.subjects.values_list("subject", flat=True)) == ["vitalSigns"]
 
 
 def test_a_read_only_session_writes_nothing(world):
