@@ -8,7 +8,6 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import Count
-from django.utils.html import format_html_join
 
 from healix.admin.scoping import (
     OrganizationScopedAdmin,
@@ -125,8 +124,8 @@ class PlanTemplateAdmin(TemplateTransferAdminMixin, OrganizationScopedAdmin):
     list_display = ("name", "title", "organization", "updated_at")
     list_filter = ("organization",)
     search_fields = ("name", "title", "description")
-    fields = ("organization", "name", "title", "description", "related_links")
-    readonly_fields = ("related_links",)
+    fields = ("organization", "name", "title", "description")
+    change_form_template = "admin/templates/plantemplate/change_form.html"
     inlines = (
         RoleInline,
         FormInline,
@@ -135,19 +134,13 @@ class PlanTemplateAdmin(TemplateTransferAdminMixin, OrganizationScopedAdmin):
         IntegrationDefinitionInline,
     )
 
-    @admin.display(description="see also")
-    def related_links(self, template: PlanTemplate) -> str:
-        """Where the template's parts live on pages of their own, each with a count."""
-        if template.pk is None:
-            return "-"
-        return format_html_join(
-            " · ",
-            '<a href="{}">{}</a>',
-            (
-                (url, f"{label} ({count})" if count is not None else label)
-                for label, url, count in template_links(template, self.admin_site.name)
-            ),
-        )
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # Where the template's parts live on pages of their own, each with a count: only the
+        # pages this user may open (templates/admin_links.py). Built here, not as a read-only
+        # field, because a field's display has no request to ask.
+        if obj is not None:
+            context["see_also"] = list(template_links(obj, request, self.admin_site))
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_inlines(self, request, obj):
         if obj is None:

@@ -8,9 +8,11 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
+from healix.admin.changelist_links import changelist_url
 from healix.admin.charts import line_chart
-from healix.admin.operations import WINDOWS, overview
+from healix.admin.operations import WINDOWS, IntegrationLine, overview
 from healix.models import Organization
+from integrations.models import DeliveryStatus, WebhookDelivery
 
 __all__ = ["operations_view"]
 
@@ -32,6 +34,21 @@ def _organization(request: HttpRequest) -> tuple[Organization, list[Organization
     return chosen, choices
 
 
+def endpoint_links(request: HttpRequest, line: IntegrationLine) -> dict[str, str | None]:
+    """An HTTP integration's deliveries, pending, waiting for a retry (pending, the most tried
+    first: sorted by the attempts column by name) and failed; None for a user who may not
+    open the deliveries (the counts are shown without a link)."""
+    mine = {"integration__id__exact": str(line.id)}
+    pending = {**mine, "status__exact": DeliveryStatus.PENDING}
+    return {
+        "pending": changelist_url(request, WebhookDelivery, pending),
+        "retrying": changelist_url(request, WebhookDelivery, pending, "-attempt_count"),
+        "failed": changelist_url(
+            request, WebhookDelivery, {**mine, "status__exact": DeliveryStatus.FAILED}
+        ),
+    }
+
+
 def operations_view(request: HttpRequest) -> HttpResponse:
     organization, choices = _organization(request)
     window_key = request.GET.get("window", DEFAULT_WINDOW)
@@ -50,6 +67,7 @@ def operations_view(request: HttpRequest) -> HttpResponse:
         "inbound_chart": line_chart("Inbound events", found.inbound, starts),
         "published_chart": line_chart("Events published", found.published, starts),
         "rules_chart": line_chart("Rules", found.rules, starts),
+        "endpoints": [(line, endpoint_links(request, line)) for line in found.integrations],
         "integration_charts": [
             (line, line_chart(line.name, line.series, starts)) for line in found.integrations
         ],

@@ -3,8 +3,9 @@ simulator.
 
 Each row shows one input per column, labelled with the column's type; a cell that does not
 parse for that type, a reference that is not data of the template, or an expression of the
-wrong type is refused on save next to the cell at fault. Django cannot nest inlines, so a
-row's actions are listed in the grid and edited on the row's own page.
+wrong type is refused on save next to the cell at fault. A row's actions are a compact list
+in its line of the grid, edited there (rules/admin/grid_actions.py) with the checks of the
+row's own page.
 """
 
 from django import forms
@@ -27,6 +28,7 @@ from rules.admin.forms import (
     describe_action,
     rule_form_for,
 )
+from rules.admin.grid_actions import actions_editable, grid_actions_formset
 from rules.models import DecisionTable, Rule, RuleColumn, Trigger
 from rules.simulation import simulate
 from templates.models import PlanTemplate
@@ -47,23 +49,39 @@ class RuleRowInline(OrganizationScopedInline):
     ordering = ("position", "id")
     show_change_link = True
     template = "admin/rules/edit_inline/rows_grid.html"
-    verbose_name_plural = "rows (rules, in firing order; edit a row's actions on its page)"
+    verbose_name_plural = "rows (rules, in firing order, with their actions)"
 
     def get_fields(self, request, obj=None):
         columns = compiled_columns(obj)[1] if obj is not None else []
-        return [*RULE_FIELDS, *(cell_field(c.name) for c in columns), "action_summary"]
+        cells = [cell_field(c.name) for c in columns]
+        if self._edits_actions(request, obj):
+            return [*RULE_FIELDS, *cells]
+        return [*RULE_FIELDS, *cells, "action_summary"]
 
     def get_readonly_fields(self, request, obj=None):
-        return ["action_summary"]
+        return [] if self._edits_actions(request, obj) else ["action_summary"]
+
+    def _edits_actions(self, request, obj) -> bool:
+        """Each row's actions are edited in place, unless the user may only read the rows or
+        the actions (then they are listed in words)."""
+        return (
+            obj is not None
+            and self.has_change_permission(request, obj)
+            and actions_editable(request, self.admin_site)
+        )
 
     def get_formset(self, request, obj=None, **kwargs):
-        kwargs["form"] = rule_form_for(obj)
+        form = rule_form_for(obj)
+        if self._edits_actions(request, obj):
+            actions = grid_actions_formset(request, self.admin_site, obj)
+            form = type(form.__name__, (form,), {"actions_formset": actions})
+        kwargs["form"] = form
         return super().get_formset(request, obj, **kwargs)
 
     @admin.display(description="actions")
     def action_summary(self, rule: Rule) -> str:
         if rule.pk is None:
-            return "Save first, then add actions on the row's page"
+            return "none yet"
         actions = rule.actions.select_related(
             "form_assignment__form", "form_assignment__role", "work_queue"
         )

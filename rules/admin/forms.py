@@ -5,7 +5,9 @@ the error at the input at fault."""
 from typing import Any
 
 from django import forms
+from django.utils.functional import cached_property
 
+from healix.admin.scoping import ParentOrganizationFormSet
 from rules.compiler import (
     CompiledColumn,
     check_action,
@@ -21,6 +23,7 @@ from templates.models import PlanTemplate
 __all__ = [
     "RULE_FIELDS",
     "RuleActionForm",
+    "RuleActionFormSet",
     "RuleCellsForm",
     "RuleColumnForm",
     "add_check_errors",
@@ -50,6 +53,7 @@ ACTION_INPUTS = {
     ActionKind.CREATE_WORK_QUEUE_ITEM: ("expression", "work_queue", "status"),
     ActionKind.CHANGE_WORK_QUEUE_ITEM_STATUS: ("work_queue", "status"),
 }
+KIND_INPUTS = ("form_assignment", "target", "expression", "work_queue", "status")
 # The same, input by input: the kinds that read it.
 INPUT_KINDS = {
     name: tuple(kind for kind, inputs in ACTION_INPUTS.items() if name in inputs)
@@ -116,6 +120,11 @@ class RuleCellsForm(forms.ModelForm):
         model = Rule
         fields = RULE_FIELDS
 
+    # The decision table's grid sets this (rules/admin/grid_actions.py): the row's actions are
+    # then a formset of this class, validated and saved with the row. The row's page leaves it
+    # unset: there its actions are an inline of their own.
+    actions_formset: type["RuleActionFormSet"] | None = None
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         shown_for(self, TRIGGER_INPUTS, "data-triggers")
@@ -124,6 +133,55 @@ class RuleCellsForm(forms.ModelForm):
             name = cell_field(column.name)
             if name in self.fields:
                 self.fields[name].initial = cells.get(column.name, "")
+
+    @cached_property
+    def actions(self) -> "RuleActionFormSet | None":
+        """The row's actions (the grid only). Built on first use, after the rows' formset has
+        given this row its template and organization."""
+        if self.actions_formset is None:
+            return None
+        formset = self.actions_formset(
+            data=self.data if self.is_bound else None,
+            instance=self.instance,
+            prefix=f"{self.prefix}-actions",
+        )
+        formset.catalog = self.catalog
+        return formset
+
+    def has_changed(self) -> bool:
+        # A row whose only change is in its actions is still saved (and so are they).
+        return super().has_changed() or (self.actions is not None and self.actions.has_changed())
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        if not self.is_bound or self.actions is None:
+            return
+        if self.empty_permitted and not self.has_changed():
+            return
+        if not self.actions.is_valid():
+            # Each error is shown at its action's input; this one makes the row (and the
+            # page) count as not valid.
+            self._errors["actions"] = self.error_class(["An action of this row has an error."])
+
+    def save(self, commit: bool = True) -> Rule:
+        rule = super().save(commit=commit)
+        if self.actions is None:
+            return rule
+        if commit:
+            self._save_actions(rule)
+        else:
+            save_m2m = self.save_m2m
+
+            def save_m2m_and_actions() -> None:
+                save_m2m()
+                self._save_actions(rule)
+
+            self.save_m2m = save_m2m_and_actions
+        return rule
+
+    def _save_actions(self, rule: Rule) -> None:
+        self.actions.instance = rule  # a new row has its id only now
+        self.actions.save()
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -214,14 +272,27 @@ class RuleActionForm(forms.ModelForm):
         )
         widgets = {"expression": forms.Textarea(attrs={"rows": 1, "cols": 40})}
 
+    # Set by RuleActionFormSet: the row (maybe not saved yet) and its template's catalog.
+    parent_rule: Rule | None = None
+    catalog: ReferenceCatalog | None = None
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         shown_for(self, INPUT_KINDS, "data-kinds")
+        for name, label in (("position", "action order"), ("kind", "action kind")):
+            if name in self.fields:
+                self.fields[name].widget.attrs.setdefault("aria-label", label)
+
+    def kind_inputs(self) -> list[forms.BoundField]:
+        """The inputs some kinds read (all but order and kind), in the model's order."""
+        return [self[name] for name in KIND_INPUTS if name in self.fields]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        rule = getattr(self.instance, "rule", None) if self.instance.rule_id else None
-        if rule is None or not cleaned.get("kind"):
+        rule = self.parent_rule
+        if rule is None and self.instance.rule_id:
+            rule = self.instance.rule
+        if rule is None or rule.template_id is None or not cleaned.get("kind"):
             return cleaned
         probe = RuleAction(
             rule=rule,
@@ -233,8 +304,31 @@ class RuleActionForm(forms.ModelForm):
             work_queue=cleaned.get("work_queue"),
             status=(cleaned.get("status") or "").strip(),
         )
+        catalog = self.catalog or ReferenceCatalog(rule.template)
         try:
-            check_action(ReferenceCatalog(rule.template), probe)
+            check_action(catalog, probe)
         except ValueError as error:
             add_check_errors(self, error)
         return cleaned
+
+
+class RuleActionFormSet(ParentOrganizationFormSet):
+    """A row's actions: on the row's page (its inline) and in the decision table's grid (one
+    per row). Each action is checked against the row's template as it is saved."""
+
+    catalog: ReferenceCatalog | None = None
+    can_add = True  # the grid's "Add an action" (the inline's own add permission)
+
+    def _construct_form(self, i, **kwargs):
+        form = super()._construct_form(i, **kwargs)
+        form.parent_rule = self.instance
+        form.catalog = self.catalog
+        return form
+
+    @property
+    def placeholder_form(self) -> RuleActionForm:
+        """A new action whose inputs are named `__actions__-<input>`: decision_table.js puts a
+        row's prefix and the action's index in its place when it adds an action to a row."""
+        form = self.empty_form
+        form.prefix = "__actions__"
+        return form

@@ -9,6 +9,7 @@ from healix.admin.scoping import OrganizationScopedAdmin, OrganizationScopedInli
 from rules.admin.forms import (
     RULE_FIELDS,
     RuleActionForm,
+    RuleActionFormSet,
     cell_field,
     compiled_columns,
     rule_form_for,
@@ -16,23 +17,34 @@ from rules.admin.forms import (
 from rules.models import Rule, RuleAction
 from templates.models import FormAssignmentDefinition
 
-__all__ = ["RuleActionInline", "RuleAdmin"]
+__all__ = ["RuleActionInline", "RuleAdmin", "limit_form_assignments"]
+
+
+def limit_form_assignments(formset: type[RuleActionFormSet], template_id: int) -> None:
+    """An action gives a form assignment of its own template: the only choices (and the only
+    ids accepted) are those."""
+    field = formset.form.base_fields.get("form_assignment")
+    if field is not None:
+        field.queryset = FormAssignmentDefinition.objects.filter(
+            template_id=template_id
+        ).select_related("form", "role")
 
 
 class RuleActionInline(OrganizationScopedInline):
+    """A row's actions on its page; the decision table's grid builds its formsets from this
+    inline too (rules/admin/grid_actions.py), so both check and save them alike."""
+
     model = RuleAction
     form = RuleActionForm
+    formset = RuleActionFormSet
     fields = ("position", "kind", "form_assignment", "target", "expression", "work_queue", "status")
     ordering = ("position", "id")
     template = "admin/rules/edit_inline/actions_list.html"
 
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
-        field = formset.form.base_fields.get("form_assignment")
-        if field is not None and obj is not None:
-            field.queryset = FormAssignmentDefinition.objects.filter(
-                template_id=obj.template_id
-            ).select_related("form", "role")
+        if obj is not None:
+            limit_form_assignments(formset, obj.template_id)
         return formset
 
 

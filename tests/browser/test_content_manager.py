@@ -1,8 +1,10 @@
 """A content manager's whole task, in a real browser at 1366 x 768, with keyboard and mouse: an
-integration with two fields on a plan template, two rules on it (a shorthand cell with an
-error fixed on the way, several actions, each kind showing only its inputs; the second row
-typed with the keyboard and moved above the first with Alt+ArrowUp), the simulator's verdict
-in words, and a real evaluation explained, reached from the template's page."""
+integration with two fields on a plan template, two rules on it in the decision table's grid
+(a shorthand cell with an error fixed on the way; several actions per row written in the
+grid, each kind showing only its inputs, an action's error shown at its input; the second row
+typed with the keyboard, its actions added, removed and reordered with Alt+ArrowUp, the row
+moved above the first), the simulator's verdict in words, and a real evaluation explained,
+reached from the template's page."""
 
 import json
 import re
@@ -14,7 +16,14 @@ from integrations.inbound.services import ingest
 from integrations.models import InboundSource, IntegrationDefinition
 from rules.models import ActionKind, Rule
 from rules.services import evaluate_inbound_events
-from tests.browser.ui import add_inline_row, cell, log_in, open_from_home, save_and_continue
+from tests.browser.ui import (
+    add_action,
+    add_inline_row,
+    cell,
+    log_in,
+    open_from_home,
+    save_and_continue,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -95,23 +104,30 @@ def test_content_manager_defines_an_integration_and_two_rules_then_simulates_and
     rule = Rule.objects.get(template=template, name="High potassium")
     assert rule.cells == {"potassium": ">=5.5"}
 
-    # Its actions, on the row's own page (the grid's link): the appointment form, and the
-    # plan's risk status; each kind shows only the inputs it reads
+    # Its actions, in its line of the grid: the appointment form, and the plan's risk status;
+    # each kind shows only the inputs it reads
     rules = page.locator("#rules-group")
-    rules.locator("tr", has=page.locator("input[value='High potassium']")).get_by_role(
-        "link", name="Change its actions"
-    ).click()
-    row = add_inline_row(page, "actions")
-    cell(row, "kind").select_option(label="Assign form")
-    expect(cell(row, "target")).to_be_hidden()
-    cell(row, "form_assignment").select_option(label="appointment → Patient")
-    row = add_inline_row(page, "actions")
-    cell(row, "position").fill("1")
-    cell(row, "kind").select_option(label="Set data point")
-    expect(cell(row, "form_assignment")).to_be_hidden()
-    expect(cell(row, "work_queue")).to_be_hidden()
-    cell(row, "target").fill("plan.riskStatus")
-    cell(row, "expression").fill('"high"')
+    high = rules.locator("tr.form-row", has=page.locator("input[value='High potassium']"))
+    action = add_action(high)
+    expect(cell(action, "kind")).to_be_focused()
+    cell(action, "kind").select_option(label="Assign form")
+    expect(cell(action, "target")).to_be_hidden()
+    cell(action, "form_assignment").select_option(label="appointment → Patient")
+    action = add_action(high)
+    cell(action, "kind").select_option(label="Set data point")
+    expect(cell(action, "form_assignment")).to_be_hidden()
+    expect(cell(action, "work_queue")).to_be_hidden()
+    # First on the number custom field score, which text does not fit
+    cell(action, "target").fill("plan.score")
+    cell(action, "expression").fill('"high"')
+    save_and_continue(page)
+    expect(action.locator(".field-expression .errorlist")).to_have_text(
+        "The expression gives text, but plan.score takes number."
+    )
+    shots("action-error")
+    assert not rule.actions.exists()
+    # Fixed: the risk status, which is text
+    cell(action, "target").fill("plan.riskStatus")
     shots("rule-actions")
     save_and_continue(page)
     expect(page.locator("ul.messagelist")).to_contain_text(SAVED)
@@ -131,10 +147,38 @@ def test_content_manager_defines_an_integration_and_two_rules_then_simulates_and
     expect(cell(row, "cell_potassium")).to_be_focused()
     page.keyboard.type(">=6.5")
     page.keyboard.press("Alt+ArrowUp")
+    very_high = rules.locator("tr.form-row").first
+    expect(very_high.locator("[name$='-name']")).to_have_value("Very high potassium")
+
+    # Its actions, before it is ever saved: Tab reaches "Add an action", Enter adds one
+    page.keyboard.press("Tab")
+    expect(very_high.get_by_role("button", name="Add an action")).to_be_focused()
+    page.keyboard.press("Enter")
+    mistake = very_high.locator("li.grid-action").first
+    expect(cell(mistake, "kind")).to_be_focused()
+    cell(mistake, "kind").select_option(label="Create work queue item")
+    expect(cell(mistake, "work_queue")).to_be_visible()
+    # The plan's triage goes red and its score to 9
+    for target, value in [("plan.triage", '"red"'), ("plan.score", "9")]:
+        action = add_action(very_high)
+        cell(action, "kind").select_option(label="Set data point")
+        cell(action, "target").fill(target)
+        cell(action, "expression").fill(value)
+    # The first one was a mistake: removed, the others take its place
+    mistake.get_by_role("button", name="Remove this new action").click()
+    expect(very_high.locator("li.grid-action")).to_have_count(2)
+    # The score first: Alt+ArrowUp in an action moves the action, not its row
+    cell(action, "expression").focus()
+    page.keyboard.press("Alt+ArrowUp")
+    expect(very_high.locator("li.grid-action").first.locator("[name$='-target']")).to_have_value(
+        "plan.score"
+    )
+    expect(rules.locator("tr.form-row").first).to_be_visible()
     expect(rules.locator("tr.form-row").first.locator("[name$='-name']")).to_have_value(
         "Very high potassium"
     )
     shots("second-row-moved-up")
+    cell(action, "target").focus()
     page.keyboard.press("Enter")  # the form's default button: Save
     expect(page.locator("ul.messagelist")).to_contain_text(re.compile("was changed"))
     order = Rule.objects.filter(template=template).order_by("position")
@@ -142,20 +186,14 @@ def test_content_manager_defines_an_integration_and_two_rules_then_simulates_and
         ("Very high potassium", 1),
         ("High potassium", 2),
     ]
-
-    # Its actions: the plan's triage goes red and its score to 9
-    page.locator("#result_list").get_by_role("link", name=template.name).click()
-    page.locator(
-        "#rules-group tr", has=page.locator("input[value='Very high potassium']")
-    ).get_by_role("link", name="Change its actions").click()
-    for position, (target, value) in enumerate([("plan.triage", '"red"'), ("plan.score", "9")]):
-        row = add_inline_row(page, "actions")
-        cell(row, "position").fill(str(position))
-        cell(row, "kind").select_option(label="Set data point")
-        cell(row, "target").fill(target)
-        cell(row, "expression").fill(value)
-    save_and_continue(page)
-    expect(page.locator("ul.messagelist")).to_contain_text(SAVED)
+    very_high_rule = order[0]
+    assert list(
+        very_high_rule.actions.order_by("position").values_list("kind", "target", "expression")
+    ) == [
+        (ActionKind.SET_DATA_POINT, "plan.score", "9"),
+        (ActionKind.SET_DATA_POINT, "plan.triage", '"red"'),
+    ]
+    open_from_home(page, "Decision tables", template.name)
     shots("second-row-actions")
 
     # The simulator: a high result fires the first row only, and says what would happen

@@ -39,3 +39,9 @@ def cell(row: Locator, field: str) -> Locator:
 
 def save_and_continue(page: Page) -> None:
     page.get_by_role("button", name="Save and continue editing").click()
+
+
+def add_action(row: Locator) -> Locator:
+    """Click "Add an action" in a decision table row's actions; the new (last) action."""
+    row.get_by_role("button", name="Add an action").click()
+    return row.locator("li.grid-action").last

@@ -2,10 +2,13 @@
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from healix.admin.operations import WINDOWS, overview
 from integrations.models import (
@@ -179,3 +182,53 @@ def test_a_user_who_is_not_staff_is_sent_to_the_login(client, org):
     client.force_login(make_user(org, "patient-login"))
     response = client.get(reverse("admin:operations"))
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+@pytest.fixture
+def retried_deliveries(org, webhook_settings):
+    """hrh's integration Acme with three pending deliveries, tried 0, 3 and 1 times."""
+    acme, _ = make_integration(org, "http://127.0.0.1:9/acme", partner_name="Acme")
+    for attempts in (0, 3, 1):
+        delivery = make_delivery(acme, DeliveryStatus.PENDING, None)
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(attempt_count=attempts)
+    return acme
+
+
+def test_the_retry_link_sorts_by_attempts_whoever_follows_it(
+    client, org, editor_groups, hrh_administrator, superuser, retried_deliveries
+):
+    # Given three people whose deliveries list has different columns: an administrator (the
+    # Retry now action, so a checkbox column first), a viewer of deliveries (no action, no
+    # checkbox) and the platform's superuser (the organization column too)
+    viewer = make_user(org, "viewer", "ADMIN", is_staff=True)
+    viewer.user_permissions.set(Permission.objects.filter(codename="view_webhookdelivery"))
+    sorts = set()
+    for user in (hrh_administrator, viewer, superuser):
+        client.force_login(user)
+        page = client.get(reverse("admin:operations"), {"organization": org.pk})
+        ((line, links),) = page.context["endpoints"]
+        assert (line.name, line.pending, line.retrying) == ("Acme", 3, 2)
+        # When they follow "waiting for a retry"
+        assert f'<a href="{escape(links["retrying"])}">2</a>' in page.content.decode()
+        listed = client.get(links["retrying"])
+        # Then the list is Acme's pending deliveries, sorted by the attempts column, most first
+        assert listed.status_code == 200, user
+        changelist = listed.context["cl"]
+        ((index, direction),) = changelist.get_ordering_field_columns().items()
+        assert (changelist.list_display[index], direction) == ("attempt_count", "desc"), user
+        attempts = [delivery.attempt_count for delivery in changelist.result_list]
+        assert attempts == [3, 1, 0], user
+        sorts.add(parse_qs(urlsplit(links["retrying"]).query)["o"][0])
+    # And no one column number would have served all three
+    assert len(sorts) > 1
+
+
+def test_a_user_who_may_not_open_deliveries_reads_the_counts_without_links(
+    client, hrh_content_manager, retried_deliveries
+):
+    client.force_login(hrh_content_manager)
+    page = client.get(reverse("admin:operations"))
+    ((_line, links),) = page.context["endpoints"]
+    assert links == {"pending": None, "retrying": None, "failed": None}
+    assert reverse("admin:integrations_webhookdelivery_changelist") not in page.content.decode()
+    assert client.get(reverse("admin:integrations_webhookdelivery_changelist")).status_code == 403

@@ -19,10 +19,47 @@ def editor(client, hrh_content_manager):
     return client
 
 
-def table_data(template, rows=None, columns=None) -> dict:
+ACTION_FIELDS = (
+    "position",
+    "kind",
+    "form_assignment",
+    "target",
+    "expression",
+    "work_queue",
+    "status",
+)
+
+
+def actions_data(prefix: str, saved: list, extra: dict) -> dict:
+    """The POST of one row's actions in the grid (`prefix`: rules-<n>-actions): the saved ones,
+    with `extra` overriding fields by index (an index past them adds an action)."""
+    count = max([len(saved), *(index + 1 for index in extra)])
+    data = {
+        f"{prefix}-TOTAL_FORMS": str(count),
+        f"{prefix}-INITIAL_FORMS": str(len(saved)),
+        f"{prefix}-MIN_NUM_FORMS": "0",
+        f"{prefix}-MAX_NUM_FORMS": "1000",
+    }
+    for index in range(count):
+        values = {}
+        if index < len(saved):
+            action = saved[index]
+            values = {"id": action.pk}
+            for name in ACTION_FIELDS:
+                value = getattr(
+                    action, f"{name}_id" if name in ("form_assignment", "work_queue") else name
+                )
+                values[name] = "" if value is None else value
+        values.update(extra.get(index, {}))
+        data.update({f"{prefix}-{index}-{name}": value for name, value in values.items()})
+    return data
+
+
+def table_data(template, rows=None, columns=None, actions=None) -> dict:
     """The POST of the table editor: its columns and rows as saved, with `rows`/`columns`
-    overriding fields by index."""
+    overriding fields by index, and `actions` a row's actions ({row: {action: fields}})."""
     data = {}
+    actions = actions or {}
     saved_columns = list(template.rule_columns.order_by("position", "id"))
     saved_rules = list(template.rules.order_by("position", "id"))
     for prefix, saved, extra, fields in (
@@ -75,6 +112,15 @@ def table_data(template, rows=None, columns=None) -> dict:
             values.update(extra.get(index, {}))
             for name, value in values.items():
                 data[f"{prefix}-{index}-{name}"] = value
+            if prefix == "rules":
+                saved_actions = (
+                    list(saved[index].actions.order_by("position", "id"))
+                    if index < len(saved)
+                    else []
+                )
+                data.update(
+                    actions_data(f"rules-{index}-actions", saved_actions, actions.get(index, {}))
+                )
     return data
 
 
@@ -94,8 +140,10 @@ def test_the_table_editor_shows_one_typed_input_per_column(editor, demo_rules):
         in body
     )
     assert 'aria-label="riskStatus (text)"' in body
-    # A row lists its actions in words, and its trigger's own settings say which trigger reads them
-    assert "<li>Assign form appointment to Patient</li>" in body
+    # A row's actions are inputs in its line, each saying which kinds read it, and its
+    # trigger's own settings say which trigger reads them
+    assert 'name="rules-0-actions-0-kind"' in body
+    assert 'data-kinds="assign_form"' in body
     assert 'data-triggers="integration"' in body
     assert 'id="simulate-link"' in body
 
