@@ -21,6 +21,8 @@ from integrations.models import (
 from integrations.webhooks.services import ALL, set_choices
 from integrations.webhooks.signing import new_secret
 from plans import services
+from portal import services as portal_services
+from portal.models import Partner
 from templates.models import (
     AssignMode,
     CustomField,
@@ -222,13 +224,14 @@ def _user(organization: Organization, username: str, user_type: str, **extra) ->
 
 
 @transaction.atomic
-def load_demo() -> bool:
-    """Create the demo organization once; returns False when it is already there.
+def load_demo() -> str | None:
+    """Create the demo organization once; returns a read-only partner portal link (its path)
+    for the demo's partner, or None when the organization is already there.
 
     Its administrator, hrh-admin, is the acting user of the demo's run-time changes.
     """
     if Organization.objects.filter(slug=DEMO_ORG_SLUG).exists():
-        return False
+        return None
     hrh = Organization.objects.create(slug=DEMO_ORG_SLUG, name="Healix Regional Hospital")
     content_manager = _user(
         hrh, "hrh-content", UserType.ADMIN, is_staff=True, first_name="Carla", last_name="Content"
@@ -252,7 +255,10 @@ def load_demo() -> bool:
     create_demo_rules(template)
     queue = create_demo_work_queue(hrh)
     # Before the demo's events: the webhook consumer matches them against it.
-    ensure_demo_integration(hrh)
+    integration = ensure_demo_integration(hrh)
+    # The receiver is the demo's partner: its webhook and the scheduling engine's subject.
+    partner = Partner.objects.create(organization=hrh, name=integration.partner_name)
+    portal_services.set_members(partner, integrations=[integration], subjects=["aiEngineTimeSlot"])
     first = services.assign_plan(
         actor=actor,
         template=template,
@@ -288,4 +294,4 @@ def load_demo() -> bool:
 
     slot = json.dumps({"planId": str(first.pk), "timeSlot": "2026-12-01T09:30"})
     evaluate_inbound_events([ingest(hrh, "aiEngineTimeSlot", slot, "rest").event_id])
-    return True
+    return portal_services.issue_session(partner, access="read-only", issued_by=actor).path
