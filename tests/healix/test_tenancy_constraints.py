@@ -34,7 +34,7 @@ from plans.models import (
     WorkQueueItem,
     WorkQueueItemStatusChange,
 )
-from portal.models import Partner, PortalSession
+from portal.models import Partner, PartnerSubject, PortalSession
 from portal.services import issue_session, set_members
 from rules.models import Rule, RuleAction, RuleColumn, RuleEvaluation
 from rules.services import evaluate_inbound_events
@@ -114,7 +114,7 @@ def build_world(organization: Organization) -> dict[Any, models.Model]:
     )
     rotate_secret(integration)
     partner = Partner.objects.create(organization=organization, name="Acme")
-    set_members(partner, integrations=[integration])
+    set_members(partner, integrations=[integration], subjects=["aiEngineTimeSlot"])
     create_demo_rules(template)
     rule = template.rules.get()
     RuleAction.objects.create(
@@ -161,6 +161,7 @@ def build_world(organization: Organization) -> dict[Any, models.Model]:
         RuleEvaluation: RuleEvaluation.objects.get(plan=plan),
         Partner: partner,
         PortalSession: issue_session(partner).session,
+        PartnerSubject: partner.subjects.get(),
     }
 
 
@@ -195,6 +196,7 @@ def test_the_generic_check_covers_every_tenant_reference():
         "HttpIntegration.partner",
         "HttpIntegrationEvent.integration",
         "IntegrationDefinition.template",
+        "PartnerSubject.partner",
         "Plan.template",
         "Plan.user",
         "PortalSession.partner",

@@ -62,6 +62,7 @@ def test_the_catalogue_names_every_endpoint_that_reads_a_json_body():
         "PATCH /api/v1/work-queue-items/{item}/",
         "POST /api/v1/webhooks/",
         "PATCH /api/v1/webhooks/{webhook}/",
+        "POST /api/v1/portal-sessions/",
     }
 
 
