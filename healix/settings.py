@@ -210,6 +210,7 @@ HEALIX_TEMPLATE_IMPORT_MAX_BYTES = env.int(
 # Inbound integration events (integrations/): exactly the names of that module's __all__.
 from healix.settings_inbound import *  # noqa: E402, F403
 from healix.settings_portal import *  # noqa: E402, F403
+from healix.settings_retention import *  # noqa: E402, F403
 
 # Rules (rules/).
 # How many evaluations one trigger may cause when rule actions change data that "on change"
@@ -297,6 +298,10 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-webhook-deliveries": {
         "task": "integrations.sweep_webhook_deliveries",
         "schedule": HEALIX_WEBHOOK_SWEEP_SECONDS,
+    },
+    "prune-records": {
+        "task": "healix.prune_records",
+        "schedule": HEALIX_RETENTION_SWEEP_SECONDS,  # noqa: F405 (healix/settings_retention.py)
     },
 }
 

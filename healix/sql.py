@@ -13,11 +13,15 @@ __all__ = [
     "IDEMPOTENCY_LOCK_SQL",
     "KEY_SQL",
     "PING_SQL",
+    "PRUNE_LOCK_TIMEOUT_SQL",
     "PURGE_FAILURES_SQL",
 ]
 
 # A round trip to the database for /readyz: the ORM has no query that needs no table.
 PING_SQL = "SELECT 1"
+# A pruning batch (healix/retention.py) gives up rather than queue for a table lock (a
+# migration's): it would hold up every insert queued behind it. The ORM has no SET.
+PRUNE_LOCK_TIMEOUT_SQL = "SET LOCAL lock_timeout = '2s'"
 # A session-level advisory lock, tried for: one active process of a kind (healix/leader.py).
 ADVISORY_LOCK_SQL = "SELECT pg_try_advisory_lock(%s)"
 # One request per (organization, Idempotency-Key) at a time, until the transaction ends: a

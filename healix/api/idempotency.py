@@ -1,5 +1,6 @@
-"""`Idempotency-Key` on POST: a repeat within 24 hours gets the first answer, and nothing is
-done again; the same key with another request (method, path or body) is a 422.
+"""`Idempotency-Key` on POST: a repeat within HEALIX_RETENTION_IDEMPOTENCY_HOURS (24) gets the
+first answer, and nothing is done again; the same key with another request (method, path or
+body) is a 422.
 
 The stored answer commits in the same transaction as what the request did, so the two cannot
 part: either both happened or neither. Two requests with one key at the same moment are
@@ -14,6 +15,7 @@ import json
 from collections.abc import Callable
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework import status
@@ -31,14 +33,12 @@ __all__ = ["HEADER", "IDEMPOTENCY_WINDOW", "REPLAY_HEADER", "idempotent"]
 
 HEADER = "Idempotency-Key"
 REPLAY_HEADER = "Idempotent-Replayed"
-# How long a key is remembered: long enough for any sane retry schedule (Stripe uses the same).
-IDEMPOTENCY_WINDOW = timedelta(hours=24)
+# How long a key is remembered: long enough for any sane retry schedule (Stripe uses 24 h).
+# Beat prunes older records (healix/retention.py).
+IDEMPOTENCY_WINDOW = timedelta(hours=settings.HEALIX_RETENTION_IDEMPOTENCY_HOURS)
 MAX_KEY_LENGTH = 255
 # Response headers worth replaying (the rest are computed again).
 KEPT_HEADERS = ("Location",)
-# Expired answers deleted along with each new one: keeps the table at about a day of keys
-# without a periodic job, at a bounded cost per request.
-PURGE_BATCH = 100
 
 
 def _fingerprint(request: Request) -> str:
@@ -73,13 +73,6 @@ def _kept_headers(response: Response) -> dict[str, str]:
     if content_type := getattr(response, "content_type", None):
         headers["Content-Type"] = content_type
     return headers
-
-
-def _purge_expired() -> None:
-    expired = IdempotentRequest.objects.filter(
-        created_at__lt=timezone.now() - IDEMPOTENCY_WINDOW
-    ).values("pk")[:PURGE_BATCH]
-    IdempotentRequest.objects.filter(pk__in=expired).delete()
 
 
 def idempotent(handler: Callable) -> Callable:
@@ -126,7 +119,6 @@ def idempotent(handler: Callable) -> Callable:
                     else "",
                     response_headers=_kept_headers(response),
                 )
-                _purge_expired()
         return response
 
     return wrapper

@@ -149,6 +149,7 @@ class InboundEventAdmin(RecordAdmin):
         "status",
         "errors_display",
         "payload_display",
+        "payload_pruned_at",
         "raw_body",
         "payload_hash",
         "target_plans",

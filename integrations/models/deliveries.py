@@ -1,5 +1,6 @@
 """Webhook deliveries: one per matching endpoint and event, and every attempt to POST it."""
 
+from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 
 from healix.models import OrganizationOwned
@@ -110,6 +111,8 @@ class WebhookDelivery(OrganizationOwned):
                 condition=models.Q(status="pending"),
                 name="delivery_pending_due",
             ),
+            # Retention (integrations/retention.py): block ranges by age, almost free to insert.
+            BrinIndex(fields=["created_at"], name="delivery_created_brin"),
         ]
 
     def __str__(self) -> str:

@@ -4,6 +4,7 @@ import uuid
 from typing import Any
 
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import BrinIndex
 from django.core.exceptions import ValidationError
 from django.db import models
 from jsonschema import Draft202012Validator
@@ -256,6 +257,15 @@ class InboundEvent(OrganizationOwned):
         verbose_name="rules failure",
         help_text="Why the rules could not finish with it, the last time they failed.",
     )
+    payload_pruned_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=(
+            "When retention removed the payload; the hash stays until the first-message-only "
+            "horizon (HEALIX_RETENTION_INBOUND_HASH_DAYS)."
+        ),
+    )
     trace_id = models.CharField(
         max_length=64,
         blank=True,
@@ -298,6 +308,15 @@ class InboundEvent(OrganizationOwned):
                 condition=models.Q(status="accepted", rules_done_at__isnull=True),
                 name="inbound_pending_rules",
             ),
+            # Retention (integrations/retention.py): the rows whose payload is still kept,
+            # oldest first; a pruned row leaves it, so a batch never reads past pruned rows.
+            models.Index(
+                fields=["received_at"],
+                condition=models.Q(payload_pruned_at__isnull=True),
+                name="inbound_payload_kept",
+            ),
+            # Retention past the hash horizon: block ranges by arrival, almost free to insert.
+            BrinIndex(fields=["received_at"], name="inbound_received_brin"),
         ]
 
     def __str__(self) -> str:

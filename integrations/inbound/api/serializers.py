@@ -28,6 +28,14 @@ class InboundEventSerializer(serializers.ModelSerializer):
     readyAt = serializers.DateTimeField(
         source="rules_done_at", allow_null=True, help_text="Deprecated: read rulesDoneAt."
     )
+    payloadPrunedAt = serializers.DateTimeField(
+        source="payload_pruned_at",
+        allow_null=True,
+        help_text=(
+            "When retention removed the payload (null while it is kept); the event still "
+            "counts copies of its data until the first-message-only horizon."
+        ),
+    )
     traceId = serializers.CharField(source="trace_id")
     rawBody = serializers.CharField(source="raw_body")
 
@@ -39,6 +47,7 @@ class InboundEventSerializer(serializers.ModelSerializer):
             "source",
             "status",
             "payload",
+            "payloadPrunedAt",
             "rawBody",
             "errors",
             "planIds",
