@@ -10,9 +10,9 @@ figure with the ceiling measured in the same run, their ratio and the target of 
 above it, the machine and its load, which moves every figure on a shared machine.
 
 NAME: only these benchmarks (ingest, api, batch, events, rules, sweep, webhooks, bus_auth,
-secrets_at_rest, api_auth, isolation, takeover). --quick: tiny sizes, to see that everything
-runs (the figures then mean nothing). Exit status 1 when a benchmark failed or a figure missed
-its target.
+secrets_at_rest, api_auth, isolation, takeover, retention). --quick: tiny sizes, to see that
+everything runs (the figures then mean nothing). Exit status 1 when a benchmark failed or a
+figure missed its target.
 """
 
 from __future__ import annotations
@@ -85,6 +85,7 @@ BENCHMARKS = (
     Benchmark("api_auth", (), ("--checks", "100"), 20),
     Benchmark("isolation", (), ("--flood", "2000", "--quiet-seconds", "2"), 60),
     Benchmark("takeover", (), ("--rounds", "1", "--rate", "20"), 60),
+    Benchmark("retention", (), ("--rows", "20000", "--inserts", "50"), 300),
 )
 
 

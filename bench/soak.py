@@ -22,7 +22,15 @@ for information. After the run the pipeline drains (at most DRAIN_SECONDS), the 
 checked (every first message accepted and fired a webhook, every copy counted once) and memory
 is judged: flat if each Procfile process's RSS in the last minute is within MEMORY_TOLERANCE of
 its RSS at minute 2 (minute 1 holds the start-up: imports, connections, caches filling).
-Exit status 1 when memory grew or a check failed.
+
+Retention runs as in production, with periods of minutes (RETENTION below) and beat pruning
+every 30 s: every minute the rows of each pruned table are counted too, and the tables are
+judged flat if the last minute's count is within TABLE_TOLERANCE of the count once the
+longest period has passed (FLAT_FROM_MINUTE). Inbound events keep their hash longer than the
+run (the copies must still be duplicates, and their count is read from that table): their
+payloads are pruned, their rows are not. Rates of pruned tables come from PostgreSQL's own
+counters of rows written (pg_stat_user_tables), which pruning does not lower.
+Exit status 1 when memory or a table grew, or a check failed.
 """
 
 from __future__ import annotations
@@ -66,6 +74,28 @@ START_TIMEOUT = 120.0
 # The Procfile's processes that run (the demo receiver is replaced by ours).
 SKIPPED = {"receiver"}
 MIB = 2**20
+# Retention periods of minutes (the settings are in days or hours) and beat's pruning period.
+MINUTE_IN_DAYS = 1 / (24 * 60)
+RETENTION = {
+    "HEALIX_RETENTION_SWEEP_SECONDS": "30",
+    "HEALIX_RETENTION_OUTBOX_DAYS": f"{3 * MINUTE_IN_DAYS}",  # Latencies reads it a minute on
+    "HEALIX_RETENTION_EVALUATION_DAYS": f"{2 * MINUTE_IN_DAYS}",
+    "HEALIX_RETENTION_DELIVERY_DAYS": f"{2 * MINUTE_IN_DAYS}",
+    "HEALIX_RETENTION_INBOUND_PAYLOAD_DAYS": f"{2 * MINUTE_IN_DAYS}",
+}
+# The longest period above, a pruning period and a minute of margin: then tables are flat.
+FLAT_FROM_MINUTE = 5
+# A pruned table's rows may differ this much between FLAT_FROM_MINUTE and the last minute:
+# beat prunes every 30 s, so the count saws by 30 s of arrivals around its level.
+TABLE_TOLERANCE = 0.25
+# The tables retention prunes, counted each minute: (column, model label, filter).
+PRUNED_TABLES = (
+    ("outbox", "events.OutboxEvent", {}),
+    ("evaluations", "rules.RuleEvaluation", {}),
+    ("deliveries", "integrations.WebhookDelivery", {}),
+    ("attempts", "integrations.WebhookAttempt", {}),
+    ("payloads", "integrations.InboundEvent", {"payload_pruned_at__isnull": True}),
+)
 
 
 def setup(plan_count: int):
@@ -184,10 +214,34 @@ def counters(org, template, load: Load, received: int) -> Counters:
         sent=load.sent,
         accepted=inbound["accepted"],
         duplicates=inbound["duplicates"] or 0,
-        evaluations=RuleEvaluation.objects.filter(template=template).count(),
-        published=OutboxEvent.objects.filter(organization=org, published_at__isnull=False).count(),
+        # Retention deletes these rows: PostgreSQL's counts of rows inserted and updated
+        # (the relay's publish marks) only grow. The soak's organization is the only one.
+        evaluations=rows_written(RuleEvaluation, "n_tup_ins"),
+        published=rows_written(OutboxEvent, "n_tup_upd"),
         received=received,
     )
+
+
+def rows_written(model, counter: str) -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        # Statistics are read once per transaction unless asked fresh.
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            f"SELECT {counter} FROM pg_stat_user_tables WHERE relid = %s::regclass",
+            [model._meta.db_table],
+        )
+        return cursor.fetchone()[0]
+
+
+def table_rows() -> dict[str, int]:
+    from django.apps import apps
+
+    return {
+        name: apps.get_model(label).objects.filter(**where).count()
+        for name, label, where in PRUNED_TABLES
+    }
 
 
 class Latencies:
@@ -232,6 +286,9 @@ def main() -> int:
     var = Path(tempfile.mkdtemp(prefix="soak-", dir=devservers.var_dir()))
     logs = Path(tempfile.mkdtemp(prefix="soak-logs-"))
     os.environ.update(production_environment())
+    # First message only must outlast the run: copies refer to any earlier message.
+    hash_days = (args.minutes * 60 + DRAIN_SECONDS + 600) / 86400
+    os.environ.update(RETENTION, HEALIX_RETENTION_INBOUND_HASH_DAYS=f"{hash_days}")
     os.environ["HEALIX_VAR_DIR"] = str(var)  # servers, the Celery queue, beat's schedule
     with ExitStack() as stack:
         stack.callback(shutil.rmtree, var, True)
@@ -308,6 +365,7 @@ class Report:
         self.pids = pids
         self.latencies = Latencies(load)
         self.memory: list[dict[str, float]] = []
+        self.tables: list[dict[str, int]] = []
         # The demo's own slot (load_demo) and anything else before the load.
         self.baseline = self.before = counters(org, template, load, 0)
         self.since = start
@@ -317,9 +375,10 @@ class Report:
                 ["min", "load", "sent/s", "accepted/s", "copies counted/s", "evaluations/s"]
                 + ["published/s", "webhooks/s", "p50 ms", "p95 ms", "p99 ms"]
                 + [f"{name} MiB" for name in pids]
+                + [f"{name} rows" for name, _label, _where in PRUNED_TABLES]
             )
         )
-        print(row_text(["---"] * (11 + len(pids))), flush=True)
+        print(row_text(["---"] * (11 + len(pids) + len(PRUNED_TABLES))), flush=True)
 
     def row(self, label: str) -> None:
         received = self.receiver.received()
@@ -335,6 +394,8 @@ class Report:
         cells = [label, f"{os.getloadavg()[0]:.1f}", *(f"{rate:.1f}" for rate in rates)]
         cells += [f"{percentile(fresh, q) * 1000:.0f}" if fresh else "-" for q in (0.5, 0.95, 0.99)]
         cells += [f"{self.memory[-1][name]:.0f}" for name in self.pids]
+        self.tables.append(table_rows())
+        cells += [str(count) for count in self.tables[-1].values()]
         print(row_text(cells), flush=True)
 
     def verdict(self, minutes: float) -> int:
@@ -378,7 +439,26 @@ class Report:
             f"{len(full)} against minute 2, tolerance {MEMORY_TOLERANCE:.0%}"
             + (f"; grew: {', '.join(grew)}" if grew else "")
         )
-        return 0 if all(checks.values()) and not grew else 1
+        tables_grew = self.tables_verdict(int(minutes))
+        return 0 if all(checks.values()) and not grew and not tables_grew else 1
+
+    def tables_verdict(self, minutes: int) -> list[str]:
+        """The pruned tables that grew past TABLE_TOLERANCE once their level was reached."""
+        if minutes <= FLAT_FROM_MINUTE:
+            print(f"tables: too short a run to judge (minute {FLAT_FROM_MINUTE + 1} is needed)")
+            return []
+        reference, last = self.tables[FLAT_FROM_MINUTE - 1], self.tables[minutes - 1]
+        grew = [
+            f"{name} {reference[name]} -> {last[name]} rows"
+            for name in reference
+            if last[name] > (1 + TABLE_TOLERANCE) * max(reference[name], 1)
+        ]
+        print(
+            f"tables: {'GREW' if grew else 'FLAT'}: each pruned table's rows in minute "
+            f"{minutes} against minute {FLAT_FROM_MINUTE}, tolerance {TABLE_TOLERANCE:.0%}"
+            + (f"; grew: {', '.join(grew)}" if grew else "")
+        )
+        return grew
 
 
 if __name__ == "__main__":

@@ -23,6 +23,15 @@ def _forget_payload(rows) -> None:
 
 
 register(
+    # First, so that the payload pass below does not clear what is deleted anyway.
+    Kind(
+        "inbound events past the first-message-only horizon",
+        InboundEvent,
+        "HEALIX_RETENTION_INBOUND_HASH_DAYS",
+        DAYS,
+        # In no order: the BRIN index gives the block ranges that hold old rows.
+        lambda cutoff: InboundEvent.objects.filter(received_at__lt=cutoff).order_by(),
+    ),
     Kind(
         "inbound payloads",
         InboundEvent,
@@ -53,14 +62,6 @@ register(
         "HEALIX_RETENTION_INBOUND_PAYLOAD_DAYS",
         DAYS,
         lambda cutoff: UnroutableMessage.objects.filter(received_at__lt=cutoff).order_by("pk"),
-    ),
-    Kind(
-        "inbound events past the first-message-only horizon",
-        InboundEvent,
-        "HEALIX_RETENTION_INBOUND_HASH_DAYS",
-        DAYS,
-        # In no order: the BRIN index gives the block ranges that hold old rows.
-        lambda cutoff: InboundEvent.objects.filter(received_at__lt=cutoff).order_by(),
     ),
     Kind(
         "finished webhook deliveries",
