@@ -24,6 +24,7 @@ from integrations.models import (
     WebhookAttempt,
     WebhookDelivery,
 )
+from tests.fixtures.integrations import post_json
 from tests.fixtures.webhooks import make_delivery, make_integration
 
 pytestmark = pytest.mark.django_db
@@ -52,7 +53,7 @@ def accepted(org, plan, age_days: float, time_slot="2026-01-05T10:00", rules_don
 # --- first message only over its horizon ------------------------------------------------------
 
 
-def test_a_copy_inside_the_horizon_is_still_a_duplicate_after_its_payload_is_pruned(org, plan):
+def test_a_copy_inside_the_horizon_is_still_a_duplicate_after_its_payload_is_pruned(org, plan, api):
     # Given an accepted event older than the payload period, younger than the horizon
     event = accepted(org, plan, age_days=40)
     retention.prune()
@@ -61,12 +62,21 @@ def test_a_copy_inside_the_horizon_is_still_a_duplicate_after_its_payload_is_pru
     assert event.payload is None
     assert event.payload_pruned_at is not None
     assert event.payload_hash and event.status == InboundStatus.ACCEPTED
-    # And a copy of the same data is counted on it, not processed
+    detail = api.get(f"/api/v1/inbound/{event.pk}/").json()
+    assert detail["payload"] is None
+    assert detail["payloadPrunedAt"] == event.payload_pruned_at.isoformat().replace("+00:00", "Z")
+    # And a copy of the same data, over either path, is counted on it, not processed
     copy = ingest(org, SUBJECT, slot(plan), InboundSource.NATS)
     assert copy.outcome == Outcome.DUPLICATE
     assert copy.duplicate_of == event.pk
+    answer = post_json(api, SUBJECT, json.loads(slot(plan)))
+    assert answer.json() == {
+        "id": str(event.pk),
+        "status": "duplicate",
+        "duplicateOf": str(event.pk),
+    }
     event.refresh_from_db()
-    assert event.duplicate_count == 1
+    assert event.duplicate_count == 2
 
 
 def test_past_the_horizon_the_event_is_deleted_and_a_copy_is_a_new_first_message(org, plan):
