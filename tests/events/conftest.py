@@ -7,10 +7,8 @@ from collections.abc import Callable, Iterator
 
 import nats
 import pytest
-from django.db import connection
 
 from bus.topology import ensure_events_stream
-from dev import servers as devservers
 from events.relay import Relay, RelayConfig
 from tests.fixtures.waiting import PATIENCE
 
@@ -101,8 +99,3 @@ def start_relay(transactional_db, events_stream) -> Iterator[Callable[..., Relay
     yield start
     for relay in started:
         relay.stop()
-
-
-def subprocess_database_url() -> str:
-    """DATABASE_URL of the test database (pytest-django's test_<name>) for a subprocess."""
-    return devservers.database_url(connection.settings_dict)

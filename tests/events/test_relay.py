@@ -18,7 +18,8 @@ from events.models import OutboxEvent
 from events.relay import Relay, backoff_delay
 from plans import services
 from plans.models import Plan
-from tests.events.conftest import relay_config, run, subprocess_database_url
+from tests.events.conftest import relay_config, run
+from tests.fixtures.integrations import subprocess_database_url
 from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
