@@ -96,7 +96,9 @@ def prune(
     return pruned
 
 
-def _prune_kind(kind: Kind, cutoff: datetime, batch_size: int, pause: float, deadline: float):
+def _prune_kind(
+    kind: Kind, cutoff: datetime, batch_size: int, pause: float, deadline: float
+) -> int:
     pruned = 0
     while True:
         try:

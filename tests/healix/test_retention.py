@@ -248,3 +248,40 @@ def test_beat_runs_the_pruner_on_its_schedule(settings, org, plan):
     assert entry == {"task": "healix.prune_records", "schedule": 300}
     accepted(org, plan, age_days=40)
     assert prune_records.apply().get()["inbound payloads"] == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_table_lock_held_elsewhere_defers_that_table_and_not_the_others(org, plan):
+    from rules.models import RuleEvaluation, Trigger
+
+    # Given old rows in two tables, and a migration-like lock on one of them
+    event = accepted(org, plan, 40)
+    RuleEvaluation.objects.create(
+        organization=org, template=plan.template, plan=plan, trigger=Trigger.ON_CHANGE
+    )
+    RuleEvaluation.objects.update(evaluated_at=days_ago(31))
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(f"LOCK TABLE {InboundEvent._meta.db_table} IN ACCESS EXCLUSIVE MODE")
+                locked.set()
+                release.wait(60)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        counts = retention.prune()
+    finally:
+        release.set()
+        holder.join()
+    # Then the locked table's kinds gave up for this run, and the other table was pruned
+    assert counts["inbound payloads"] == 0
+    assert counts["rule evaluations"] == 1
+    event.refresh_from_db()
+    assert event.payload is not None
+    assert retention.prune()["inbound payloads"] == 1
