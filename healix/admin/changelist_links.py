@@ -1,5 +1,5 @@
-"""Links into an admin change list, filtered and sorted, for the pages that point at one (the
-operations view): only for a user who may open it, and sorted by a column's *name*.
+"""Links into the admin, for the pages that point at it (the operations view): only for a
+user who may open them, and a change list's sorted by a column's *name*.
 
 Django's change list sorts by `?o=<n>`, the position of the column among those that user is
 shown: the action checkbox (there only when the user has an action) and the columns of
@@ -17,7 +17,7 @@ from django.db.models import Model
 from django.http import HttpRequest
 from django.urls import reverse
 
-__all__ = ["changelist_columns", "changelist_url"]
+__all__ = ["change_url", "changelist_columns", "changelist_url"]
 
 
 def changelist_columns(request: HttpRequest, model_admin: admin.ModelAdmin) -> list[str]:
@@ -50,3 +50,14 @@ def changelist_url(
     opts = model._meta
     url = reverse(f"{site.name}:{opts.app_label}_{opts.model_name}_changelist")
     return f"{url}?{urlencode(params)}"
+
+
+def change_url(
+    request: HttpRequest, model: type[Model], pk, site: admin.AdminSite = admin.site
+) -> str | None:
+    """The admin page of one `model` row; None when the user may not open it."""
+    model_admin = site._registry.get(model)
+    if model_admin is None or not model_admin.has_view_permission(request):
+        return None
+    opts = model._meta
+    return reverse(f"{site.name}:{opts.app_label}_{opts.model_name}_change", args=[pk])

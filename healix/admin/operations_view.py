@@ -8,11 +8,11 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from healix.admin.changelist_links import changelist_url
+from healix.admin.changelist_links import change_url, changelist_url
 from healix.admin.charts import line_chart
 from healix.admin.operations import WINDOWS, IntegrationLine, overview
 from healix.models import Organization
-from integrations.models import DeliveryStatus, WebhookDelivery
+from integrations.models import DeliveryStatus, HttpIntegration, InboundEvent, WebhookDelivery
 
 __all__ = ["operations_view"]
 
@@ -35,12 +35,13 @@ def _organization(request: HttpRequest) -> tuple[Organization, list[Organization
 
 
 def endpoint_links(request: HttpRequest, line: IntegrationLine) -> dict[str, str | None]:
-    """An HTTP integration's deliveries, pending, waiting for a retry (pending, the most tried
-    first: sorted by the attempts column by name) and failed; None for a user who may not
-    open the deliveries (the counts are shown without a link)."""
+    """An HTTP integration's page and its deliveries, pending, waiting for a retry (pending,
+    the most tried first: sorted by the attempts column by name) and failed; None for a user
+    who may not open them (the name and counts are shown without a link)."""
     mine = {"integration__id__exact": str(line.id)}
     pending = {**mine, "status__exact": DeliveryStatus.PENDING}
     return {
+        "integration": change_url(request, HttpIntegration, line.id),
         "pending": changelist_url(request, WebhookDelivery, pending),
         "retrying": changelist_url(request, WebhookDelivery, pending, "-attempt_count"),
         "failed": changelist_url(
@@ -68,6 +69,9 @@ def operations_view(request: HttpRequest) -> HttpResponse:
         "published_chart": line_chart("Events published", found.published, starts),
         "rules_chart": line_chart("Rules", found.rules, starts),
         "endpoints": [(line, endpoint_links(request, line)) for line in found.integrations],
+        "given_up_url": changelist_url(request, InboundEvent, {"rules": "given_up"}),
+        # The hand-over is an action that needs the change permission; others may look.
+        "may_hand_over": request.user.has_perm("integrations.change_inboundevent"),
         "integration_charts": [
             (line, line_chart(line.name, line.series, starts)) for line in found.integrations
         ],

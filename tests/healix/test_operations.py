@@ -1,5 +1,6 @@
 """The operations page: its per-bucket SQL on known rows, and what each staff user sees."""
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -229,6 +230,35 @@ def test_a_user_who_may_not_open_deliveries_reads_the_counts_without_links(
     client.force_login(hrh_content_manager)
     page = client.get(reverse("admin:operations"))
     ((_line, links),) = page.context["endpoints"]
-    assert links == {"pending": None, "retrying": None, "failed": None}
+    assert links == {"integration": None, "pending": None, "retrying": None, "failed": None}
     assert reverse("admin:integrations_webhookdelivery_changelist") not in page.content.decode()
     assert client.get(reverse("admin:integrations_webhookdelivery_changelist")).status_code == 403
+
+
+@pytest.mark.parametrize("who", ["hrh_content_manager", "hrh_administrator"])
+def test_every_link_of_the_operations_page_opens_for_whoever_sees_it(
+    client, request, who, org, retried_deliveries
+):
+    # Given events the rules gave up on and an integration with deliveries
+    from rules.inbound import HANDOFF_MAX_RETRIES
+
+    inbound(org, timezone.now(), rules_retries=HANDOFF_MAX_RETRIES)
+    client.force_login(request.getfixturevalue(who))
+    page = client.get(reverse("admin:operations"))
+    html = page.content.decode()
+    assert "Acme" in html
+    # Then every admin link on it opens for that user: none answers 403
+    links = {
+        escape_free(href)
+        for href in re.findall(r'href="([^"]+)"', html)
+        if href.startswith("/admin/") and "logout" not in href
+    }
+    assert links
+    assert {link: client.get(link).status_code for link in links} == dict.fromkeys(links, 200)
+    # And the hand-over is offered only to who may run it
+    given_up = "hand them to the rules again" in html
+    assert given_up == (who == "hrh_administrator")
+
+
+def escape_free(href: str) -> str:
+    return href.replace("&amp;", "&")
