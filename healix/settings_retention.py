@@ -15,6 +15,7 @@ __all__ = [
     "HEALIX_RETENTION_INBOUND_PAYLOAD_DAYS",
     "HEALIX_RETENTION_OUTBOX_DAYS",
     "HEALIX_RETENTION_PAUSE_SECONDS",
+    "HEALIX_RETENTION_PORTAL_SESSION_DAYS",
     "HEALIX_RETENTION_RUN_SECONDS",
     "HEALIX_RETENTION_SWEEP_SECONDS",
 ]
@@ -40,6 +41,9 @@ HEALIX_RETENTION_EVALUATION_DAYS = env.float("HEALIX_RETENTION_EVALUATION_DAYS",
 # Idempotency-Key records: also how long a retried request is answered from its record, so
 # it cannot be 0.
 HEALIX_RETENTION_IDEMPOTENCY_HOURS = env.float("HEALIX_RETENTION_IDEMPOTENCY_HOURS", default=24)
+# Partner portal sessions (magic links), counted from when they ended: who was let in, by
+# whom and until when, kept as long as the deliveries they could act on.
+HEALIX_RETENTION_PORTAL_SESSION_DAYS = env.float("HEALIX_RETENTION_PORTAL_SESSION_DAYS", default=90)
 
 # Beat prunes this often. Each batch is its own short transaction that skips rows other
 # transactions hold, then pauses, so inserts never wait behind it; a run stops after

@@ -285,3 +285,19 @@ def test_a_table_lock_held_elsewhere_defers_that_table_and_not_the_others(org, p
     event.refresh_from_db()
     assert event.payload is not None
     assert retention.prune()["inbound payloads"] == 1
+
+
+def test_portal_sessions_go_after_their_period_counted_from_their_end(org):
+    from portal.models import PortalSession
+    from portal.services import issue_session
+    from tests.fixtures.portal import make_partner
+
+    partner = make_partner(org, "Acme")
+    ended_long_ago, ended_lately, live = (issue_session(partner) for _ in range(3))
+    PortalSession.objects.filter(pk=ended_long_ago.session.pk).update(expires_at=days_ago(91))
+    PortalSession.objects.filter(pk=ended_lately.session.pk).update(expires_at=days_ago(89))
+    assert retention.prune()["ended portal sessions"] == 1
+    assert set(PortalSession.objects.values_list("pk", flat=True)) == {
+        ended_lately.session.pk,
+        live.session.pk,
+    }

@@ -156,3 +156,28 @@ def test_without_a_tls_proxy_no_forwarded_header_is_believed():
     # HTTP request look secure
     printed = production_settings("s.SECURE_PROXY_SSL_HEADER", HEALIX_BEHIND_TLS_PROXY="false")
     assert printed == "None"
+
+
+def test_retention_periods_are_read_and_a_hash_cannot_go_before_its_payload():
+    printed = development_settings(
+        "s.HEALIX_RETENTION_INBOUND_PAYLOAD_DAYS, s.HEALIX_RETENTION_INBOUND_HASH_DAYS",
+        HEALIX_RETENTION_INBOUND_PAYLOAD_DAYS="7",
+        HEALIX_RETENTION_INBOUND_HASH_DAYS="14.5",
+    )
+    assert printed == "7.0 14.5"
+    # A horizon shorter than the payload's period would break first message only early
+    result = start_django(
+        DEBUG="true",
+        DATABASE_URL="postgres://u:p@db.example:5432/healix",
+        HEALIX_RETENTION_INBOUND_PAYLOAD_DAYS="30",
+        HEALIX_RETENTION_INBOUND_HASH_DAYS="10",
+    )
+    assert result.returncode != 0
+    assert "HEALIX_RETENTION_INBOUND_HASH_DAYS must be at least" in result.stderr
+    result = start_django(
+        DEBUG="true",
+        DATABASE_URL="postgres://u:p@db.example:5432/healix",
+        HEALIX_RETENTION_IDEMPOTENCY_HOURS="0",
+    )
+    assert result.returncode != 0
+    assert "HEALIX_RETENTION_IDEMPOTENCY_HOURS must be above 0" in result.stderr
