@@ -1,9 +1,11 @@
 """Retention (healix/retention.py): each kind of record pruned past its period, and nothing
 else; first message only kept over its horizon; batches that skip locked rows."""
 
+import contextlib
 import json
 import threading
 import uuid
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
@@ -48,6 +50,31 @@ def accepted(org, plan, age_days: float, time_slot="2026-01-05T10:00", rules_don
         received_at=days_ago(age_days), rules_done_at=days_ago(age_days) if rules_done else None
     )
     return InboundEvent.objects.get(pk=result.event_id)
+
+
+@contextlib.contextmanager
+def held_elsewhere(take_lock: Callable[[], object]) -> Iterator[None]:
+    """While the block runs, another connection's open transaction holds what `take_lock`
+    takes (a row lock, a table lock), as a concurrent request or migration would."""
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                take_lock()
+                locked.set()
+                release.wait(60)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        yield
+    finally:
+        release.set()
+        holder.join()
 
 
 # --- first message only over its horizon ------------------------------------------------------
@@ -213,26 +240,9 @@ def test_a_row_another_transaction_holds_is_skipped_not_waited_for(org, plan):
     # Given two old events, one of them locked by another connection's open transaction
     held = accepted(org, plan, 40, time_slot="2026-01-05T10:00")
     free = accepted(org, plan, 40, time_slot="2026-01-05T11:00")
-    locked, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        try:
-            with transaction.atomic():
-                InboundEvent.objects.select_for_update().get(pk=held.pk)
-                locked.set()
-                release.wait(30)
-        finally:
-            connections.close_all()
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert locked.wait(10)
+    with held_elsewhere(lambda: InboundEvent.objects.select_for_update().get(pk=held.pk)):
         # When the pruner runs meanwhile, it prunes the free row and returns
         counts = retention.prune()
-    finally:
-        release.set()
-        holder.join()
     assert counts["inbound payloads"] == 1
     held.refresh_from_db()
     free.refresh_from_db()
@@ -260,25 +270,9 @@ def test_a_table_lock_held_elsewhere_defers_that_table_and_not_the_others(org, p
         organization=org, template=plan.template, plan=plan, trigger=Trigger.ON_CHANGE
     )
     RuleEvaluation.objects.update(evaluated_at=days_ago(31))
-    locked, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(f"LOCK TABLE {InboundEvent._meta.db_table} IN ACCESS EXCLUSIVE MODE")
-                locked.set()
-                release.wait(60)
-        finally:
-            connections.close_all()
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert locked.wait(10)
+    lock = f"LOCK TABLE {InboundEvent._meta.db_table} IN ACCESS EXCLUSIVE MODE"
+    with held_elsewhere(lambda: connection.cursor().execute(lock)):
         counts = retention.prune()
-    finally:
-        release.set()
-        holder.join()
     # Then the locked table's kinds gave up for this run, and the other table was pruned
     assert counts["inbound payloads"] == 0
     assert counts["rule evaluations"] == 1
