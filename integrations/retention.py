@@ -3,7 +3,7 @@
 An accepted inbound event loses its payload after HEALIX_RETENTION_INBOUND_PAYLOAD_DAYS, once
 the rules are done with it, and keeps its hash until HEALIX_RETENTION_INBOUND_HASH_DAYS: the
 first-message-only horizon. A copy of its data sent within the horizon is still a duplicate;
-after it, the copy is a new first message (docs/inbound.md#first-message-only).
+after it, the copy is a new first message (docs/inbound.md#first-message-only-and-its-horizon).
 """
 
 from django.db.models.functions import Now
