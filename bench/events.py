@@ -37,7 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import Figure, percentile, standalone
-from bench.emitters import emit_at_rate
+from bench.emitters import EMITTERS, emit_at_rate
 from dev import servers as devservers
 
 DATABASE = "healix_bench"
@@ -58,6 +58,7 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--rate", type=float, default=500.0)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--emitters", type=int, default=EMITTERS, help="emitter processes")
     return parser
 
 
@@ -99,12 +100,15 @@ def run(args: argparse.Namespace, stack: ExitStack) -> list[Figure]:
         )
     ]
     for how in ("services", "emit"):
-        latencies, emitted, missing = latency_run(actor, args.rate, args.seconds, how)
+        latencies, emitted, missing = latency_run(
+            actor, args.rate, args.seconds, how, args.emitters
+        )
         p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
         at_rate = emitted.at_rate and missing == 0
         print(
             f"latency  via {how:8}: {len(latencies)} events at {emitted.rate:,.0f}/s "
-            f"(asked {args.rate:.0f}/s{'' if at_rate else ', NOT reached'}), commit -> "
+            f"(asked {args.rate:.0f}/s{'' if at_rate else ', NOT reached'}; {args.emitters} "
+            f"emitters), commit -> "
             f"JetStream subscriber p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, "
             f"max {max(latencies) * 1000:.1f} ms"
         )
@@ -244,7 +248,7 @@ async def bare_publish_loop(events, batch: int) -> float:
         await nc.close()
 
 
-def latency_run(actor, rate: float, seconds: float, how: str):
+def latency_run(actor, rate: float, seconds: float, how: str, processes: int = EMITTERS):
     """Emit at `rate` for `seconds` with `manage.py relay_events` running: commit -> subscriber
     latencies, what the emitters made (bench/emitters.py) and how many never arrived.
 
@@ -289,7 +293,7 @@ def latency_run(actor, rate: float, seconds: float, how: str):
     relay.stdout.readline()  # "relay ... started"
     time.sleep(1.0)  # it has swept once and listens
 
-    emitted = emit_at_rate(how, actor.username, rate, seconds)
+    emitted = emit_at_rate(how, actor.username, rate, seconds, processes=processes)
     committed = emitted.committed
     deadline = time.monotonic() + 30
     while len(received.keys() & committed.keys()) < len(committed) and time.monotonic() < deadline:

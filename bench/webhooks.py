@@ -41,7 +41,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from bench.common import Figure, percentile, standalone  # noqa: E402
-from bench.emitters import emit_at_rate  # noqa: E402
+from bench.emitters import EMITTERS, emit_at_rate  # noqa: E402
 from dev import servers as devservers  # noqa: E402 (needs the project on sys.path)
 
 DATABASE = "healix_bench_webhooks"
@@ -135,6 +135,7 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--latency-integrations", type=int, default=1)
+    parser.add_argument("--emitters", type=int, default=EMITTERS, help="emitter processes")
     parser.add_argument("--polling", type=float, default=0.02, help="filesystem broker polling")
     return parser
 
@@ -287,7 +288,9 @@ def run(args: argparse.Namespace, stack: ExitStack) -> list[Figure]:
     actor, plans = make_org(args.latency_integrations, latency_receiver)
     total = int(args.rate * args.seconds)
     # Wall times: the receiver (a process of its own) keeps time.time().
-    emitted = emit_at_rate("services", actor.username, args.rate, args.seconds, clock="wall")
+    emitted = emit_at_rate(
+        "services", actor.username, args.rate, args.seconds, clock="wall", processes=args.emitters
+    )
     committed, achieved = emitted.committed, emitted.rate
     expected = total * args.latency_integrations
     wait_for(lambda: latency_receiver.count.value >= expected, PATIENCE)
@@ -314,7 +317,8 @@ def run(args: argparse.Namespace, stack: ExitStack) -> list[Figure]:
     p99 = percentile(latencies, 0.99) if latencies else float("nan")
     print(
         f"latency    {len(latencies)} of {expected} deliveries, events at {achieved:,.0f}/s "
-        f"(asked {args.rate:.0f}/s{'' if at_rate else ', NOT reached'}) x "
+        f"(asked {args.rate:.0f}/s{'' if at_rate else ', NOT reached'}; "
+        f"{args.emitters} emitters) x "
         f"{args.latency_integrations} integration(s): commit -> received p50 "
         f"{p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {max(latencies or [0]) * 1000:.0f} ms"
     )
