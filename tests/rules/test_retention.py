@@ -10,7 +10,7 @@ from healix import retention
 from plans import services as plan_services
 from rules import services
 from rules.models import ActionKind, RuleEvaluation, Trigger
-from tests.rules.test_services import action, rule
+from tests.rules.test_services import action, overdue_after_three_days, rule
 
 pytestmark = pytest.mark.django_db
 
@@ -23,15 +23,7 @@ def test_a_time_elapsed_row_does_not_fire_again_once_old_evaluations_are_pruned(
     actor, template, plan
 ):
     # Given a time-elapsed row that fired for the open plan 40 days ago
-    row = rule(
-        template,
-        "No intake after 3 days",
-        trigger=Trigger.TIME_ELAPSED,
-        elapsed_reference="plan.startDate",
-        elapsed_amount=3,
-        elapsed_unit="days",
-    )
-    action(row, ActionKind.SET_DATA_POINT, target="plan.riskStatus", expression='"overdue"')
+    overdue_after_three_days(template)
     due = plan.start_date + timedelta(days=3)
     assert services.evaluate_due_rules(now=due) == 1
     age_evaluations(40)

@@ -86,6 +86,20 @@ def action(row, kind, position=0, **extra):
     return RuleAction.objects.create(rule=row, kind=kind, position=position, **extra)
 
 
+def overdue_after_three_days(template):
+    """A time-elapsed row: three days after the plan's start, risk status "overdue"."""
+    row = rule(
+        template,
+        "No intake after 3 days",
+        trigger=Trigger.TIME_ELAPSED,
+        elapsed_reference="plan.startDate",
+        elapsed_amount=3,
+        elapsed_unit="days",
+    )
+    action(row, ActionKind.SET_DATA_POINT, target="plan.riskStatus", expression='"overdue"')
+    return row
+
+
 def submit_intake(actor, plan, **data):
     assignment = plan.form_assignments.get(definition__form__name="intake", user=plan.user)
     return plan_services.submit_form(actor=actor, assignment=assignment, data=data)
@@ -263,15 +277,7 @@ def test_an_action_that_changes_nothing_does_not_chain(actor, template, plan):
 
 def test_a_time_elapsed_rule_fires_once_per_due_date_across_ticks(actor, template, plan):
     start = plan.start_date
-    row = rule(
-        template,
-        "No intake after 3 days",
-        trigger=Trigger.TIME_ELAPSED,
-        elapsed_reference="plan.startDate",
-        elapsed_amount=3,
-        elapsed_unit="days",
-    )
-    action(row, ActionKind.SET_DATA_POINT, target="plan.riskStatus", expression='"overdue"')
+    row = overdue_after_three_days(template)
     # Before the due date nothing happens
     assert services.evaluate_due_rules(now=start + timedelta(days=2)) == 0
     # At and after it, one evaluation, however many ticks
