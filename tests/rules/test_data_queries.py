@@ -1,0 +1,69 @@
+"""How the rules' bulk reads (rules/data.py) reach PostgreSQL: through the indexes that keep
+a batch's cost to its own plans, however many events the organization has."""
+
+import uuid
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from integrations.models import InboundEvent, InboundSource, InboundStatus
+from plans.models import Plan
+from rules.sql import INBOUND_SQL
+
+pytestmark = pytest.mark.django_db
+
+SUBJECT = "aiEngineTimeSlot"
+
+
+def many_plans_with_an_event(org, template, patient, count: int) -> list[Plan]:
+    now = timezone.now()
+    plans = Plan.objects.bulk_create(
+        Plan(organization=org, template=template, user=patient, title=f"plan {n}", start_date=now)
+        for n in range(count)
+    )
+    InboundEvent.objects.bulk_create(
+        InboundEvent(
+            organization=org,
+            subject=SUBJECT,
+            source=InboundSource.REST,
+            status=InboundStatus.ACCEPTED,
+            payload={"planId": str(plan.pk), "timeSlot": f"slot {n}"},
+            payload_hash=uuid.uuid4().hex,
+            plan_ids=[plan.pk],
+        )
+        for n, plan in enumerate(plans)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")  # as autovacuum keeps a live database's statistics
+    return plans
+
+
+def test_a_batch_reads_its_plans_events_through_the_plan_ids_index(org, template, patient):
+    # Given an organization with 2,000 events, one per plan, and its statistics
+    plans = many_plans_with_an_event(org, template, patient, 2000)
+    batch = [plan.pk for plan in plans[:500]]
+    # When the rules read a batch of 500 plans' events
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN {INBOUND_SQL}", [org.pk, [SUBJECT], batch])
+        plan_text = "\n".join(line for (line,) in cursor.fetchall())
+        cursor.execute(INBOUND_SQL, [org.pk, [SUBJECT], batch])
+        found = {
+            plan_id for plan_ids, _subject, _payload in cursor.fetchall() for plan_id in plan_ids
+        }
+    # Then PostgreSQL looks the batch up in the plan_ids GIN index rather than reading every
+    # event of the organization (as it did given the ids as a literal array: it took most
+    # events for overlapping), and finds exactly the batch's events
+    assert "rules_inboundevent_plan_ids" in plan_text, plan_text
+    assert found == set(batch)
+
+
+def test_the_plan_ids_index_keeps_no_pending_list(db):
+    # A GIN pending list is read whole by every search, once per key: the rules search
+    # with a batch's 500 plan ids (rules/migrations/0004).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reloptions FROM pg_class WHERE relname = 'rules_inboundevent_plan_ids'"
+        )
+        (options,) = cursor.fetchone()
+    assert "fastupdate=off" in options
