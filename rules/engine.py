@@ -45,23 +45,22 @@ class RowOutcome:
     cell: str = ""
     problem: str = ""
 
-    def as_json(self) -> dict[str, Any]:
-        """The stored form; the same outcome of the same row gives the same (shared) dict."""
+    def stored(self) -> tuple[dict[str, Any], str]:
+        """The stored form and its JSON text, made once: the same outcome of the same row
+        shares them (a table's few outcomes repeat across hundreds of evaluations)."""
         if self.problem:
-            return self._build()
+            row = self._build()
+            return row, _dumps(row)
         key = (self.fired, self.failed_column, self.cell)
         cached = self.rule.json_cache.get(key)
         if cached is None:
             row = self._build()
             cached = self.rule.json_cache[key] = (row, _dumps(row))
-        return cached[0]
+        return cached
 
-    def as_text(self) -> str:
-        """as_json() as JSON text, cached like it: the audit record is written as text."""
-        if self.problem:
-            return _dumps(self._build())
-        self.as_json()
-        return self.rule.json_cache[(self.fired, self.failed_column, self.cell)][1]
+    def as_json(self) -> dict[str, Any]:
+        """The stored form."""
+        return self.stored()[0]
 
     def _build(self) -> dict[str, Any]:
         # Compact: hundreds of evaluations a second each store one of these per row.
@@ -98,9 +97,10 @@ class TableOutcome:
     def fired(self) -> list[CompiledRule]:
         return [row.rule for row in self.rows if row.fired]
 
-    def rows_text(self) -> str:
-        """The rows' stored form as one JSON array text."""
-        return "[" + ",".join(row.as_text() for row in self.rows) + "]"
+    def stored_rows(self) -> tuple[list[dict[str, Any]], str]:
+        """The rows' stored forms, and the same as one JSON array text (what COPY writes)."""
+        stored = [row.stored() for row in self.rows]
+        return [row for row, _text in stored], "[" + ",".join(text for _row, text in stored) + "]"
 
 
 def evaluate_rows(

@@ -147,7 +147,8 @@ def evaluate_plans(
             [p for p, _t, _r in todo], table.references(), table.catalog, submission=submission
         )
         actor = actor or rules_actor(template.organization_id)
-        evaluations = []
+        evaluations: list[RuleEvaluation] = []
+        seconds: list[float] = []  # each evaluation's, with its actions (metrics)
         chained: list[tuple[Plan, RuleEvaluation]] = []
         for plan, plan_trigger, rules in todo:
             started = metrics.now()
@@ -155,11 +156,11 @@ def evaluate_plans(
             outcome = evaluate_rows(table, rules, context)
             results = run_actions(plan, outcome, context, actor) if outcome.fired else []
             evaluation = _record(template, plan, plan_trigger, trace_id, depth, outcome, results)
-            metrics.count_evaluation(evaluation, started)
-            evaluation._rows_text = outcome.rows_text()  # what COPY writes
             evaluations.append(evaluation)
+            seconds.append(metrics.now() - started)
             if any(result.changed for result in results):
                 chained.append((plan, evaluation))
+        metrics.count_evaluations(evaluations, seconds)
         insert_evaluations(evaluations)
         transaction.on_commit(partial(log_evaluations, evaluations), robust=True)
         if chained:
@@ -176,7 +177,8 @@ def _record(
     outcome: TableOutcome,
     results: list[ActionResult],
 ) -> RuleEvaluation:
-    return RuleEvaluation(
+    rows, rows_text = outcome.stored_rows()
+    evaluation = RuleEvaluation(
         organization_id=template.organization_id,
         template=template,
         plan=plan,
@@ -186,11 +188,13 @@ def _record(
         trace_id=trace_id,
         chain_depth=depth,
         inputs=outcome.inputs,
-        rows=[row.as_json() for row in outcome.rows],
+        rows=rows,
         actions=[result.as_json() for result in results],
         fired_rules=[rule.pk for rule in outcome.fired if rule.pk is not None],
         evaluated_at=timezone.now(),
     )
+    evaluation._rows_text = rows_text  # what COPY writes (rules/audit.py)
+    return evaluation
 
 
 def _chain(
