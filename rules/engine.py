@@ -51,7 +51,8 @@ class RowOutcome:
         if self.problem:
             row = self._build()
             return row, _dumps(row)
-        key = (self.fired, self.failed_column, self.cell)
+        # A row's cell in a column never changes: the column names the outcome ("" fired).
+        key = self.failed_column
         cached = self.rule.json_cache.get(key)
         if cached is None:
             row = self._build()

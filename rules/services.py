@@ -178,10 +178,11 @@ def _record(
     results: list[ActionResult],
 ) -> RuleEvaluation:
     rows, rows_text = outcome.stored_rows()
+    # Ids rather than objects: the relations' setters cost more than all the other fields.
     evaluation = RuleEvaluation(
         organization_id=template.organization_id,
-        template=template,
-        plan=plan,
+        template_id=template.pk,
+        plan_id=plan.pk,
         trigger=trigger.kind,
         trigger_detail=trigger.detail,
         source_key=trigger.source_key if depth == 0 else "",
