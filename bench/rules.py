@@ -20,9 +20,9 @@ NATS_URL name servers. Then:
    slots are published one by one on NATS, each for a plan whose row fires; the time from the
    publish to the committed action (its planUpdated event's occurredAt): p50 and p99.
 
-Target (issue 5): at least 2,000 plan evaluations/s in one process, checked on the one-thread
-figure (a prefork worker process runs one task at a time); the engine alone is its ceiling.
-Exits 1 if missed. The machine's other load moves every figure: run it on a quiet machine.
+Target (issue 20): at least 25 % of the engine alone (its ceiling, measured in the same run),
+checked on the one-thread figure (a prefork worker process runs one task at a time). Exits 1
+if missed. The machine's other load moves every figure: run it on a quiet machine.
 """
 
 import argparse
@@ -49,7 +49,7 @@ from dev import servers as devservers  # noqa: E402 (needs the project on sys.pa
 DATABASE = "healix_bench_rules"
 SUBJECT = "aiEngineTimeSlot"
 ROWS = 50
-TARGET = 2000
+MIN_SHARE = 0.25  # of the engine alone
 PHASE_TIMEOUT = 300.0
 
 
@@ -364,7 +364,7 @@ def run(args: argparse.Namespace, stack: ExitStack) -> list[Figure]:
             rate,
             "plans/s",
             ceiling=engine,
-            at_least=TARGET,  # one thread, as a prefork worker process runs
+            min_share=MIN_SHARE,  # one thread, as a prefork worker process runs
         ),
         Figure(f"rules, plan evaluations, {args.threads} threads", threaded, "plans/s", engine),
         Figure(
