@@ -7,13 +7,15 @@ PostgreSQL delivers only when (and if) the transaction commits (migration 0002).
 Order: emit() locks the plan row (FOR NO KEY UPDATE, the lock the services already hold in
 most cases) before taking the next sequence value, so two transactions emitting for the same
 plan do it one after the other, and their ids follow their commit order. The relay publishes
-in id order per plan.
+in id order per plan. A service that has locked the plan with lock_plan() hands emit() the
+LockedPlan it got, and emit() neither locks nor reads the row again (one round trip less).
 """
 
 import json
 import logging
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -21,6 +23,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.db.models import F
+from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
 from events import envelopes
@@ -32,7 +36,14 @@ from healix.observability.logcontext import bind
 from healix.observability.tracing import current_trace_id, new_trace_id, trace
 from plans.models import FormSubmission, Plan, WorkQueueItem, WorkQueueItemStatusChange
 
-__all__ = ["MAX_EVENT_BYTES", "NOTIFY_CHANNEL", "emit", "encode_envelope"]
+__all__ = [
+    "MAX_EVENT_BYTES",
+    "NOTIFY_CHANNEL",
+    "LockedPlan",
+    "emit",
+    "encode_envelope",
+    "lock_plan",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -109,17 +120,58 @@ def _lock_plan_facts(plan_id: Any) -> tuple[int, PlanFacts]:
     return organization_id, PlanFacts(plan_id=str(plan_id), org_id=slug, is_test=is_test)
 
 
-def emit(event_type: EventType, *, actor: User, **sources: Any) -> OutboxEvent | None:
+@dataclass(frozen=True)
+class LockedPlan:
+    """A plan row the current transaction holds locked (from lock_plan()), and what its events'
+    envelopes say about it."""
+
+    organization_id: int
+    facts: PlanFacts
+
+
+def lock_plan(plan_id: Any) -> tuple[Plan, LockedPlan]:
+    """Lock the plan row FOR UPDATE and read it whole, with what emit() reads about it, in one
+    query: for a service that changes the plan and then emits its event. The row as read, and
+    the LockedPlan to hand to emit()."""
+    row = (
+        Plan.objects.select_for_update(of=("self",))
+        .annotate(envelope_org_id=F("organization__slug"), envelope_is_test=F("user__is_test"))
+        .get(pk=plan_id)
+    )
+    facts = PlanFacts(plan_id=str(row.pk), org_id=row.envelope_org_id, is_test=row.envelope_is_test)
+    return row, LockedPlan(organization_id=row.organization_id, facts=facts)
+
+
+def _locked_plan_facts(locked: LockedPlan, plan_id: Any) -> tuple[int, PlanFacts]:
+    """What lock_plan() read, after checking it is this event's plan and that we are still
+    inside a transaction (which, the caller's word, is the one that took the lock)."""
+    if locked.facts.plan_id != str(plan_id):
+        raise ValueError(
+            f"Plan {locked.facts.plan_id} is locked, but the event is plan {plan_id}'s."
+        )
+    if not transaction.get_connection().in_atomic_block:
+        raise TransactionManagementError("emit() runs inside the transaction that locked the plan.")
+    return locked.organization_id, locked.facts
+
+
+def emit(
+    event_type: EventType, *, actor: User, locked: LockedPlan | None = None, **sources: Any
+) -> OutboxEvent | None:
     """Write one event to the outbox; call it inside the service's transaction.
 
-    `sources` are the service's objects the type's builder reads (see BUILDERS). Returns the
-    row, or None when there is nothing partners would see (a planUpdated with no visible change).
+    `sources` are the service's objects the type's builder reads (see BUILDERS). `locked`: the
+    plan as this transaction locked it with lock_plan(), if it did; without it emit() locks the
+    row itself. Returns the row, or None when there is nothing partners would see (a
+    planUpdated with no visible change).
     """
     event_type = EventType(event_type)
     plan_id, info = BUILDERS[event_type](**sources)
     if event_type == EventType.PLAN_UPDATED and not info["changes"]:
         return None
-    organization_id, facts = _lock_plan_facts(plan_id)
+    if locked is None:
+        organization_id, facts = _lock_plan_facts(plan_id)
+    else:
+        organization_id, facts = _locked_plan_facts(locked, plan_id)
     event_id = uuid.uuid4()
     trace_id = current_trace_id() or new_trace_id()
     occurred_at = timezone.now()

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from plans import services
@@ -159,6 +160,28 @@ def test_update_plan_refuses_unknown_status_and_bad_choice(actor, plan):
     }
     plan.refresh_from_db()
     assert plan.status == PlanStatus.OPEN
+
+
+def test_update_plan_reads_and_locks_the_plan_once(actor, plan):
+    # Given a caller's plan object that another change has made stale
+    Plan.objects.filter(pk=plan.pk).update(title="Renamed elsewhere")
+    # When one attribute changes (in the test's transaction, the service's is a savepoint)
+    with CaptureQueriesContext(connection) as statements:
+        services.update_plan(actor=actor, plan=plan, risk_status="high")
+    # Then the plan is read once, locked, with what its event says about it; no constraint is
+    # checked that the risk status cannot break; the row is updated and its event written
+    sql = [statement["sql"] for statement in statements.captured_queries]
+    assert [statement.split()[0] for statement in sql] == [
+        "SAVEPOINT",
+        "SELECT",
+        "UPDATE",
+        "INSERT",
+        "RELEASE",
+    ]
+    assert sql[1].endswith('FOR UPDATE OF "plans_plan"')
+    assert '"events_outboxevent"' in sql[3]
+    # And the caller's object shows the row as it now is
+    assert (plan.title, plan.risk_status) == ("Renamed elsewhere", "high")
 
 
 def test_update_plan_refuses_foreign_actor(other_actor, plan):
