@@ -7,7 +7,7 @@ PostgreSQL delivers only when (and if) the transaction commits (migration 0002).
 Order: emit() locks the plan row (FOR NO KEY UPDATE, the lock the services already hold in
 most cases) before taking the next sequence value, so two transactions emitting for the same
 plan do it one after the other, and their ids follow their commit order. The relay publishes
-in id order per plan. A service that has locked the plan with lock_plan() hands emit() the
+in id order per plan. A service that has locked the plan with lock_plan_row() hands emit() the
 LockedPlan it got, and emit() neither locks nor reads the row again (one round trip less).
 """
 
@@ -42,7 +42,7 @@ __all__ = [
     "LockedPlan",
     "emit",
     "encode_envelope",
-    "lock_plan",
+    "lock_plan_row",
 ]
 
 logger = logging.getLogger(__name__)
@@ -122,14 +122,14 @@ def _lock_plan_facts(plan_id: Any) -> tuple[int, PlanFacts]:
 
 @dataclass(frozen=True)
 class LockedPlan:
-    """A plan row the current transaction holds locked (from lock_plan()), and what its events'
+    """A plan row the current transaction holds locked (from lock_plan_row()), and what its events'
     envelopes say about it."""
 
     organization_id: int
     facts: PlanFacts
 
 
-def lock_plan(plan_id: Any) -> tuple[Plan, LockedPlan]:
+def lock_plan_row(plan_id: Any) -> tuple[Plan, LockedPlan]:
     """Lock the plan row FOR UPDATE and read it whole, with what emit() reads about it, in one
     query: for a service that changes the plan and then emits its event. The row as read, and
     the LockedPlan to hand to emit()."""
@@ -143,7 +143,7 @@ def lock_plan(plan_id: Any) -> tuple[Plan, LockedPlan]:
 
 
 def _locked_plan_facts(locked: LockedPlan, plan_id: Any) -> tuple[int, PlanFacts]:
-    """What lock_plan() read, after checking it is this event's plan and that we are still
+    """What lock_plan_row() read, after checking it is this event's plan and that we are still
     inside a transaction (which, the caller's word, is the one that took the lock)."""
     if locked.facts.plan_id != str(plan_id):
         raise ValueError(
@@ -160,7 +160,7 @@ def emit(
     """Write one event to the outbox; call it inside the service's transaction.
 
     `sources` are the service's objects the type's builder reads (see BUILDERS). `locked`: the
-    plan as this transaction locked it with lock_plan(), if it did; without it emit() locks the
+    plan as this transaction locked it with lock_plan_row(), if it did; without it emit() locks the
     row itself. Returns the row, or None when there is nothing partners would see (a
     planUpdated with no visible change).
     """

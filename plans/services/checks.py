@@ -6,8 +6,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from events.outbox import LockedPlan
-from events.outbox import lock_plan as lock_plan_row
+from events.outbox import LockedPlan, lock_plan_row
 from healix.models import User, require_same_organization
 from plans.models import (
     Plan,

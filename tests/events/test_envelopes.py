@@ -192,7 +192,7 @@ def test_plan_updated_names_the_organization_and_the_test_person(actor, template
 def test_emit_refuses_the_lock_of_another_plan(actor, plan, template, patient):
     other = services.assign_plan(actor=actor, template=template, user=patient)
     with transaction.atomic():
-        _row, locked = outbox.lock_plan(other.pk)
+        _row, locked = outbox.lock_plan_row(other.pk)
         with pytest.raises(ValueError):
             outbox.emit(
                 EventType.PLAN_UPDATED,

@@ -15,6 +15,7 @@ from plans.models import (
     FormAssignmentStatus,
     Plan,
     PlanStatus,
+    WorkQueueItem,
     WorkQueueItemStatusChange,
 )
 from templates.models import WorkQueue
@@ -261,6 +262,26 @@ def test_submit_form_stores_data_and_marks_submitted(actor, plan):
     assert submission.data == data
     assignment.refresh_from_db()
     assert assignment.status == FormAssignmentStatus.SUBMITTED
+
+
+def plan_reads(statements) -> list[str]:
+    return [s["sql"] for s in statements.captured_queries if 'FROM "plans_plan"' in s["sql"]]
+
+
+def test_services_that_emit_read_the_plan_once_locked(actor, plan, work_queue):
+    # Given an assignment and an item as a caller has them (their plan not loaded)
+    assignment = FormAssignment.objects.get(pk=intake_of(plan).pk)
+    item = services.create_work_queue_item(actor=actor, queue=work_queue, plan=plan, title="T")
+    item = WorkQueueItem.objects.get(pk=item.pk)
+    # When each changes, and emits its event
+    with CaptureQueriesContext(connection) as submitting:
+        services.submit_form(actor=actor, assignment=assignment, data={"age": 42})
+    with CaptureQueriesContext(connection) as moving:
+        services.change_work_queue_item_status(actor=actor, item=item, status="in_service")
+    # Then each read the plan once, locking it, and emit() did not read it again
+    for statements in (submitting, moving):
+        [read] = plan_reads(statements)
+        assert read.endswith('FOR UPDATE OF "plans_plan"')
 
 
 def test_submit_form_gives_an_error_per_field(actor, plan):
