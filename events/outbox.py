@@ -23,7 +23,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import F
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
@@ -31,7 +30,7 @@ from events import envelopes
 from events.envelopes import PlanFacts
 from events.models import OutboxEvent
 from events.types import EventType, subject_for
-from healix.models import User
+from healix.models import Organization, User
 from healix.observability.logcontext import bind
 from healix.observability.tracing import current_trace_id, new_trace_id, trace
 from plans.models import FormSubmission, Plan, WorkQueueItem, WorkQueueItemStatusChange
@@ -122,22 +121,39 @@ def _lock_plan_facts(plan_id: Any) -> tuple[int, PlanFacts]:
 
 @dataclass(frozen=True)
 class LockedPlan:
-    """A plan row the current transaction holds locked (from lock_plan_row()), and what its events'
-    envelopes say about it."""
+    """A plan row the current transaction holds locked (from lock_plan_row()), and what its
+    events' envelopes say about it."""
 
     organization_id: int
     facts: PlanFacts
 
 
+# lock_plan_row()'s query, written out: the ORM spent twice as long building its equivalent
+# (select_for_update with two annotations across joins) as PostgreSQL spent running it, on the
+# path every plan change takes. `p.*` follows the model's columns; the two facts come in as
+# attributes of the row.
+LOCK_PLAN_SQL = f"""
+SELECT p.*, o.slug AS envelope_org_id, u.is_test AS envelope_is_test
+FROM {Plan._meta.db_table} p
+JOIN {Organization._meta.db_table} o ON o.id = p.organization_id
+JOIN {User._meta.db_table} u ON u.id = p.user_id
+WHERE p.id = %s
+FOR UPDATE OF p
+"""
+
+
 def lock_plan_row(plan_id: Any) -> tuple[Plan, LockedPlan]:
     """Lock the plan row FOR UPDATE and read it whole, with what emit() reads about it, in one
     query: for a service that changes the plan and then emits its event. The row as read, and
-    the LockedPlan to hand to emit()."""
-    row = (
-        Plan.objects.select_for_update(of=("self",))
-        .annotate(envelope_org_id=F("organization__slug"), envelope_is_test=F("user__is_test"))
-        .get(pk=plan_id)
-    )
+    the LockedPlan to hand to emit(). Raises outside a transaction, as select_for_update()."""
+    if transaction.get_autocommit():
+        raise TransactionManagementError(
+            "select_for_update cannot be used outside of a transaction."
+        )
+    rows = list(Plan.objects.raw(LOCK_PLAN_SQL, [plan_id]))
+    if not rows:
+        raise Plan.DoesNotExist(f"No plan {plan_id}.")
+    [row] = rows
     facts = PlanFacts(plan_id=str(row.pk), org_id=row.envelope_org_id, is_test=row.envelope_is_test)
     return row, LockedPlan(organization_id=row.organization_id, facts=facts)
 

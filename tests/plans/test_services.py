@@ -1,5 +1,6 @@
 """plans/services/: every service's happy path, and each refusal with its message."""
 
+import re
 import threading
 from datetime import timedelta
 
@@ -26,6 +27,12 @@ pytestmark = pytest.mark.django_db
 
 def messages_of(excinfo) -> dict:
     return excinfo.value.message_dict
+
+
+def plan_reads(statements) -> list[str]:
+    """The statements that read the plans table."""
+    sql = (statement["sql"] for statement in statements.captured_queries)
+    return [s for s in sql if re.search(r'\bFROM "?plans_plan"?\s', s)]
 
 
 # --- assign_plan ---------------------------------------------------------------------------
@@ -179,7 +186,8 @@ def test_update_plan_reads_and_locks_the_plan_once(actor, plan):
         "INSERT",
         "RELEASE",
     ]
-    assert sql[1].endswith('FOR UPDATE OF "plans_plan"')
+    assert plan_reads(statements) == [sql[1]]
+    assert "FOR UPDATE" in sql[1]
     assert '"events_outboxevent"' in sql[3]
     # And the caller's object shows the row as it now is
     assert (plan.title, plan.risk_status) == ("Renamed elsewhere", "high")
@@ -264,10 +272,6 @@ def test_submit_form_stores_data_and_marks_submitted(actor, plan):
     assert assignment.status == FormAssignmentStatus.SUBMITTED
 
 
-def plan_reads(statements) -> list[str]:
-    return [s["sql"] for s in statements.captured_queries if 'FROM "plans_plan"' in s["sql"]]
-
-
 def test_services_that_emit_read_the_plan_once_locked(actor, plan, work_queue):
     # Given an assignment and an item as a caller has them (their plan not loaded)
     assignment = FormAssignment.objects.get(pk=intake_of(plan).pk)
@@ -281,7 +285,7 @@ def test_services_that_emit_read_the_plan_once_locked(actor, plan, work_queue):
     # Then each read the plan once, locking it, and emit() did not read it again
     for statements in (submitting, moving):
         [read] = plan_reads(statements)
-        assert read.endswith('FOR UPDATE OF "plans_plan"')
+        assert "FOR UPDATE" in read
 
 
 def test_submit_form_gives_an_error_per_field(actor, plan):
