@@ -204,6 +204,17 @@ def test_emit_refuses_the_lock_of_another_plan(actor, plan, template, patient):
     assert not OutboxEvent.objects.filter(event_type="planUpdated").exists()
 
 
+def test_emit_returns_the_row_as_stored(actor, plan):
+    with transaction.atomic():
+        row = outbox.emit(
+            EventType.PLAN_UPDATED, actor=actor, plan=plan, changes={"risk_status": ("", "high")}
+        )
+    stored = OutboxEvent.objects.get(pk=row.pk)
+    fields = [field.attname for field in OutboxEvent._meta.concrete_fields]
+    assert [getattr(row, name) for name in fields] == [getattr(stored, name) for name in fields]
+    assert stored.transaction_id > 0 and not row._state.adding
+
+
 def test_an_event_without_trace_gets_a_new_trace_id_each_time(actor, plan, emitted_events):
     # Given no trace id at the edge (the plan fixture's planCreated is the first event)
     services.update_plan(actor=actor, plan=plan, risk_status="low")
