@@ -151,13 +151,15 @@ def update_plan(
 
 @cache
 def _constrained_fields() -> frozenset[str]:
-    """The plan fields its constraints read. A constraint of a kind not known here counts as
+    """The plan fields its constraints read, but for those that only restate a field's
+    choices, which clean_fields() has checked. A constraint of a kind not known here counts as
     reading them all, so that it is always checked."""
     every = frozenset(field.name for field in Plan._meta.fields)
     names: set[str] = set()
     for constraint in Plan._meta.constraints:
         if isinstance(constraint, CheckConstraint):
-            names |= Q(constraint.condition).referenced_base_fields
+            if not _restates_choices(constraint.condition):
+                names |= Q(constraint.condition).referenced_base_fields
         elif isinstance(constraint, UniqueConstraint) and constraint.fields:
             names |= set(constraint.fields)
             if constraint.condition is not None:
@@ -165,6 +167,27 @@ def _constrained_fields() -> frozenset[str]:
         else:
             return every
     return frozenset(names)
+
+
+def _restates_choices(condition: Any) -> bool:
+    """Whether a check's condition is `<field>__in=<the field's choices>` on a field that
+    takes neither blank nor null: clean_fields() then refuses whatever the check would."""
+    if not isinstance(condition, Q) or condition.negated or len(condition.children) != 1:
+        return False
+    child = condition.children[0]
+    if not isinstance(child, tuple):
+        return False
+    lookup, values = child
+    name, _, operator = lookup.partition("__")
+    if operator != "in":
+        return False
+    field = Plan._meta.get_field(name)
+    return (
+        bool(field.choices)
+        and not field.blank
+        and not field.null
+        and set(values) == {value for value, _label in field.flatchoices}
+    )
 
 
 @transaction.atomic

@@ -170,14 +170,16 @@ def test_update_plan_refuses_unknown_status_and_bad_choice(actor, plan):
     assert plan.status == PlanStatus.OPEN
 
 
-def test_update_plan_reads_and_locks_the_plan_once(actor, plan):
+@pytest.mark.parametrize("change", [{"risk_status": "high"}, {"status": PlanStatus.CLOSED}])
+def test_update_plan_reads_and_locks_the_plan_once(actor, plan, change):
     # Given a caller's plan object that another change has made stale
     Plan.objects.filter(pk=plan.pk).update(title="Renamed elsewhere")
     # When one attribute changes (in the test's transaction, the service's is a savepoint)
     with CaptureQueriesContext(connection) as statements:
-        services.update_plan(actor=actor, plan=plan, risk_status="high")
+        services.update_plan(actor=actor, plan=plan, **change)
     # Then the plan is read once, locked, with what its event says about it; no constraint is
-    # checked that the risk status cannot break; the row is updated and its event written
+    # checked that the change cannot break (the status's restates its choices, which
+    # clean_fields checks); the row is updated and its event written
     sql = [statement["sql"] for statement in statements.captured_queries]
     assert [statement.split()[0] for statement in sql] == [
         "SAVEPOINT",
@@ -190,7 +192,8 @@ def test_update_plan_reads_and_locks_the_plan_once(actor, plan):
     assert "FOR UPDATE" in sql[1]
     assert re.search(r'INTO "?events_outboxevent"?\s', sql[3])
     # And the caller's object shows the row as it now is
-    assert (plan.title, plan.risk_status) == ("Renamed elsewhere", "high")
+    [(name, value)] = change.items()
+    assert (plan.title, getattr(plan, name)) == ("Renamed elsewhere", value)
 
 
 def test_update_plan_refuses_foreign_actor(other_actor, plan):
