@@ -4,11 +4,11 @@ Nothing is sent here. The row commits or rolls back with the change that caused 
 database wakes the relay at commit: a statement trigger on the outbox runs `pg_notify`, which
 PostgreSQL delivers only when (and if) the transaction commits (migration 0002).
 
-Order: emit() locks the plan row (FOR NO KEY UPDATE, the lock the services already hold in
-most cases) before taking the next sequence value, so two transactions emitting for the same
-plan do it one after the other, and their ids follow their commit order. The relay publishes
-in id order per plan. A service that has locked the plan with lock_plan_row() hands emit() the
-LockedPlan it got, and emit() neither locks nor reads the row again (one round trip less).
+Order: the plan row is locked before the next sequence value is taken, so two transactions
+emitting for the same plan do it one after the other, and their ids follow their commit order.
+The relay publishes in id order per plan. A service that changes the plan locks it first with
+lock_plan_row() (FOR UPDATE), which also reads what the envelope says about the plan, and hands
+emit() the LockedPlan it got; emit() given none locks the row itself (FOR NO KEY UPDATE).
 """
 
 import json
@@ -175,10 +175,10 @@ def emit(
 ) -> OutboxEvent | None:
     """Write one event to the outbox; call it inside the service's transaction.
 
-    `sources` are the service's objects the type's builder reads (see BUILDERS). `locked`: the
-    plan as this transaction locked it with lock_plan_row(), if it did; without it emit() locks the
-    row itself. Returns the row, or None when there is nothing partners would see (a
-    planUpdated with no visible change).
+    `sources` are the service's objects the type's builder reads (see BUILDERS). `locked`:
+    the plan as this transaction locked it with lock_plan_row(), if it did; without it, emit()
+    locks the row itself. Returns the row, or None when there is nothing partners would see
+    (a planUpdated with no visible change).
     """
     event_type = EventType(event_type)
     plan_id, info = BUILDERS[event_type](**sources)
