@@ -7,7 +7,7 @@ import pytest
 from django.db import connection, transaction
 from django.db.transaction import TransactionManagementError
 
-from events import outbox
+from events import EventType, outbox
 from events.models import OutboxEvent
 from plans import services
 from plans.models import Plan, WorkQueueItem
@@ -89,3 +89,17 @@ def test_a_second_update_of_the_same_plan_waits_for_the_first_to_commit(actor, p
 def test_locking_a_plan_for_its_events_needs_a_transaction(plan):
     with pytest.raises(TransactionManagementError):
         outbox.lock_plan_row(plan.pk)
+
+
+def test_emit_refuses_a_lock_whose_transaction_is_over(actor, plan):
+    with transaction.atomic():
+        _row, locked = outbox.lock_plan_row(plan.pk)
+    with pytest.raises(TransactionManagementError):
+        outbox.emit(
+            EventType.PLAN_UPDATED,
+            actor=actor,
+            plan=plan,
+            changes={"risk_status": ("", "high")},
+            locked=locked,
+        )
+    assert not OutboxEvent.objects.filter(event_type="planUpdated").exists()
