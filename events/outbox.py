@@ -4,16 +4,18 @@ Nothing is sent here. The row commits or rolls back with the change that caused 
 database wakes the relay at commit: a statement trigger on the outbox runs `pg_notify`, which
 PostgreSQL delivers only when (and if) the transaction commits (migration 0002).
 
-Order: emit() locks the plan row (FOR NO KEY UPDATE, the lock the services already hold in
-most cases) before taking the next sequence value, so two transactions emitting for the same
-plan do it one after the other, and their ids follow their commit order. The relay publishes
-in id order per plan.
+Order: the plan row is locked before the next sequence value is taken, so two transactions
+emitting for the same plan do it one after the other, and their ids follow their commit order.
+The relay publishes in id order per plan. A service that changes the plan locks it first with
+lock_plan_row() (FOR UPDATE), which also reads what the envelope says about the plan, and hands
+emit() the LockedPlan it got; emit() given none locks the row itself (FOR NO KEY UPDATE).
 """
 
 import json
 import logging
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -21,18 +23,26 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
 from events import envelopes
 from events.envelopes import PlanFacts
 from events.models import OutboxEvent
 from events.types import EventType, subject_for
-from healix.models import User
+from healix.models import Organization, User
 from healix.observability.logcontext import bind
 from healix.observability.tracing import current_trace_id, new_trace_id, trace
 from plans.models import FormSubmission, Plan, WorkQueueItem, WorkQueueItemStatusChange
 
-__all__ = ["MAX_EVENT_BYTES", "NOTIFY_CHANNEL", "emit", "encode_envelope"]
+__all__ = [
+    "MAX_EVENT_BYTES",
+    "NOTIFY_CHANNEL",
+    "LockedPlan",
+    "emit",
+    "encode_envelope",
+    "lock_plan_row",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -109,17 +119,75 @@ def _lock_plan_facts(plan_id: Any) -> tuple[int, PlanFacts]:
     return organization_id, PlanFacts(plan_id=str(plan_id), org_id=slug, is_test=is_test)
 
 
-def emit(event_type: EventType, *, actor: User, **sources: Any) -> OutboxEvent | None:
+@dataclass(frozen=True)
+class LockedPlan:
+    """A plan row the current transaction holds locked (from lock_plan_row()), and what its
+    events' envelopes say about it."""
+
+    organization_id: int
+    facts: PlanFacts
+
+
+# lock_plan_row()'s query, written out: on the path every plan change takes, the ORM's
+# equivalent (select_for_update with two annotations across joins) cost about 0.67 ms of CPU
+# to build and read, this about 0.28 ms (2026-12-04). `p.*` follows the model's columns; the
+# two facts come in as attributes of the row.
+LOCK_PLAN_SQL = f"""
+SELECT p.*, o.slug AS envelope_org_id, u.is_test AS envelope_is_test
+FROM {Plan._meta.db_table} p
+JOIN {Organization._meta.db_table} o ON o.id = p.organization_id
+JOIN {User._meta.db_table} u ON u.id = p.user_id
+WHERE p.id = %s
+FOR UPDATE OF p
+"""
+
+
+def lock_plan_row(plan_id: Any) -> tuple[Plan, LockedPlan]:
+    """Lock the plan row FOR UPDATE and read it whole, with what emit() reads about it, in one
+    query: for a service that changes the plan and then emits its event. The row as read, and
+    the LockedPlan to hand to emit(). Raises outside a transaction, as select_for_update()."""
+    if transaction.get_autocommit():
+        raise TransactionManagementError(
+            "select_for_update cannot be used outside of a transaction."
+        )
+    rows = list(Plan.objects.raw(LOCK_PLAN_SQL, [plan_id]))
+    if not rows:
+        raise Plan.DoesNotExist(f"No plan {plan_id}.")
+    [row] = rows
+    facts = PlanFacts(plan_id=str(row.pk), org_id=row.envelope_org_id, is_test=row.envelope_is_test)
+    return row, LockedPlan(organization_id=row.organization_id, facts=facts)
+
+
+def _locked_plan_facts(locked: LockedPlan, plan_id: Any) -> tuple[int, PlanFacts]:
+    """What lock_plan_row() read, after checking it is this event's plan and that we are still
+    inside a transaction (which, the caller's word, is the one that took the lock)."""
+    if locked.facts.plan_id != str(plan_id):
+        raise ValueError(
+            f"Plan {locked.facts.plan_id} is locked, but the event is plan {plan_id}'s."
+        )
+    if not transaction.get_connection().in_atomic_block:
+        raise TransactionManagementError("emit() runs inside the transaction that locked the plan.")
+    return locked.organization_id, locked.facts
+
+
+def emit(
+    event_type: EventType, *, actor: User, locked: LockedPlan | None = None, **sources: Any
+) -> OutboxEvent | None:
     """Write one event to the outbox; call it inside the service's transaction.
 
-    `sources` are the service's objects the type's builder reads (see BUILDERS). Returns the
-    row, or None when there is nothing partners would see (a planUpdated with no visible change).
+    `sources` are the service's objects the type's builder reads (see BUILDERS). `locked`:
+    the plan as this transaction locked it with lock_plan_row(), if it did; without it, emit()
+    locks the row itself. Returns the row, or None when there is nothing partners would see
+    (a planUpdated with no visible change).
     """
     event_type = EventType(event_type)
     plan_id, info = BUILDERS[event_type](**sources)
     if event_type == EventType.PLAN_UPDATED and not info["changes"]:
         return None
-    organization_id, facts = _lock_plan_facts(plan_id)
+    if locked is None:
+        organization_id, facts = _lock_plan_facts(plan_id)
+    else:
+        organization_id, facts = _locked_plan_facts(locked, plan_id)
     event_id = uuid.uuid4()
     trace_id = current_trace_id() or new_trace_id()
     occurred_at = timezone.now()
@@ -140,17 +208,42 @@ def emit(event_type: EventType, *, actor: User, **sources: Any) -> OutboxEvent |
             f"This change would publish a {event_type} event of {size} bytes; the bus takes "
             f"at most {MAX_EVENT_BYTES}. Make the data smaller."
         )
-    row = OutboxEvent.objects.create(
-        organization_id=organization_id,
-        event_id=event_id,
-        event_type=event_type,
-        subject=subject_for(facts.org_id, event_type),
-        plan_id=plan_id,
-        trace_id=trace_id,
-        payload=payload,
-        occurred_at=occurred_at,
+    row = _insert(
+        OutboxEvent(
+            organization_id=organization_id,
+            event_id=event_id,
+            event_type=event_type,
+            subject=subject_for(facts.org_id, event_type),
+            plan_id=plan_id,
+            trace_id=trace_id,
+            payload=payload,
+            occurred_at=occurred_at,
+        )
     )
     transaction.on_commit(partial(_log_written, row, facts.org_id), robust=True)
+    return row
+
+
+# emit()'s INSERT written out, as LOCK_PLAN_SQL: create() cost about 0.45 ms of CPU, this
+# about 0.22 ms. transaction_id is the column's default (CurrentTransactionId); the other
+# columns are the row's own, so a new field of the model is inserted too.
+_INSERTED = [f for f in OutboxEvent._meta.concrete_fields if f.name not in ("id", "transaction_id")]
+INSERT_SQL = f"""
+INSERT INTO {OutboxEvent._meta.db_table} ({", ".join(f.column for f in _INSERTED)})
+VALUES ({", ".join(["%s"] * len(_INSERTED))})
+RETURNING id, transaction_id
+"""
+
+
+def _insert(row: OutboxEvent) -> OutboxEvent:
+    """Insert `row` as create() would, and fill in its id and transaction id."""
+    connection = transaction.get_connection()
+    values = [f.get_db_prep_save(getattr(row, f.attname), connection) for f in _INSERTED]
+    with connection.cursor() as cursor:
+        cursor.execute(INSERT_SQL, values)
+        row.id, row.transaction_id = cursor.fetchone()
+    row._state.adding = False
+    row._state.db = connection.alias
     return row
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from events.outbox import LockedPlan, lock_plan_row
 from healix.models import User, require_same_organization
 from plans.models import (
     Plan,
@@ -73,3 +74,16 @@ def lock(instance):
     and the caller's object shows the result."""
     instance.refresh_from_db(from_queryset=type(instance).objects.select_for_update())
     return instance
+
+
+def lock_plan(plan: Plan) -> LockedPlan:
+    """lock() for a plan whose event the caller then emits: the same query reads what the
+    event's envelope says about the plan, and emit(..., locked=<this>) takes it from here
+    instead of locking and reading the row a second time."""
+    row, locked = lock_plan_row(plan.pk)
+    # In place, as lock()'s refresh_from_db: the fields as read, nothing cached from before.
+    for field in Plan._meta.concrete_fields:
+        setattr(plan, field.attname, getattr(row, field.attname))
+    plan._state = row._state
+    plan._prefetched_objects_cache = {}
+    return locked

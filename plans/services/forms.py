@@ -19,7 +19,13 @@ from plans.models import (
     FormSubmission,
     Plan,
 )
-from plans.services.checks import lock, require_actor, require_open, require_same_organization_of
+from plans.services.checks import (
+    lock,
+    lock_plan_row,
+    require_actor,
+    require_open,
+    require_same_organization_of,
+)
 from templates.models import (
     FormAssignmentDefinition,
 )
@@ -89,8 +95,9 @@ def submit_form(
     Errors are keyed by form field name, so a caller can show each next to its field.
     """
     require_actor(actor, assignment.organization_id)
-    # Locks go plan first, then its rows, in every service: one order, no deadlocks.
-    plan = lock(assignment.plan)
+    # Locks go plan first, then its rows, in every service: one order, no deadlocks. By id:
+    # the plan is read once, locked, with what the event says about it (see emit()).
+    plan, locked = lock_plan_row(assignment.plan_id)
     assignment = lock(assignment)
     if assignment.status == FormAssignmentStatus.SUBMITTED:
         raise ValidationError(f"Form assignment {assignment.pk} was already submitted.")
@@ -109,7 +116,7 @@ def submit_form(
     )
     assignment.status = FormAssignmentStatus.SUBMITTED
     assignment.save(update_fields=["status"])
-    events.emit(EventType.FORM_SUBMITTED, actor=actor, submission=submission)
+    events.emit(EventType.FORM_SUBMITTED, actor=actor, submission=submission, locked=locked)
     # The rules see the submission only once it is committed, under this trace id.
     transaction.on_commit(
         partial(_queue_rules_for_submission, submission.pk, current_trace_id()), robust=True

@@ -18,6 +18,7 @@ from plans.services.checks import (
     UNSET,
     Changes,
     lock,
+    lock_plan_row,
     require_actor,
     require_open,
     require_same_organization_of,
@@ -132,7 +133,8 @@ def change_work_queue_item_status(
     Returns None when the item is already in that status: nothing changes.
     """
     require_actor(actor, item.organization_id)
-    lock(item.plan)  # plan first, as everywhere: emit() locks it too
+    # Plan first, as everywhere; by id, read once with what the event says about it.
+    _plan, locked = lock_plan_row(item.plan_id)
     item = lock(item)
     new_status = _resolve_status(item.queue, status)
     if new_status.pk == item.status_id:
@@ -147,7 +149,13 @@ def change_work_queue_item_status(
     )
     item.status = new_status
     item.save(update_fields=["status", "updated_at"])
-    events.emit(EventType.WORK_QUEUE_ITEM_STATUS_UPDATED, actor=actor, item=item, change=change)
+    events.emit(
+        EventType.WORK_QUEUE_ITEM_STATUS_UPDATED,
+        actor=actor,
+        item=item,
+        change=change,
+        locked=locked,
+    )
     return change
 
 
@@ -195,7 +203,7 @@ def change_work_queue_item(
     The other changes are made first: the status change's event then describes the item as
     the whole change left it (its priority and service location), not as it was before."""
     require_actor(actor, item.organization_id)
-    lock(item.plan)  # plan before item, as everywhere, though the item is changed first
+    lock_plan_row(item.plan_id)  # plan before item, as everywhere, though the item changes first
     if changes:
         update_work_queue_item(actor=actor, item=item, **changes)
     if status is not UNSET:

@@ -6,7 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
+from events import EventType, outbox
 from events.contract import envelope_errors
 from events.models import OutboxEvent
 from healix.observability.tracing import trace
@@ -175,6 +177,42 @@ def test_is_test_follows_the_plans_person(actor, template, org):
     services.assign_plan(actor=actor, template=template, user=tester)
     _row, envelope = only_event("planCreated")
     assert envelope["info"]["isTest"] is True
+
+
+def test_plan_updated_names_the_organization_and_the_test_person(actor, template, org):
+    # update_plan hands emit() what it read when it locked the plan
+    tester = make_user(org, "test-person", is_test=True)
+    plan = services.assign_plan(actor=actor, template=template, user=tester)
+    services.update_plan(actor=actor, plan=plan, risk_status="high")
+    row, envelope = only_event("planUpdated")
+    assert (envelope["orgId"], envelope["info"]["isTest"]) == ("hrh", True)
+    assert (row.organization_id, row.subject) == (org.pk, "healix.hrh.planUpdated")
+
+
+def test_emit_refuses_the_lock_of_another_plan(actor, plan, template, patient):
+    other = services.assign_plan(actor=actor, template=template, user=patient)
+    with transaction.atomic():
+        _row, locked = outbox.lock_plan_row(other.pk)
+        with pytest.raises(ValueError):
+            outbox.emit(
+                EventType.PLAN_UPDATED,
+                actor=actor,
+                plan=plan,
+                changes={"risk_status": ("", "high")},
+                locked=locked,
+            )
+    assert not OutboxEvent.objects.filter(event_type="planUpdated").exists()
+
+
+def test_emit_returns_the_row_as_stored(actor, plan):
+    with transaction.atomic():
+        row = outbox.emit(
+            EventType.PLAN_UPDATED, actor=actor, plan=plan, changes={"risk_status": ("", "high")}
+        )
+    stored = OutboxEvent.objects.get(pk=row.pk)
+    fields = [field.attname for field in OutboxEvent._meta.concrete_fields]
+    assert [getattr(row, name) for name in fields] == [getattr(stored, name) for name in fields]
+    assert stored.transaction_id > 0 and not row._state.adding
 
 
 def test_an_event_without_trace_gets_a_new_trace_id_each_time(actor, plan, emitted_events):

@@ -1,13 +1,16 @@
 """emit() makes the ids of one plan's events follow their commit order, also under concurrency."""
 
+import json
 import threading
 
 import pytest
 from django.db import connection, transaction
+from django.db.transaction import TransactionManagementError
 
+from events import EventType, outbox
 from events.models import OutboxEvent
 from plans import services
-from plans.models import WorkQueueItem
+from plans.models import Plan, WorkQueueItem
 from tests.fixtures.waiting import PATIENCE
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -51,3 +54,52 @@ def test_a_second_transaction_of_the_same_plan_waits_for_the_first_to_commit(
     events = list(OutboxEvent.objects.filter(event_type="workQueueItemStatusUpdated"))
     ids = sorted(event.id for event in events)
     assert len(ids) == 2 and ids[0] == first_id
+
+
+def test_a_second_update_of_the_same_plan_waits_for_the_first_to_commit(actor, plan):
+    # update_plan's lock_plan_row() is the plan's only lock: emit() takes what it read
+    done = threading.Event()
+
+    def update_in_thread():
+        try:
+            stale = Plan.objects.get(pk=plan.pk)
+            services.update_plan(actor=actor, plan=stale, risk_status="second")
+        finally:
+            connection.close()
+            done.set()
+
+    # When a transaction updates the plan and stays open
+    with transaction.atomic():
+        services.update_plan(actor=actor, plan=plan, risk_status="first")
+        first_id = OutboxEvent.objects.latest("id").id
+        # And another transaction updates the same plan meanwhile
+        thread = threading.Thread(target=update_in_thread)
+        thread.start()
+        # Then the second cannot emit before the first commits
+        assert not done.wait(RACE_WINDOW), "the second transaction did not wait for the first"
+    thread.join(PATIENCE)
+    assert done.is_set()
+    # And it saw the first's change, and its event comes after the first one's
+    events = OutboxEvent.objects.filter(event_type="planUpdated").order_by("id")
+    assert [event.id == first_id for event in events] == [True, False]
+    changes = [json.loads(event.payload)["info"]["changes"] for event in events]
+    assert changes[1] == [{"field": "riskStatus", "old": "first", "new": "second"}]
+
+
+def test_locking_a_plan_for_its_events_needs_a_transaction(plan):
+    with pytest.raises(TransactionManagementError):
+        outbox.lock_plan_row(plan.pk)
+
+
+def test_emit_refuses_a_lock_whose_transaction_is_over(actor, plan):
+    with transaction.atomic():
+        _row, locked = outbox.lock_plan_row(plan.pk)
+    with pytest.raises(TransactionManagementError):
+        outbox.emit(
+            EventType.PLAN_UPDATED,
+            actor=actor,
+            plan=plan,
+            changes={"risk_status": ("", "high")},
+            locked=locked,
+        )
+    assert not OutboxEvent.objects.filter(event_type="planUpdated").exists()

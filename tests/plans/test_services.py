@@ -1,11 +1,13 @@
 """plans/services/: every service's happy path, and each refusal with its message."""
 
+import re
 import threading
 from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from plans import services
@@ -14,6 +16,7 @@ from plans.models import (
     FormAssignmentStatus,
     Plan,
     PlanStatus,
+    WorkQueueItem,
     WorkQueueItemStatusChange,
 )
 from templates.models import WorkQueue
@@ -24,6 +27,12 @@ pytestmark = pytest.mark.django_db
 
 def messages_of(excinfo) -> dict:
     return excinfo.value.message_dict
+
+
+def plan_reads(statements) -> list[str]:
+    """The statements that read the plans table."""
+    sql = (statement["sql"] for statement in statements.captured_queries)
+    return [s for s in sql if re.search(r'\bFROM "?plans_plan"?\s', s)]
 
 
 # --- assign_plan ---------------------------------------------------------------------------
@@ -161,6 +170,32 @@ def test_update_plan_refuses_unknown_status_and_bad_choice(actor, plan):
     assert plan.status == PlanStatus.OPEN
 
 
+@pytest.mark.parametrize("change", [{"risk_status": "high"}, {"status": PlanStatus.CLOSED}])
+def test_update_plan_reads_and_locks_the_plan_once(actor, plan, change):
+    # Given a caller's plan object that another change has made stale
+    Plan.objects.filter(pk=plan.pk).update(title="Renamed elsewhere")
+    # When one attribute changes (in the test's transaction, the service's is a savepoint)
+    with CaptureQueriesContext(connection) as statements:
+        services.update_plan(actor=actor, plan=plan, **change)
+    # Then the plan is read once, locked, with what its event says about it; no constraint is
+    # checked that the change cannot break (the status's restates its choices, which
+    # clean_fields checks); the row is updated and its event written
+    sql = [statement["sql"] for statement in statements.captured_queries]
+    assert [statement.split()[0] for statement in sql] == [
+        "SAVEPOINT",
+        "SELECT",
+        "UPDATE",
+        "INSERT",
+        "RELEASE",
+    ]
+    assert plan_reads(statements) == [sql[1]]
+    assert "FOR UPDATE" in sql[1]
+    assert re.search(r'INTO "?events_outboxevent"?\s', sql[3])
+    # And the caller's object shows the row as it now is
+    [(name, value)] = change.items()
+    assert (plan.title, getattr(plan, name)) == ("Renamed elsewhere", value)
+
+
 def test_update_plan_refuses_foreign_actor(other_actor, plan):
     with pytest.raises(ValidationError):
         services.update_plan(actor=other_actor, plan=plan, risk_status="high")
@@ -238,6 +273,22 @@ def test_submit_form_stores_data_and_marks_submitted(actor, plan):
     assert submission.data == data
     assignment.refresh_from_db()
     assert assignment.status == FormAssignmentStatus.SUBMITTED
+
+
+def test_services_that_emit_read_the_plan_once_locked(actor, plan, work_queue):
+    # Given an assignment and an item as a caller has them (their plan not loaded)
+    assignment = FormAssignment.objects.get(pk=intake_of(plan).pk)
+    item = services.create_work_queue_item(actor=actor, queue=work_queue, plan=plan, title="T")
+    item = WorkQueueItem.objects.get(pk=item.pk)
+    # When each changes, and emits its event
+    with CaptureQueriesContext(connection) as submitting:
+        services.submit_form(actor=actor, assignment=assignment, data={"age": 42})
+    with CaptureQueriesContext(connection) as moving:
+        services.change_work_queue_item_status(actor=actor, item=item, status="in_service")
+    # Then each read the plan once, locking it, and emit() did not read it again
+    for statements in (submitting, moving):
+        [read] = plan_reads(statements)
+        assert "FOR UPDATE" in read
 
 
 def test_submit_form_gives_an_error_per_field(actor, plan):
