@@ -189,21 +189,6 @@ def test_plan_updated_names_the_organization_and_the_test_person(actor, template
     assert (row.organization_id, row.subject) == (org.pk, "healix.hrh.planUpdated")
 
 
-def test_emit_refuses_the_lock_of_another_plan(actor, plan, template, patient):
-    other = services.assign_plan(actor=actor, template=template, user=patient)
-    with transaction.atomic():
-        _row, locked = outbox.lock_plan_row(other.pk)
-        with pytest.raises(ValueError):
-            outbox.emit(
-                EventType.PLAN_UPDATED,
-                actor=actor,
-                plan=plan,
-                changes={"risk_status": ("", "high")},
-                locked=locked,
-            )
-    assert not OutboxEvent.objects.filter(event_type="planUpdated").exists()
-
-
 def test_emit_returns_the_row_as_stored(actor, plan):
     with transaction.atomic():
         row = outbox.emit(

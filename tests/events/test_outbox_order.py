@@ -91,15 +91,28 @@ def test_locking_a_plan_for_its_events_needs_a_transaction(plan):
         outbox.lock_plan_row(plan.pk)
 
 
+def emit_risk_change(actor, plan, locked: outbox.LockedPlan) -> None:
+    outbox.emit(
+        EventType.PLAN_UPDATED,
+        actor=actor,
+        plan=plan,
+        changes={"risk_status": ("", "high")},
+        locked=locked,
+    )
+
+
 def test_emit_refuses_a_lock_whose_transaction_is_over(actor, plan):
     with transaction.atomic():
         _row, locked = outbox.lock_plan_row(plan.pk)
     with pytest.raises(TransactionManagementError):
-        outbox.emit(
-            EventType.PLAN_UPDATED,
-            actor=actor,
-            plan=plan,
-            changes={"risk_status": ("", "high")},
-            locked=locked,
-        )
+        emit_risk_change(actor, plan, locked)
+    assert not OutboxEvent.objects.filter(event_type="planUpdated").exists()
+
+
+def test_emit_refuses_the_lock_of_another_plan(actor, plan, template, patient):
+    other = services.assign_plan(actor=actor, template=template, user=patient)
+    with transaction.atomic():
+        _row, locked = outbox.lock_plan_row(other.pk)
+        with pytest.raises(ValueError):
+            emit_risk_change(actor, plan, locked)
     assert not OutboxEvent.objects.filter(event_type="planUpdated").exists()
