@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from events import envelopes
 from events.envelopes import PlanFacts
-from events.models import OutboxEvent
+from events.models import CurrentTransactionId, OutboxEvent
 from events.types import EventType, subject_for
 from healix.models import Organization, User
 from healix.observability.logcontext import bind
@@ -126,6 +126,7 @@ class LockedPlan:
 
     organization_id: int
     facts: PlanFacts
+    transaction_id: int  # the locking transaction's: emit() refuses the lock in another
 
 
 # lock_plan_row()'s query, written out: on the path every plan change takes, the ORM's
@@ -133,7 +134,8 @@ class LockedPlan:
 # to build and read, this about 0.28 ms (2026-12-04). `p.*` follows the model's columns; the
 # two facts come in as attributes of the row.
 LOCK_PLAN_SQL = f"""
-SELECT p.*, o.slug AS envelope_org_id, u.is_test AS envelope_is_test
+SELECT p.*, o.slug AS envelope_org_id, u.is_test AS envelope_is_test,
+  {CurrentTransactionId.template} AS locking_transaction_id
 FROM {Plan._meta.db_table} p
 JOIN {Organization._meta.db_table} o ON o.id = p.organization_id
 JOIN {User._meta.db_table} u ON u.id = p.user_id
@@ -155,12 +157,12 @@ def lock_plan_row(plan_id: Any) -> tuple[Plan, LockedPlan]:
         raise Plan.DoesNotExist(f"No plan {plan_id}.")
     [row] = rows
     facts = PlanFacts(plan_id=str(row.pk), org_id=row.envelope_org_id, is_test=row.envelope_is_test)
-    return row, LockedPlan(organization_id=row.organization_id, facts=facts)
+    return row, LockedPlan(row.organization_id, facts, row.locking_transaction_id)
 
 
 def _locked_plan_facts(locked: LockedPlan, plan_id: Any) -> tuple[int, PlanFacts]:
     """What lock_plan_row() read, after checking it is this event's plan and that we are still
-    inside a transaction (which, the caller's word, is the one that took the lock)."""
+    inside a transaction (the INSERT then checks it is the one that took the lock)."""
     if locked.facts.plan_id != str(plan_id):
         raise ValueError(
             f"Plan {locked.facts.plan_id} is locked, but the event is plan {plan_id}'s."
@@ -220,6 +222,12 @@ def emit(
             occurred_at=occurred_at,
         )
     )
+    if locked is not None and row.transaction_id != locked.transaction_id:
+        # A lock taken in an earlier transaction orders nothing now: the row is refused
+        # (raising rolls it back with the caller's transaction).
+        raise TransactionManagementError(
+            "emit() was handed a plan lock taken in another transaction."
+        )
     transaction.on_commit(partial(_log_written, row, facts.org_id), robust=True)
     return row
 

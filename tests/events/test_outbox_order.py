@@ -109,6 +109,17 @@ def test_emit_refuses_a_lock_whose_transaction_is_over(actor, plan):
     assert not OutboxEvent.objects.filter(event_type="planUpdated").exists()
 
 
+def test_emit_refuses_a_lock_taken_in_an_earlier_transaction(actor, plan):
+    # Given a plan lock taken, and its transaction committed
+    with transaction.atomic():
+        _row, stale = outbox.lock_plan_row(plan.pk)
+    # When a later transaction hands it to emit() without locking the plan itself
+    with pytest.raises(TransactionManagementError), transaction.atomic():
+        emit_risk_change(actor, plan, stale)
+    # Then no event was written: nothing ordered it behind the plan's other changes
+    assert not OutboxEvent.objects.filter(event_type="planUpdated").exists()
+
+
 def test_emit_refuses_the_lock_of_another_plan(actor, plan, template, patient):
     other = services.assign_plan(actor=actor, template=template, user=patient)
     with transaction.atomic():
