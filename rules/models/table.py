@@ -1,12 +1,10 @@
-"""Decision tables (columns and rows of a plan template), their actions, and the audit trail.
+"""Decision tables: the columns and rows of a plan template, and their actions.
 
 A template's decision table is its value columns (`RuleColumn`) and its rows (`Rule`), each
 row with its cells (keyed by column name) and its ordered actions (`RuleAction`). Everything is
 checked on save by rules/validation.py; what runs is rules/services.py.
 """
 
-from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 
 from healix.models import OrganizationOwned
@@ -28,7 +26,6 @@ __all__ = [
     "Rule",
     "RuleAction",
     "RuleColumn",
-    "RuleEvaluation",
     "Trigger",
 ]
 
@@ -301,99 +298,3 @@ class RuleAction(OrganizationOwned):
         if self.rule_id and not self.organization_id:
             self.organization_id = self.rule.organization_id
         super().save(*args, **kwargs)
-
-
-class RuleEvaluation(OrganizationOwned):
-    """One evaluation of a template's decision table for one plan: the audit trail."""
-
-    template = models.ForeignKey(
-        PlanTemplate,
-        on_delete=models.CASCADE,
-        related_name="+",
-    )
-    plan = models.ForeignKey(
-        "plans.Plan",
-        on_delete=models.CASCADE,
-        related_name="rule_evaluations",
-    )
-    trigger = models.CharField(
-        max_length=20,
-        choices=Trigger.choices,
-    )
-    trigger_detail = models.JSONField(
-        default=dict,
-        blank=True,
-        help_text="What set it off: the inbound event, the submission, the due date, the chain.",
-    )
-    trace_id = models.CharField(
-        max_length=64,
-        blank=True,
-        db_index=True,
-        verbose_name="traceId",
-    )
-    source_key = models.CharField(
-        max_length=200,
-        blank=True,
-        help_text=(
-            "What was evaluated once and never again: inbound:<event>, submission:<id>, "
-            "time:<rule>:<due date>."
-        ),
-    )
-    chain_depth = models.PositiveIntegerField(
-        default=0,
-        help_text="0 for an outside trigger; n for the n-th evaluation caused by rule actions.",
-    )
-    inputs = models.JSONField(
-        default=dict,
-        blank=True,
-        help_text="The value of every column, by column name.",
-    )
-    rows = models.JSONField(
-        default=list,
-        blank=True,
-        help_text="Per row: whether it fired, else the first cell that did not hold and why.",
-    )
-    actions = models.JSONField(
-        default=list,
-        blank=True,
-        help_text="Each action run, in order, with its outcome.",
-    )
-    fired_rules = ArrayField(
-        models.BigIntegerField(),
-        default=list,
-        blank=True,
-        help_text="Ids of the rows that fired.",
-    )
-    chain_stopped = models.BooleanField(
-        default=False,
-        help_text="The chain limit (HEALIX_RULES_CHAIN_LIMIT) stopped a further evaluation.",
-    )
-    evaluated_at = models.DateTimeField(
-        auto_now_add=True,
-    )
-
-    same_organization_fields = ("template", "plan")
-
-    class Meta:
-        ordering = ["-evaluated_at", "-id"]
-        verbose_name = "rule evaluation"
-        constraints = owned_constraints(
-            models.CheckConstraint(
-                condition=models.Q(trigger__in=Trigger.values),
-                name="ruleevaluation_trigger_known",
-            ),
-            # An inbound event, a submission or a due date is evaluated once per plan, even
-            # when a task runs twice (a worker lost after the commit).
-            models.UniqueConstraint(
-                fields=["plan", "source_key"],
-                condition=models.Q(chain_depth=0) & ~models.Q(source_key=""),
-                name="ruleevaluation_once_per_source",
-            ),
-        )
-        indexes = [
-            models.Index(fields=["plan", "-evaluated_at"], name="ruleevaluation_plan_time"),
-            GinIndex(fields=["fired_rules"], name="ruleevaluation_fired_rules"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.get_trigger_display()} for {self.plan}"

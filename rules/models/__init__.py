@@ -1,0 +1,27 @@
+"""The rules app's models: decision tables and their actions, and the audit trail."""
+
+from rules.models.evaluation import RuleEvaluation
+from rules.models.table import (
+    ActionKind,
+    ColumnType,
+    DecisionTable,
+    ElapsedUnit,
+    Rule,
+    RuleAction,
+    RuleColumn,
+    Trigger,
+    drop_cells_of_deleted_column,
+)
+
+__all__ = [
+    "ActionKind",
+    "ColumnType",
+    "DecisionTable",
+    "ElapsedUnit",
+    "Rule",
+    "RuleAction",
+    "RuleColumn",
+    "RuleEvaluation",
+    "Trigger",
+    "drop_cells_of_deleted_column",
+]
