@@ -4,6 +4,7 @@ Hit policy: every row whose non-empty cells all hold fires, in row order; an emp
 "don't care". Column values are computed once per evaluation and shared by all rows.
 """
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -45,18 +46,17 @@ class RowOutcome:
     cell: str = ""
     problem: str = ""
 
-    def stored(self) -> tuple[dict[str, Any], str]:
-        """The stored form and its JSON text, made once: the same outcome of the same row
-        shares them (a table's few outcomes repeat across hundreds of evaluations)."""
+    def stored(self) -> tuple[dict[str, Any], str, str]:
+        """The stored form, its JSON text and the text's digest (which names its
+        RowOutcomeRecord), made once: the same outcome of the same row shares them (a table's
+        few outcomes repeat across hundreds of evaluations)."""
         if self.problem:
-            row = self._build()
-            return row, _dumps(row)
+            return _stored(self._build())
         # A row's cell in a column never changes: the column names the outcome ("" fired).
         key = self.failed_column
         cached = self.rule.json_cache.get(key)
         if cached is None:
-            row = self._build()
-            cached = self.rule.json_cache[key] = (row, _dumps(row))
+            cached = self.rule.json_cache[key] = _stored(self._build())
         return cached
 
     def as_json(self) -> dict[str, Any]:
@@ -89,6 +89,11 @@ def row_reason(row: dict[str, Any], inputs: dict[str, Any]) -> str:
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
+def _stored(row: dict[str, Any]) -> tuple[dict[str, Any], str, str]:
+    text = _dumps(row)
+    return row, text, hashlib.sha256(text.encode()).hexdigest()
+
+
 @dataclass
 class TableOutcome:
     inputs: dict[str, Any]
@@ -98,10 +103,9 @@ class TableOutcome:
     def fired(self) -> list[CompiledRule]:
         return [row.rule for row in self.rows if row.fired]
 
-    def stored_rows(self) -> tuple[list[dict[str, Any]], str]:
-        """The rows' stored forms, and the same as one JSON array text (what COPY writes)."""
-        stored = [row.stored() for row in self.rows]
-        return [row for row, _text in stored], "[" + ",".join(text for _row, text in stored) + "]"
+    def stored_rows(self) -> list[tuple[dict[str, Any], str, str]]:
+        """Each row's stored form, JSON text and digest (RowOutcome.stored)."""
+        return [row.stored() for row in self.rows]
 
 
 def evaluate_rows(

@@ -177,7 +177,6 @@ def _record(
     outcome: TableOutcome,
     results: list[ActionResult],
 ) -> RuleEvaluation:
-    rows, rows_text = outcome.stored_rows()
     # Ids rather than objects: the relations' setters cost more than all the other fields.
     evaluation = RuleEvaluation(
         organization_id=template.organization_id,
@@ -189,12 +188,12 @@ def _record(
         trace_id=trace_id,
         chain_depth=depth,
         inputs=outcome.inputs,
-        rows=rows,
         actions=[result.as_json() for result in results],
         fired_rules=[rule.pk for rule in outcome.fired if rule.pk is not None],
         evaluated_at=timezone.now(),
     )
-    evaluation._rows_text = rows_text  # what COPY writes (rules/audit.py)
+    # Named by their RowOutcomeRecord's ids when written (rules/audit.py).
+    evaluation._stored_rows = outcome.stored_rows()
     return evaluation
 
 

@@ -81,7 +81,7 @@ def simulate(
                     SimulatedEvaluation(
                         evaluation.chain_depth,
                         evaluation.inputs,
-                        evaluation.rows,
+                        evaluation.row_outcomes(),
                         evaluation.actions,
                         evaluation.chain_stopped,
                     )

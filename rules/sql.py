@@ -2,10 +2,16 @@
 
 from integrations.models import InboundEvent, InboundStatus
 from plans.models import FormAssignment, FormSubmission
-from rules.models import RuleEvaluation
+from rules.models import RowOutcomeRecord, RuleEvaluation
 from templates.models import Form, FormAssignmentDefinition
 
-__all__ = ["COPY_EVALUATIONS_SQL", "INBOUND_SQL", "NEXT_EVALUATION_IDS_SQL", "SUBMISSIONS_SQL"]
+__all__ = [
+    "COPY_EVALUATIONS_SQL",
+    "INBOUND_SQL",
+    "NEXT_EVALUATION_IDS_SQL",
+    "RECORD_ROW_OUTCOMES_SQL",
+    "SUBMISSIONS_SQL",
+]
 
 # The latest submissions of the forms a table reads, for a whole batch of plans in one round
 # trip: a four-table join whose rows the ORM would turn into model instances first. The
@@ -44,3 +50,15 @@ COPY_EVALUATIONS_SQL = "COPY {table} ({columns}) FROM STDIN".format(
     table=RuleEvaluation._meta.db_table,
     columns=", ".join(f'"{field.column}"' for field in RuleEvaluation._meta.concrete_fields),
 )
+# The row outcomes a batch of evaluations names, each stored once per organization, with their
+# ids, new or not. DO UPDATE (a no-op) rather than DO NOTHING: it returns the rows that were
+# already there, also those another worker committed after this statement began; inserted in
+# digest order, so that two workers upserting the same outcomes lock them in the same order.
+RECORD_ROW_OUTCOMES_SQL = f"""
+INSERT INTO {RowOutcomeRecord._meta.db_table} (organization_id, digest, outcome)
+SELECT %s, digest, outcome::jsonb
+FROM unnest(%s::text[], %s::text[]) AS new(digest, outcome)
+ORDER BY digest
+ON CONFLICT (organization_id, digest) DO UPDATE SET digest = EXCLUDED.digest
+RETURNING digest, id
+"""

@@ -132,7 +132,7 @@ class RuleEvaluationAdmin(RecordAdmin):
                         "yes" if row.get("fired") else "no",
                         row_reason(row, evaluation.inputs),
                     )
-                    for row in evaluation.rows
+                    for row in evaluation.row_outcomes()
                 ),
             ),
         )

@@ -1,6 +1,6 @@
 """The rules app's models: decision tables and their actions, and the audit trail."""
 
-from rules.models.evaluation import RuleEvaluation
+from rules.models.evaluation import RowOutcomeRecord, RuleEvaluation
 from rules.models.table import (
     ActionKind,
     ColumnType,
@@ -18,6 +18,7 @@ __all__ = [
     "ColumnType",
     "DecisionTable",
     "ElapsedUnit",
+    "RowOutcomeRecord",
     "Rule",
     "RuleAction",
     "RuleColumn",

@@ -1,5 +1,7 @@
 """The audit trail: one record per evaluation of a plan's decision table (rules/audit.py
-writes them, rules/retention.py prunes them)."""
+writes them, rules/retention.py prunes them), its rows' outcomes each stored once."""
+
+from typing import Any
 
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
@@ -9,7 +11,45 @@ from healix.models import Organization, OrganizationOwned
 from rules.models.table import Trigger
 from templates.models import PlanTemplate, owned_constraints
 
-__all__ = ["RuleEvaluation"]
+__all__ = ["RowOutcomeRecord", "RuleEvaluation"]
+
+
+class RowOutcomeRecord(models.Model):
+    """One row's outcome as the audit trail keeps it, stored once per organization and named
+    by its id in the `rows` of every evaluation that had it: a table's rows have a few
+    outcomes each, repeated across hundreds of evaluations a second, and writing each whole
+    was most of an evaluation's cost in PostgreSQL (docs/performance.md, "The rules'
+    profile"). Never changed: a row edited or deleted later leaves its past outcomes as they
+    were."""
+
+    # The unique (organization, digest) serves the organization's lookups.
+    organization = models.ForeignKey(
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+    )
+    digest = models.CharField(
+        max_length=64,
+        help_text="SHA-256 of the outcome's JSON text: the same outcome is stored once.",
+    )
+    outcome = models.JSONField(
+        help_text=(
+            'The row ("rule", "name"), whether it "fired", else the first "column" whose '
+            '"cell" did not hold, or the "problem" that stopped it.'
+        ),
+    )
+
+    class Meta:
+        verbose_name = "row outcome"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "digest"], name="rowoutcomerecord_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.outcome.get('name')}: {'fired' if self.outcome.get('fired') else 'not'}"
 
 
 class RuleEvaluation(OrganizationOwned):
@@ -71,7 +111,11 @@ class RuleEvaluation(OrganizationOwned):
     rows = models.JSONField(
         default=list,
         blank=True,
-        help_text="Per row: whether it fired, else the first cell that did not hold and why.",
+        help_text=(
+            "Per row, the id of its outcome (RowOutcomeRecord): whether it fired, else the "
+            "first cell that did not hold and why. Records written before 2026-12-05 hold the "
+            "outcomes themselves. Read them with row_outcomes()."
+        ),
     )
     actions = models.JSONField(
         default=list,
@@ -119,3 +163,22 @@ class RuleEvaluation(OrganizationOwned):
 
     def __str__(self) -> str:
         return f"{self.get_trigger_display()} for {self.plan}"
+
+    def row_outcomes(self) -> list[dict[str, Any]]:
+        """Each row's outcome, in the table's order (one query; none for older records)."""
+        ids = [row for row in self.rows if isinstance(row, int)]
+        found = (
+            dict(
+                RowOutcomeRecord.objects.filter(
+                    organization_id=self.organization_id, pk__in=ids
+                ).values_list("pk", "outcome")
+            )
+            if ids
+            else {}
+        )
+        return [
+            (found.get(row) or {"name": f"(outcome {row} not found)", "fired": False})
+            if isinstance(row, int)
+            else row
+            for row in self.rows
+        ]

@@ -46,7 +46,7 @@ def test_the_seed_example_assigns_the_prefilled_form_and_sets_the_risk_status(de
     evaluation = RuleEvaluation.objects.get(chain_depth=0)
     assert evaluation.trace_id == "trace-slot-1"
     assert evaluation.inputs == {"timeSlot": "2026-12-01T09:30", "riskStatus": ""}
-    assert [row["fired"] for row in evaluation.rows] == [True]
+    assert [row["fired"] for row in evaluation.row_outcomes()] == [True]
     assert [action["ok"] for action in evaluation.actions] == [True, True]
     # And planUpdated carries the trace id too
     updated = OutboxEvent.objects.filter(event_type="planUpdated").latest("id")
@@ -125,14 +125,14 @@ def test_a_submission_fires_the_rows_whose_cells_all_hold_in_row_order(actor, te
     assert (plan.risk_status, plan.custom_fields) == ("high", {"triage": "red"})
     evaluation = RuleEvaluation.objects.get(chain_depth=0)
     assert evaluation.trigger_detail == {"submissionId": submission.pk, "form": "intake"}
-    assert evaluation.rows[2] == {
+    assert evaluation.row_outcomes()[2] == {
         "rule": ignored.pk,
         "name": "Children",
         "fired": False,
         "column": "age",
         "cell": "<12",
     }
-    assert row_reason(evaluation.rows[2], evaluation.inputs) == (
+    assert row_reason(evaluation.row_outcomes()[2], evaluation.inputs) == (
         "age is 70; the cell `<12` does not hold"
     )
     assert evaluation.fired_rules == [elderly.pk, feverish.pk]
@@ -346,9 +346,9 @@ def test_a_row_that_no_longer_validates_is_recorded_not_run(actor, template, pla
     services.evaluate_submission(submit_intake(actor, plan, age=40).pk)
     # Then the broken row is recorded with its problem, and the other row still fires
     evaluation = RuleEvaluation.objects.get()
-    assert evaluation.rows[0]["fired"] is False
-    assert evaluation.rows[0]["problem"].startswith("not run: the row does not validate")
-    assert "submission.intake.notes" in evaluation.rows[0]["problem"]
+    assert evaluation.row_outcomes()[0]["fired"] is False
+    assert evaluation.row_outcomes()[0]["problem"].startswith("not run: the row does not validate")
+    assert "submission.intake.notes" in evaluation.row_outcomes()[0]["problem"]
     assert evaluation.fired_rules == [fine.pk]
     plan.refresh_from_db()
     assert plan.risk_status == ""
@@ -370,5 +370,7 @@ def test_a_calculation_that_fails_at_run_time_fails_its_cells_with_the_reason(
     services.evaluate_submission(submit_intake(actor, plan, age=40).pk)
     evaluation = RuleEvaluation.objects.get()
     assert evaluation.inputs == {"followUp": None}
-    assert evaluation.rows[0]["fired"] is False
-    assert evaluation.rows[0]["problem"].startswith("followUp could not be calculated: dateAdd")
+    assert evaluation.row_outcomes()[0]["fired"] is False
+    assert evaluation.row_outcomes()[0]["problem"].startswith(
+        "followUp could not be calculated: dateAdd"
+    )

@@ -105,7 +105,7 @@ def test_given_a_poisoned_rule_of_org_a_when_a_batch_holds_both_orgs_events_then
     # And A's event is done too, each failure recorded where it happened
     wait_until(lambda: InboundEvent.objects.get(pk=mine.pk).rules_done_at is not None)
     evaluation = RuleEvaluation.objects.get(plan=plan)
-    rows = {row["name"]: row for row in evaluation.rows}
+    rows = {row["name"]: row for row in evaluation.row_outcomes()}
     assert rows["Poisoned"]["fired"] is False
     assert "U+0000" in rows["Poisoned"]["problem"]
     outcomes = [(action["action"], action["ok"]) for action in evaluation.actions]
