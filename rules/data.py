@@ -9,6 +9,7 @@ import json
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -16,10 +17,10 @@ from django.db import connection
 
 from plans.models import FormSubmission, Plan, WorkQueueItem
 from rules.references import PLAN_ATTRIBUTES, ReferenceCatalog
-from rules.sql import INBOUND_SQL, SUBMISSIONS_SQL
+from rules.sql import INBOUND_SQL, LOCK_PLANS_SQL, SUBMISSIONS_SQL
 from templates.models import FieldType
 
-__all__ = ["PlanData", "coerce", "load_plan_data"]
+__all__ = ["PlanData", "PlanRow", "coerce", "load_plan_data", "lock_plans"]
 
 
 def coerce(value: Any, field_type: str) -> Any:
@@ -43,6 +44,28 @@ def coerce(value: Any, field_type: str) -> Any:
         if isinstance(value, datetime) and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
     return value
+
+
+@dataclass(slots=True)
+class PlanRow:
+    """A locked plan as the rules read it (its attributes in PLAN_ATTRIBUTES, its custom
+    fields); load_plan_data takes these or Plan instances alike."""
+
+    pk: uuid.UUID
+    title: str
+    status: str
+    risk_status: str
+    start_date: datetime | None
+    end_date: datetime | None
+    custom_fields: dict[str, Any]
+
+
+def lock_plans(plan_ids: list[uuid.UUID], template_id: int) -> list[PlanRow]:
+    """Lock the plans of `template_id` among `plan_ids`, in id order, and read them."""
+    with connection.cursor() as cursor:
+        cursor.execute(LOCK_PLANS_SQL, [plan_ids, template_id])
+        rows = cursor.fetchall()
+    return [PlanRow(*row[:-1], _json(row[-1]) or {}) for row in rows]
 
 
 class PlanData:
@@ -90,7 +113,7 @@ def _json(value: Any) -> Any:
 
 
 def load_plan_data(
-    plans: list[Plan],
+    plans: list[Plan] | list[PlanRow],
     references: set[str],
     catalog: ReferenceCatalog,
     *,

@@ -34,7 +34,7 @@ from plans.models import FormSubmission, Plan, PlanStatus
 from rules.actions import ActionResult, run_actions
 from rules.audit import insert_evaluations
 from rules.compiler import CompiledRule, CompiledTable
-from rules.data import PlanData, load_plan_data
+from rules.data import PlanData, PlanRow, load_plan_data, lock_plans
 from rules.engine import TableOutcome, evaluate_rows
 from rules.evaluation_log import log_evaluations
 from rules.languages.context import EvaluationContext
@@ -101,7 +101,7 @@ def chain_limit() -> int:
 
 def evaluate_plans(
     template: PlanTemplate,
-    plans: Iterable[Plan],
+    plans: Iterable[Plan | PlanRow],
     trigger: PlanTrigger | dict[uuid.UUID, PlanTrigger],
     *,
     table: CompiledTable | None = None,
@@ -121,12 +121,8 @@ def evaluate_plans(
     if not plan_ids:
         return []
     with trace(current_trace_id()) as trace_id, transaction.atomic():
-        locked = list(
-            Plan.objects.select_for_update()
-            .filter(pk__in=plan_ids, template_id=template.pk)
-            .order_by("pk")
-        )
-        todo: list[tuple[Plan, PlanTrigger, list[CompiledRule]]] = []
+        locked = lock_plans(plan_ids, template.pk)
+        todo: list[tuple[PlanRow, PlanTrigger, list[CompiledRule]]] = []
         for plan in locked:
             plan_trigger = triggers[plan.pk] if triggers is not None else trigger
             rules = table.rules_for(plan_trigger.kind, plan_trigger.subject, plan_trigger.rule_id)
@@ -149,12 +145,16 @@ def evaluate_plans(
         actor = actor or rules_actor(template.organization_id)
         evaluations: list[RuleEvaluation] = []
         seconds: list[float] = []  # each evaluation's, with its actions (metrics)
-        chained: list[tuple[Plan, RuleEvaluation]] = []
+        chained: list[tuple[PlanRow, RuleEvaluation]] = []
         for plan, plan_trigger, rules in todo:
             started = metrics.now()
             context = EvaluationContext(data=data[plan.pk])
             outcome = evaluate_rows(table, rules, context)
-            results = run_actions(plan, outcome, context, actor) if outcome.fired else []
+            # The plan's model instance only where a fired row has actions to run on it.
+            acts = any(rule.actions for rule in outcome.fired)
+            results = (
+                run_actions(Plan.objects.get(pk=plan.pk), outcome, context, actor) if acts else []
+            )
             evaluation = _record(template, plan, plan_trigger, trace_id, depth, outcome, results)
             evaluations.append(evaluation)
             seconds.append(metrics.now() - started)
@@ -170,7 +170,7 @@ def evaluate_plans(
 
 def _record(
     template: PlanTemplate,
-    plan: Plan,
+    plan: PlanRow,
     trigger: PlanTrigger,
     trace_id: str,
     depth: int,
@@ -200,7 +200,7 @@ def _record(
 def _chain(
     template: PlanTemplate,
     table: CompiledTable,
-    chained: list[tuple[Plan, RuleEvaluation]],
+    chained: list[tuple[PlanRow, RuleEvaluation]],
     depth: int,
     actor: User,
 ) -> None:

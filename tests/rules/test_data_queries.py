@@ -4,11 +4,13 @@ a batch's cost to its own plans, however many events the organization has."""
 import uuid
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection, connections, transaction
 from django.utils import timezone
 
 from integrations.models import InboundEvent, InboundSource, InboundStatus
 from plans.models import Plan
+from rules.data import PlanRow, lock_plans
+from rules.references import PLAN_ATTRIBUTES
 from rules.sql import INBOUND_SQL
 
 pytestmark = pytest.mark.django_db
@@ -67,3 +69,39 @@ def test_the_plan_ids_index_keeps_no_pending_list(db):
         )
         (options,) = cursor.fetchone()
     assert "fastupdate=off" in options
+
+
+@pytest.mark.django_db(transaction=True)  # the plans committed, for another session to see
+def test_the_locked_plans_are_read_under_their_lock_with_every_attribute_rules_read(
+    org, template, patient, other_template, other_patient
+):
+    (plan,) = many_plans_with_an_event(org, template, patient, 1)
+    (theirs,) = many_plans_with_an_event(
+        other_template.organization, other_template, other_patient, 1
+    )
+    # Given a change committed after the caller read the plan
+    Plan.objects.filter(pk=plan.pk).update(risk_status="high", custom_fields={"score": 7})
+    with transaction.atomic():
+        # When the rules lock it, with another template's plan among the ids
+        (row,) = lock_plans([plan.pk, theirs.pk], template.pk)
+        # Then they read it as it is now, with every attribute a table may name
+        assert (row.pk, row.risk_status, row.custom_fields) == (plan.pk, "high", {"score": 7})
+        read = set(PlanRow.__dataclass_fields__)
+        assert {attribute for attribute, _type, _writable in PLAN_ATTRIBUTES.values()} <= read
+        # And it stays locked until the transaction ends; the other template's plan is not
+        assert not lockable(plan.pk)
+        assert lockable(theirs.pk)
+    assert lockable(plan.pk)
+
+
+def lockable(plan_id: uuid.UUID) -> bool:
+    """Whether another session may lock the plan's row now."""
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM plans_plan WHERE id = %s FOR UPDATE NOWAIT", [plan_id])
+            return cursor.fetchone() is not None
+    except OperationalError:
+        return False
+    finally:
+        other.close()
