@@ -22,14 +22,18 @@ PUBLICATION = OutboxPublication._meta.db_table
 
 # The relay's wake-up call: emit() notifies NOTIFY_CHANNEL on commit (events/outbox.py).
 LISTEN_SQL = f"LISTEN {NOTIFY_CHANNEL}"
-# The next pending events in id order, minus those published but not yet marked: the pending
-# rows' primary key in order, each joined to its event by the outbox's.
+# The next pending events in id order, minus those published but not yet marked: the first
+# `batch` pending ids (their primary key, in order), then each one's event by the outbox's key.
+# The LIMIT stays inside, so the join is always of at most `batch` rows: as one flat join, the
+# planner misled by the queue's churning statistics walked the whole outbox instead (0.45 s
+# with 200,000 rows, against 1 ms).
 CLAIM_SQL = f"""
 SELECT o.id, o.subject, o.event_id, o.trace_id, o.payload
-FROM {PENDING} p JOIN {TABLE} o ON o.id = p.id
-WHERE p.id <> ALL(%(exclude)s::bigint[])
+FROM (
+    SELECT id FROM {PENDING} WHERE id <> ALL(%(exclude)s::bigint[]) ORDER BY id LIMIT %(batch)s
+) p
+JOIN {TABLE} o ON o.id = p.id
 ORDER BY p.id
-LIMIT %(batch)s
 """
 # The mark: pending rows become publication rows, in one statement; the outbox row is only
 # read (for the metrics: organization, type, commit-to-ack lag). A mark retried after its

@@ -160,9 +160,9 @@ class Waiting:
 
 
 def waiting(organization_id: int | None = None) -> Waiting:
-    """What waits now, for one organization or all; one grouped query each, which the partial
-    indexes of the relay's queue, the delivery sweep and the rules' sweep keep to the waiting
-    rows."""
+    """What waits now, for one organization or all; one grouped query each, which the relay's
+    queue (a table of its own) and the partial indexes of the delivery sweep and the rules'
+    sweep keep to the waiting rows."""
     mine = {} if organization_id is None else {"organization_id": organization_id}
     unpublished = (
         OutboxEvent.objects.filter(pending__isnull=False, **mine)
