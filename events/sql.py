@@ -38,12 +38,14 @@ ORDER BY p.id
 # The mark: pending rows become publication rows, in one statement; the outbox row is only
 # read (for the metrics: organization, type, commit-to-ack lag). A mark retried after its
 # commit (the answer lost with the connection) finds no pending row and changes nothing, so
-# the publish time and the published counter stay right.
+# the publish time and the published counter stay right. A publication row already there (a
+# pending row restored by hand) is kept rather than wedging the queue on a key violation.
 MARK_SQL = f"""
 WITH done AS (DELETE FROM {PENDING} WHERE id = ANY(%(ids)s) RETURNING id, attempts),
 published AS (
     INSERT INTO {PUBLICATION} (id, published_at, attempts)
     SELECT id, now(), attempts + 1 FROM done
+    ON CONFLICT (id) DO NOTHING
 )
 SELECT o.organization_id, o.event_type, extract(epoch FROM now() - o.occurred_at)
 FROM done JOIN {TABLE} o ON o.id = done.id

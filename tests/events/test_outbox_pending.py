@@ -140,3 +140,21 @@ def test_the_migration_moves_the_outbox_state_out_and_back(org, plan):
     finally:
         executor = MigrationExecutor(connection)
         executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_queued_again_after_its_publication_is_published_again_not_wedged(
+    events_stream, actor, plan
+):
+    # Given the plan's event published, then queued again by hand (a replay)
+    event = OutboxEvent.objects.get()
+    run(_drain_once(relay_config()))
+    first = OutboxPublication.objects.get(event=event)
+    OutboxPending.objects.create(event=event)
+    # When the relay drains
+    relay = run(_drain_once(relay_config()))
+    # Then it went out again (JetStream drops the copy), the queue is empty, and the first
+    # publication row stands
+    assert (relay.stats.published, relay.stats.duplicates) == (1, 1)
+    assert not OutboxPending.objects.exists()
+    assert OutboxPublication.objects.get(event=event).published_at == first.published_at
