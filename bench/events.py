@@ -66,14 +66,10 @@ def run(args: argparse.Namespace, stack: ExitStack) -> list[Figure]:
     from django.conf import settings
     from django.core.management import call_command
 
-    from events.models import OutboxEvent
-
     call_command("migrate", verbosity=0)
     call_command("setup_streams", stdout=io.StringIO())
     actor, plans = make_plans()
-    OutboxEvent.objects.filter(organization=actor.organization).update(
-        published_at=django_now()  # the set-up's planCreated events are not part of the run
-    )
+    mark_published()  # the set-up's planCreated events are not part of the run
     print(f"PostgreSQL {os.environ['DATABASE_URL']}\nNATS {devservers.redacted(settings.NATS_URL)}")
     print(f"batch {settings.HEALIX_EVENTS_RELAY_BATCH}, {os.cpu_count()} CPUs\n")
 
@@ -125,12 +121,6 @@ def run(args: argparse.Namespace, stack: ExitStack) -> list[Figure]:
             )
         )
     return figures
-
-
-def django_now():
-    from django.utils import timezone
-
-    return timezone.now()
 
 
 def make_plans():
@@ -205,17 +195,33 @@ async def relay_seconds(count: int) -> float:
         await relay.close()
 
 
-def republish_later(count: int) -> None:
-    """The last `count` outbox rows unpublished again, each with a new event id."""
+def mark_published() -> None:
+    """Every pending event recorded as published, without publishing it."""
     from django.db import connection
 
-    from events.models import OutboxEvent
+    from events.sql import PENDING, PUBLICATION
 
-    table = OutboxEvent._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET published_at = NULL, event_id = gen_random_uuid() "
-            f"WHERE id > (SELECT max(id) FROM {table}) - %s",
+            f"WITH done AS (DELETE FROM {PENDING} RETURNING id) INSERT INTO {PUBLICATION} "
+            "(id, published_at, attempts) SELECT id, now(), 0 FROM done"
+        )
+
+
+def republish_later(count: int) -> None:
+    """The last `count` outbox rows pending again, each with a new event id."""
+    from django.db import connection, transaction
+
+    from events.sql import PENDING, PUBLICATION, TABLE
+
+    last = f"(SELECT max(id) FROM {TABLE}) - %s"
+    with transaction.atomic(), connection.cursor() as cursor:
+        fresh_ids = f"UPDATE {TABLE} SET event_id = gen_random_uuid() WHERE id > {last}"
+        cursor.execute(fresh_ids, [count])
+        cursor.execute(f"DELETE FROM {PUBLICATION} WHERE id > {last}", [count])
+        cursor.execute(
+            f"INSERT INTO {PENDING} (id, attempts, last_error) "
+            f"SELECT id, 0, '' FROM {TABLE} WHERE id > {last} ON CONFLICT DO NOTHING",
             [count],
         )
 

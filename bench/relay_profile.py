@@ -126,12 +126,11 @@ def write_events(count: int) -> None:
     from django.db import transaction
 
     import events
-    from bench.events import make_plans
+    from bench.events import make_plans, mark_published
     from events import EventType
-    from events.models import OutboxEvent
 
     actor, plans = make_plans()
-    OutboxEvent.objects.update(published_at=time_now())
+    mark_published()
     for first in range(0, count, 100):
         with transaction.atomic():
             for n in range(first, min(count, first + 100)):
@@ -141,12 +140,6 @@ def write_events(count: int) -> None:
                     plan=plans[n % len(plans)],
                     changes={"risk_status": ("", f"p{n}")},
                 )
-
-
-def time_now():
-    from django.utils import timezone
-
-    return timezone.now()
 
 
 async def relay_drain() -> int:

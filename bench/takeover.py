@@ -10,8 +10,8 @@ throughout. Each round SIGKILLs the active relay and the active beat (those hold
 advisory locks, healix/leader.py), measures, then starts them again as the standbys of the next
 round. Figures, median and worst of the rounds:
 
-- relay takeover: from the kill to the next event published (its published_at, PostgreSQL's
-  clock on both sides), and the most events left waiting in the outbox meanwhile;
+- relay takeover: from the kill to the next event published (its publication's published_at,
+  PostgreSQL's clock on both sides), and the most events left waiting in the outbox meanwhile;
 - beat takeover: from the kill to the other beat holding the lock (its log, read every 0.1 s,
   so this one is 0.1 s coarse); it then sends what its schedule says is due.
 
@@ -196,8 +196,8 @@ def relay_round(hosts: list[Host]) -> tuple[float, int]:
     deadline = time.monotonic() + TAKEOVER_TIMEOUT
     while True:
         unpublished, latest = query(
-            "SELECT count(*) FILTER (WHERE published_at IS NULL), max(published_at) "
-            "FROM events_outboxevent"
+            "SELECT (SELECT count(*) FROM events_outboxpending), "
+            "(SELECT max(published_at) FROM events_outboxpublication)"
         )
         waiting = max(waiting, unpublished)
         if latest is not None and latest > killed_at:

@@ -2,12 +2,13 @@
 trace id and whether they were published."""
 
 import json
+from datetime import datetime
 
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
-from events.models import OutboxEvent
+from events.models import OutboxEvent, OutboxPending, OutboxPublication
 from healix.admin.scoping import RecordAdmin
 
 __all__ = ["OutboxEventAdmin"]
@@ -63,7 +64,7 @@ class PublishedFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() in ("yes", "no"):
-            return queryset.filter(published_at__isnull=self.value() == "no")
+            return queryset.filter(pending__isnull=self.value() == "yes")
         return queryset
 
 
@@ -99,6 +100,33 @@ class OutboxEventAdmin(RecordAdmin):
     )
     readonly_fields = fields
 
+    def get_queryset(self, request):
+        # The relay's bookkeeping, one row of either table an event: joined, not a query a row.
+        return super().get_queryset(request).select_related("pending", "publication")
+
+    @admin.display(description="published at", ordering="publication__published_at")
+    def published_at(self, obj: OutboxEvent) -> datetime | None:
+        publication = _related(obj, "publication")
+        return publication.published_at if publication else None
+
+    @admin.display(description="attempts")
+    def attempts(self, obj: OutboxEvent) -> int:
+        pending = _related(obj, "pending") or _related(obj, "publication")
+        return pending.attempts if pending else 0
+
+    @admin.display(description="last error")
+    def last_error(self, obj: OutboxEvent) -> str:
+        pending = _related(obj, "pending")
+        return pending.last_error if pending else ""
+
     @admin.display(description="envelope")
     def envelope(self, obj: OutboxEvent) -> str:
         return format_html("<pre>{}</pre>", json.dumps(json.loads(obj.payload), indent=2))
+
+
+def _related(obj: OutboxEvent, name: str) -> OutboxPending | OutboxPublication | None:
+    """The event's pending or publication row, None when it has none."""
+    try:
+        return getattr(obj, name)
+    except (OutboxPending.DoesNotExist, OutboxPublication.DoesNotExist):
+        return None

@@ -5,7 +5,7 @@ from django.db import models
 from events.types import EventType
 from healix.models import Organization, OrganizationOwned
 
-__all__ = ["CurrentTransactionId", "OutboxEvent"]
+__all__ = ["CurrentTransactionId", "OutboxEvent", "OutboxPending", "OutboxPublication"]
 
 
 class CurrentTransactionId(models.Func):
@@ -23,8 +23,9 @@ class OutboxEvent(OrganizationOwned):
     """One system event, written in the transaction that caused it.
 
     `id` comes from a sequence, so it orders the events; `emit()` makes the ids of one plan
-    follow the commit order (see events/outbox.py). The relay publishes rows in id order and
-    sets `published_at` once JetStream acknowledged them (see events/relay.py).
+    follow the commit order (see events/outbox.py). The relay publishes rows in id order; whether
+    and when a row was published is recorded apart (OutboxPending, OutboxPublication), so that
+    the row, written once, is never updated (see events/relay.py).
 
     Ids are taken before commit, so across plans a lower id can commit after a higher one. The
     REST feed therefore reads in (`transaction_id`, `id`) order and only below the visible
@@ -36,7 +37,7 @@ class OutboxEvent(OrganizationOwned):
         verbose_name="sequence",
     )
     # No index of its own: the unique (organization, id) index serves lookups by organization,
-    # and every index is written again when the relay marks a row published.
+    # and every index is one more entry for each event written.
     organization = models.ForeignKey(
         Organization,
         on_delete=models.CASCADE,
@@ -78,19 +79,6 @@ class OutboxEvent(OrganizationOwned):
     occurred_at = models.DateTimeField(
         verbose_name="occurredAt",
     )
-    published_at = models.DateTimeField(
-        null=True,
-        blank=True,
-        help_text="When JetStream acknowledged the event; empty while it waits.",
-    )
-    attempts = models.PositiveIntegerField(
-        default=0,
-        help_text="Publish attempts so far.",
-    )
-    last_error = models.TextField(
-        blank=True,
-        help_text="Why the last attempt failed, if it did.",
-    )
 
     class Meta:
         ordering = ["-id"]
@@ -102,14 +90,8 @@ class OutboxEvent(OrganizationOwned):
                 name="outboxevent_type_known",
             ),
         ]
-        # Few indexes: the relay rewrites every one of them when it marks a row published.
+        # Few indexes: each is one more entry for every event written.
         indexes = [
-            # The relay's queue: only unpublished rows, in sequence order.
-            models.Index(
-                fields=["id"],
-                condition=models.Q(published_at__isnull=True),
-                name="outbox_unpublished",
-            ),
             # The admin's filters (exact matches; no LIKE index needed).
             models.Index(fields=["plan_id"], name="outbox_plan"),
             models.Index(fields=["trace_id"], name="outbox_trace"),
@@ -119,3 +101,65 @@ class OutboxEvent(OrganizationOwned):
 
     def __str__(self) -> str:
         return f"{self.subject} {self.event_id}"
+
+
+# The two tables below hold the relay's bookkeeping, apart from the event's row: marking 500
+# rows published updated them in place before, and the update, which could not be HOT, wrote
+# every index of the outbox again (docs/performance.md, "The relay's profile"). Now emit()
+# inserts a pending row with the event (one statement, events/outbox.py), and the relay's mark
+# moves it to a publication row (one statement, events/sql.py): narrow rows, one index each.
+# Their key is the event's id, without a database foreign key: its check would lock the event
+# row (a write to the outbox page again); Django's delete cascades to them, and nothing else
+# deletes events.
+
+
+class OutboxPending(models.Model):
+    """An event not yet published: the relay's queue, read in id order."""
+
+    event = models.OneToOneField(
+        OutboxEvent,
+        primary_key=True,
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        db_column="id",
+        related_name="pending",
+    )
+    attempts = models.PositiveIntegerField(
+        default=0,
+        help_text="Publish attempts so far.",
+    )
+    last_error = models.TextField(
+        blank=True,
+        help_text="Why the last attempt failed, if it did.",
+    )
+
+    class Meta:
+        verbose_name = "pending event"
+
+    def __str__(self) -> str:
+        return f"event {self.pk} pending"
+
+
+class OutboxPublication(models.Model):
+    """When JetStream acknowledged an event, after how many attempts."""
+
+    event = models.OneToOneField(
+        OutboxEvent,
+        primary_key=True,
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        db_column="id",
+        related_name="publication",
+    )
+    published_at = models.DateTimeField(
+        help_text="When JetStream acknowledged the event.",
+    )
+    attempts = models.PositiveIntegerField(
+        help_text="Publish attempts, the one acknowledged included.",
+    )
+
+    class Meta:
+        verbose_name = "publication"
+
+    def __str__(self) -> str:
+        return f"event {self.pk} published at {self.published_at}"

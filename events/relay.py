@@ -1,5 +1,9 @@
 """The relay: publishes outbox rows to JetStream, then marks them published.
 
+Its queue is OutboxPending (a row per waiting event, written by emit() with the event); the
+mark turns pending rows into OutboxPublication rows and never writes the outbox row itself
+(events/sql.py, docs/performance.md "The relay's profile").
+
 One loop, asyncio (nats-py is asyncio), raw psycopg for its few statements.
 
 Several relays may run; one publishes. Each holds its database session's advisory lock
@@ -8,12 +12,12 @@ wake-up. A relay that dies loses its session, hence the lock, and a standby take
 One publisher reading in id order means no row is claimed twice, no claim is written, and the
 events of a plan go out in id order, which emit() made their commit order.
 
-Each round: read up to `batch_size` unpublished rows in id order (no transaction kept open),
+Each round: read up to `batch_size` pending rows in id order (no transaction kept open),
 publish them asynchronously (header Nats-Msg-Id = eventId, Healix-Trace-Id), await the acks,
-then mark the acked rows published. Rows not acked stay unpublished and are retried with
-backoff. A relay that dies between the acks and the mark leaves its batch unpublished: the
-next relay publishes it again and JetStream drops the copies (same Nats-Msg-Id, within the
-stream's duplicate window).
+then mark the acked rows published. Rows not acked stay pending, their attempts and error
+counted, and are retried with backoff. A relay that dies between the acks and the mark
+leaves its batch pending: the next relay publishes it again and JetStream drops the copies
+(same Nats-Msg-Id, within the stream's duplicate window).
 
 It wakes on NOTIFY (sent by the database at commit, migration 0002), when NATS reconnects, and
 sweeps every `sweep_seconds` regardless.

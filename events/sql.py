@@ -5,7 +5,7 @@ ORM altogether: its statements are plain SQL by necessity. The feed's is one sta
 snapshot's horizon and a page.
 """
 
-from events.models import OutboxEvent
+from events.models import OutboxEvent, OutboxPending, OutboxPublication
 from events.outbox import NOTIFY_CHANNEL
 
 __all__ = [
@@ -17,27 +17,42 @@ __all__ = [
 ]
 
 TABLE = OutboxEvent._meta.db_table
+PENDING = OutboxPending._meta.db_table
+PUBLICATION = OutboxPublication._meta.db_table
 
 # The relay's wake-up call: emit() notifies NOTIFY_CHANNEL on commit (events/outbox.py).
 LISTEN_SQL = f"LISTEN {NOTIFY_CHANNEL}"
-# The next unpublished rows in id order, minus those published but not yet marked.
+# The next pending events in id order, minus those published but not yet marked: the first
+# `batch` pending ids (their primary key, in order), then each one's event by the outbox's key.
+# The LIMIT stays inside, so the join is always of at most `batch` rows: as one flat join, the
+# planner misled by the queue's churning statistics walked the whole outbox instead (0.45 s
+# with 200,000 rows, against 1 ms).
 CLAIM_SQL = f"""
-SELECT id, subject, event_id, trace_id, payload FROM {TABLE}
-WHERE published_at IS NULL AND id <> ALL(%(exclude)s::bigint[])
-ORDER BY id
-LIMIT %(batch)s
+SELECT o.id, o.subject, o.event_id, o.trace_id, o.payload
+FROM (
+    SELECT id FROM {PENDING} WHERE id <> ALL(%(exclude)s::bigint[]) ORDER BY id LIMIT %(batch)s
+) p
+JOIN {TABLE} o ON o.id = p.id
+ORDER BY p.id
 """
-# Only rows not yet marked: a mark retried after its commit (the answer lost with the
-# connection) changes nothing, so the publish time and the published counter stay right.
+# The mark: pending rows become publication rows, in one statement; the outbox row is only
+# read (for the metrics: organization, type, commit-to-ack lag). A mark retried after its
+# commit (the answer lost with the connection) finds no pending row and changes nothing, so
+# the publish time and the published counter stay right. A publication row already there (a
+# pending row restored by hand) is kept rather than wedging the queue on a key violation.
 MARK_SQL = f"""
-UPDATE {TABLE}
-SET published_at = now(), attempts = attempts + 1, last_error = ''
-WHERE id = ANY(%(ids)s) AND published_at IS NULL
-RETURNING organization_id, event_type, extract(epoch FROM published_at - occurred_at)
+WITH done AS (DELETE FROM {PENDING} WHERE id = ANY(%(ids)s) RETURNING id, attempts),
+published AS (
+    INSERT INTO {PUBLICATION} (id, published_at, attempts)
+    SELECT id, now(), attempts + 1 FROM done
+    ON CONFLICT (id) DO NOTHING
+)
+SELECT o.organization_id, o.event_type, extract(epoch FROM now() - o.occurred_at)
+FROM done JOIN {TABLE} o ON o.id = done.id
 """
-# A failed publish counted on its rows, with the error kept for the admin.
+# A failed publish counted on its pending rows, with the error kept for the admin.
 FAILED_SQL = f"""
-UPDATE {TABLE} SET attempts = attempts + 1, last_error = %(error)s WHERE id = ANY(%(ids)s)
+UPDATE {PENDING} SET attempts = attempts + 1, last_error = %(error)s WHERE id = ANY(%(ids)s)
 """
 
 # Read by the feed (events/feed.py) for GET /api/v1/events/. One statement and one round trip: the

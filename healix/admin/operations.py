@@ -160,12 +160,12 @@ class Waiting:
 
 
 def waiting(organization_id: int | None = None) -> Waiting:
-    """What waits now, for one organization or all; one grouped query each, which the partial
-    indexes of the relay's queue, the delivery sweep and the rules' sweep keep to the waiting
-    rows."""
+    """What waits now, for one organization or all; one grouped query each, which the relay's
+    queue (a table of its own) and the partial indexes of the delivery sweep and the rules'
+    sweep keep to the waiting rows."""
     mine = {} if organization_id is None else {"organization_id": organization_id}
     unpublished = (
-        OutboxEvent.objects.filter(published_at__isnull=True, **mine)
+        OutboxEvent.objects.filter(pending__isnull=False, **mine)
         .values("organization_id")
         .annotate(n=Count("*"), oldest=Min("occurred_at"))
         .values_list("organization_id", "n", "oldest")
@@ -222,7 +222,9 @@ def overview(organization_id: int, window: Window, now: datetime | None = None) 
                 ),
             ),
         ],
-        published=[Series("published", bucket_counts(outbox, "published_at", window, now))],
+        published=[
+            Series("published", bucket_counts(outbox, "publication__published_at", window, now))
+        ],
         rules=[
             Series("evaluations", bucket_counts(evaluations, "evaluated_at", window, now)),
             Series("rules fired", bucket_counts(evaluations, "evaluated_at", window, now, fired)),

@@ -9,7 +9,7 @@ from django.db import OperationalError, connection
 from django.db.models import Func, Sum
 
 from dev.demo import create_demo_rules
-from events.models import OutboxEvent
+from events.models import OutboxEvent, OutboxPending
 from events.types import EventType
 from integrations.models import DeliveryStatus, InboundEvent, InboundStatus, WebhookDelivery
 from integrations.webhooks.services import ALL
@@ -64,7 +64,7 @@ def test_waiting_work_is_read_from_the_database_per_organization(
     # Given two plans assigned in hrh and no relay running (their events wait in the outbox)
     services.assign_plan(actor=actor, template=template, user=patient)
     services.assign_plan(actor=actor, template=template, user=patient)
-    waiting = OutboxEvent.objects.filter(organization=org, published_at__isnull=True).count()
+    waiting = OutboxEvent.objects.filter(organization=org, pending__isnull=False).count()
     # and a pending test delivery of an hrh integration
     integration, _ = make_integration(org, "http://127.0.0.1:9/hook")
     make_delivery(integration)
@@ -143,7 +143,7 @@ def test_counters_of_every_process_add_up_on_metrics(
     wait_until(lambda: succeeded.exists() and not WebhookDelivery.objects.exclude(
         status=DeliveryStatus.SUCCEEDED).exists())  # fmt: skip
     wait_until(lambda: not accepted.filter(rules_done_at__isnull=True).exists())  # rules done
-    wait_until(lambda: not OutboxEvent.objects.filter(published_at__isnull=True).exists())
+    wait_until(lambda: not OutboxPending.objects.exists())
     # When Prometheus scrapes
     text = scrape(client)
     org_id = str(org.pk)

@@ -14,7 +14,7 @@ from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from events.models import OutboxEvent
+from events.models import OutboxEvent, OutboxPending, OutboxPublication
 from healix import retention
 from healix.models import IdempotentRequest
 from integrations.inbound.services import Outcome, ingest
@@ -156,12 +156,18 @@ def test_published_outbox_events_go_after_their_period_and_unpublished_ones_neve
         )
         for _ in range(3)
     )
-    OutboxEvent.objects.filter(pk=old_published.pk).update(published_at=days_ago(31))
+    OutboxPending.objects.filter(pk=old_published.pk).delete()  # emit() made it pending
+    OutboxPublication.objects.create(event=old_published, published_at=days_ago(31), attempts=1)
+    OutboxPending.objects.create(event=never_published, attempts=3, last_error="no ack")
     OutboxEvent.objects.filter(pk=never_published.pk).update(occurred_at=days_ago(60))
-    OutboxEvent.objects.filter(pk__in=[e.pk for e in recent]).update(published_at=days_ago(1))
+    for event in recent:
+        OutboxPublication.objects.create(event=event, published_at=days_ago(1), attempts=1)
     retention.prune()
     remaining = set(OutboxEvent.objects.values_list("pk", flat=True))
     assert remaining == {never_published.pk, *(e.pk for e in recent)}
+    # The pruned event's publication went with it; the waiting one is still the relay's
+    assert set(OutboxPublication.objects.values_list("pk", flat=True)) == {e.pk for e in recent}
+    assert list(OutboxPending.objects.values_list("pk", flat=True)) == [never_published.pk]
 
 
 def test_finished_deliveries_go_with_their_attempts_and_pending_ones_stay(

@@ -185,12 +185,13 @@ def test_update_plan_reads_and_locks_the_plan_once(actor, plan, change):
         "SAVEPOINT",
         "SELECT",
         "UPDATE",
-        "INSERT",
+        "WITH",  # the event and its place in the relay's queue, one statement
         "RELEASE",
     ]
     assert plan_reads(statements) == [sql[1]]
     assert "FOR UPDATE" in sql[1]
     assert re.search(r'INTO "?events_outboxevent"?\s', sql[3])
+    assert re.search(r'INTO "?events_outboxpending"?\s', sql[3])
     # And the caller's object shows the row as it now is
     [(name, value)] = change.items()
     assert (plan.title, getattr(plan, name)) == ("Renamed elsewhere", value)
