@@ -11,7 +11,7 @@ from integrations.models import InboundEvent, InboundSource, InboundStatus
 from plans.models import Plan
 from rules.data import PlanRow, lock_plans
 from rules.references import PLAN_ATTRIBUTES
-from rules.sql import INBOUND_SQL
+from rules.sql import INBOUND_SQL, LOCK_PLANS_SQL
 
 pytestmark = pytest.mark.django_db
 
@@ -88,6 +88,11 @@ def test_the_locked_plans_are_read_under_their_lock_with_every_attribute_rules_r
         assert (row.pk, row.risk_status, row.custom_fields) == (plan.pk, "high", {"score": 7})
         read = set(PlanRow.__dataclass_fields__)
         assert {attribute for attribute, _type, _writable in PLAN_ATTRIBUTES.values()} <= read
+        # And LOCK_PLANS_SQL's columns are PlanRow's fields, in the same order
+        with connection.cursor() as cursor:
+            cursor.execute(LOCK_PLANS_SQL, [[plan.pk], template.pk])
+            columns = ["pk" if c.name == "id" else c.name for c in cursor.description]
+        assert columns == list(PlanRow.__dataclass_fields__)
         # And it stays locked until the transaction ends; the other template's plan is not
         assert not lockable(plan.pk)
         assert lockable(theirs.pk)
