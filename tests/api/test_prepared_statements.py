@@ -6,6 +6,7 @@ import pytest
 from django.db import DatabaseError, NotSupportedError, connection, transaction
 from django.db.transaction import TransactionManagementError
 
+from events.sql import FEED_SQL
 from healix.leader import database_params
 from healix.prepared import prepared_cursor
 from healix.sql import KEY_SQL
@@ -42,6 +43,16 @@ def test_a_request_prepares_the_key_plan_and_store_statements_once(world):
     for sql in (KEY_SQL, PLANS_BY_ID_SQL, STORE_SQL):
         assert sum(first_line(sql) in statement for statement in after_one) == 1, sql
     # And the second request prepared nothing more
+    assert sorted(prepared_statements()) == sorted(after_one)
+
+
+def test_polling_the_feed_prepares_its_statement_once(world):
+    # When a partner polls the events feed twice on the same connection
+    assert world.client.get("/api/v1/events/").status_code == 200
+    after_one = prepared_statements()
+    assert world.client.get("/api/v1/events/?limit=5").status_code == 200
+    # Then the feed's statement is prepared, and the second poll prepared nothing more
+    assert sum(first_line(FEED_SQL) in statement for statement in after_one) == 1
     assert sorted(prepared_statements()) == sorted(after_one)
 
 
