@@ -16,6 +16,7 @@ from events.contract import asyncapi_document, event_schema
 from events.feed import MAX_PAGE, FeedFilters, FeedPosition, InvalidPosition, read_feed
 from events.types import EventType
 from healix.api.auth import organization_of
+from healix.api.rest import QueryParameters
 from healix.api.scopes import Scope
 
 __all__ = ["AsyncApiView", "EventFeedView", "EventSchemaView"]
@@ -38,6 +39,9 @@ class FeedQuery(serializers.Serializer):
             raise serializers.ValidationError(
                 "Not a cursor of this feed; send back the `cursor` of a previous page."
             ) from None
+
+
+FEED_QUERY = QueryParameters(FeedQuery)
 
 
 def _event_schema(event_type: str) -> dict:
@@ -130,9 +134,7 @@ class EventFeedView(APIView):
         examples=[SEED_FEED_EXAMPLE],
     )
     def get(self, request: Request) -> HttpResponse:
-        query = FeedQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        given = query.validated_data
+        given = FEED_QUERY.validated(request.query_params)
         filters = FeedFilters(
             event_type=given.get("type"),
             plan_id=given.get("planId"),

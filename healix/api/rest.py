@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.fields import SkipField, get_error_detail
 from rest_framework.generics import GenericAPIView
 
 from healix.api.auth import organization_of
@@ -19,6 +20,7 @@ from healix.api.auth import organization_of
 __all__ = [
     "JsonValueField",
     "OrganizationScopedView",
+    "QueryParameters",
     "StrictSerializer",
     "service_errors",
 ]
@@ -38,6 +40,46 @@ class StrictSerializer(serializers.Serializer):
         if problems:
             raise ValidationError(problems)
         return value
+
+
+class QueryParameters:
+    """A serializer's validation of query parameters, with its fields made once per process.
+
+    A serializer instance deep-copies every declared field (DRF rebuilds each from its
+    arguments): for the feed's six parameters that was 0.4 ms of a 1.5 ms poll. The fields
+    keep no state between calls, so one bound copy serves every request. What comes out is
+    what `serializer_class(data=params).validated_data` would hold, `validate_<name>`
+    methods included; errors are the same ValidationError, keyed by parameter. A serializer
+    whose `validate()` checks parameters together needs an instance per request: refused
+    here. The serializer class stays what the OpenAPI document describes.
+    """
+
+    def __init__(self, serializer_class: type[serializers.Serializer]) -> None:
+        if serializer_class.validate is not serializers.Serializer.validate:
+            raise TypeError(f"{serializer_class.__name__}.validate() needs a serializer per call")
+        self.serializer_class = serializer_class
+        self._serializer: serializers.Serializer | None = None
+
+    def validated(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        if self._serializer is None:  # on first use: fields may name models not yet loaded
+            self._serializer = self.serializer_class()
+        serializer = self._serializer
+        values: dict[str, Any] = {}
+        errors: dict[str, Any] = {}
+        for name, field in serializer.fields.items():
+            try:
+                value = field.run_validation(field.get_value(params))
+                check = getattr(serializer, f"validate_{name}", None)
+                values[name] = check(value) if check else value
+            except SkipField:
+                continue
+            except ValidationError as error:
+                errors[name] = error.detail
+            except DjangoValidationError as error:
+                errors[name] = get_error_detail(error)
+        if errors:
+            raise ValidationError(errors)
+        return values
 
 
 class OrganizationScopedView(GenericAPIView):
