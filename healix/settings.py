@@ -146,8 +146,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # First, so everything a request causes (its events included) carries its trace id.
     "healix.observability.middleware.TraceIdMiddleware",
-    # The Content-Security-Policy of every response, static files' too (settings_headers.py).
-    "csp.middleware.CSPMiddleware",
+    # The Content-Security-Policy of every response, static files' too (settings_headers.py;
+    # healix/content_security.py builds it once).
+    "healix.content_security.CSPMiddleware",
     # Before anything reads a request body: refuses one over the API's limit (413).
     "healix.api.middleware.ApiBodyLimitMiddleware",
     # Serves the admin's static files from gunicorn, so the Procfile needs no separate server.
