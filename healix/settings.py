@@ -331,6 +331,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["healix.api.auth.OrganizationAPIKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["healix.api.auth.HasOrganizationAPIKey"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "healix.api.negotiation.RememberedContentNegotiation",
     "DEFAULT_PARSER_CLASSES": ["healix.api.parsers.StrictJSONParser"],  # strict JSON only
     # Errors are RFC 9457 problem details (healix/api/problems.py).
     "EXCEPTION_HANDLER": "healix.api.problems.problem_exception_handler",
