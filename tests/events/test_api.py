@@ -71,3 +71,11 @@ def test_the_contract_documents_are_public(client):
     assert schema.json()["title"] == "planCreated"
     assert client.get("/api/v1/schemas/events/nope.json").status_code == 404
     assert client.get("/api/v1/asyncapi.json").json()["asyncapi"].startswith("3.")
+
+
+def test_next_keeps_the_query_and_moves_only_the_cursor(world, actor):
+    services.update_plan(actor=actor, plan=world.plan, risk_status="high")
+    page = world.client.get("/api/v1/events/?limit=1&after=0.0&type=planCreated").json()
+    assert page["next"] == (
+        f"http://testserver/api/v1/events/?limit=1&after={page['cursor']}&type=planCreated"
+    )
