@@ -70,7 +70,7 @@ class QueryParameters:
             try:
                 value = field.run_validation(field.get_value(params))
                 check = getattr(serializer, f"validate_{name}", None)
-                values[name] = check(value) if check else value
+                serializer.set_value(values, field.source_attrs, check(value) if check else value)
             except SkipField:
                 continue
             except ValidationError as error:

@@ -48,3 +48,15 @@ def test_a_serializer_validating_parameters_together_is_refused():
 
     with pytest.raises(TypeError):
         QueryParameters(Range)
+
+
+def test_a_field_with_a_source_is_returned_under_it_as_by_a_serializer():
+    class Window(serializers.Serializer):
+        after = serializers.IntegerField(required=False, source="start")
+
+    params = QueryDict("after=7")
+    expected = Window(data=params)
+    assert expected.is_valid()
+    assert (
+        QueryParameters(Window).validated(params) == dict(expected.validated_data) == {"start": 7}
+    )
