@@ -146,15 +146,13 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # First, so everything a request causes (its events included) carries its trace id.
     "healix.observability.middleware.TraceIdMiddleware",
-    # The Content-Security-Policy of every response, static files' too (settings_headers.py;
-    # healix/content_security.py builds it once).
+    # Every response's Content-Security-Policy, built once (healix/content_security.py).
     "healix.content_security.CSPMiddleware",
     # Before anything reads a request body: refuses one over the API's limit (413).
     "healix.api.middleware.ApiBodyLimitMiddleware",
     # Serves the admin's static files from gunicorn, so the Procfile needs no separate server.
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    # Browser*: Django's own, skipped under /api/, where partners authenticate by key alone
-    # (healix/api/middleware.py).
+    # Browser*: Django's own, skipped under /api/ where keys authenticate (api/middleware.py).
     "healix.api.middleware.BrowserSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -326,71 +324,8 @@ HEALIX_BUS_PUBLIC_URL = env.str("HEALIX_BUS_PUBLIC_URL", default="")
 # Per-key limits from HEALIX_BUS_MAX_* (bus/limits.py: each, and why that number).
 HEALIX_BUS_LIMITS = bus_limits()
 
-REST_FRAMEWORK = {
-    # Partners authenticate with organization API keys only (no sessions: no CSRF surface).
-    "DEFAULT_AUTHENTICATION_CLASSES": ["healix.api.auth.OrganizationAPIKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["healix.api.auth.HasOrganizationAPIKey"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "healix.api.negotiation.RememberedContentNegotiation",
-    "DEFAULT_PARSER_CLASSES": ["healix.api.parsers.StrictJSONParser"],  # strict JSON only
-    # Errors are RFC 9457 problem details (healix/api/problems.py).
-    "EXCEPTION_HANDLER": "healix.api.problems.problem_exception_handler",
-    "UNAUTHENTICATED_USER": None,
-    "DEFAULT_PAGINATION_CLASS": "healix.api.pagination.ApiCursorPagination",
-    "PAGE_SIZE": 100,
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    # Per API key, counted in PostgreSQL so every web process shares it (healix/api/throttling.py).
-    "DEFAULT_THROTTLE_CLASSES": ["healix.api.throttling.ApiKeyRateThrottle"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-}
-
-# Requests one API key may make per minute, over all web processes; then 429 + Retry-After.
-# 1200 a minute (20 a second, sustained) is far above what a polling or posting partner
-# needs, and low enough that one runaway client cannot starve the others.
-HEALIX_API_RATE_PER_MINUTE = env.int("HEALIX_API_RATE_PER_MINUTE", default=1200)
-# Failed key checks per client address, key prefix and minute, then 429 (never counted for the
-# key): 20 lets a partner fix a mistyped key and is nothing against a 32-character secret.
-HEALIX_API_FAILED_ATTEMPTS_PER_MINUTE = env.int("HEALIX_API_FAILED_ATTEMPTS_PER_MINUTE", default=20)
-# Proxies appending the caller to X-Forwarded-For (healix/api/throttling.py); 0: REMOTE_ADDR only.
-HEALIX_API_TRUSTED_PROXIES = env.int("HEALIX_API_TRUSTED_PROXIES", default=0)
-# Largest request body the REST API reads (the inbound payload limit is separate and smaller).
-HEALIX_API_MAX_BODY_BYTES = env.int("HEALIX_API_MAX_BODY_BYTES", default=1024 * 1024)
-DATA_UPLOAD_MAX_MEMORY_SIZE = max(
-    HEALIX_API_MAX_BODY_BYTES,
-    HEALIX_INBOUND_BATCH_MAX_BYTES,  # noqa: F405 (healix/settings_inbound.py)
-    2_621_440,
-)
-
-# The OpenAPI document (drf-spectacular) and its Swagger UI, served offline from the sidecar.
-SPECTACULAR_SETTINGS = {
-    "TITLE": "Healix integration API",
-    "DESCRIPTION": (
-        "Everything an integrator can do over HTTP: send inbound events, read the outgoing "
-        "event log, read and change plans, form assignments and work queue items. "
-        "Authenticate with `Authorization: Api-Key <key>`; errors are RFC 9457 problem "
-        "details. See docs/integrators.md."
-    ),
-    "VERSION": "1.0.0",
-    "OAS_VERSION": "3.1.0",
-    "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
-    "SERVE_AUTHENTICATION": [],
-    "SCHEMA_PATH_PREFIX": r"/api/v1",
-    "COMPONENT_SPLIT_REQUEST": True,
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
-    "SWAGGER_UI_SETTINGS": {"validatorUrl": None},  # no badge fetched from validator.swagger.io
-    "POSTPROCESSING_HOOKS": [
-        "drf_spectacular.hooks.postprocess_schema_enums",
-        "healix.api.openapi.add_problem_responses",
-    ],
-    "ENUM_NAME_OVERRIDES": {
-        "PlanStatusEnum": "plans.models.PlanStatus",
-        "FormAssignmentStatusEnum": "plans.models.FormAssignmentStatus",
-        "InboundStatusEnum": "integrations.models.InboundStatus",
-    },
-}
+# The REST API: DRF, its limits per key and per request, the OpenAPI document.
+from healix.settings_api import *  # noqa: E402, F403
 
 # TLS behind a proxy, HSTS, secure cookies, the CSP: exactly the names of that module's __all__.
 from healix.settings_headers import *  # noqa: E402, F403
