@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from events.models import OutboxEvent, OutboxPending, OutboxPublication
 from events.relay import PublishFailed, Relay
+from events.sql import CLAIM_SQL
 from plans import services
 from tests.events.conftest import _reset_stream, relay_config, run
 
@@ -158,3 +159,44 @@ def test_an_event_queued_again_after_its_publication_is_published_again_not_wedg
     assert (relay.stats.published, relay.stats.duplicates) == (1, 1)
     assert not OutboxPending.objects.exists()
     assert OutboxPublication.objects.get(event=event).published_at == first.published_at
+
+
+@pytest.mark.django_db
+def test_the_claim_looks_each_pending_event_up_by_key_whatever_the_statistics_say(plan):
+    # Given 5,000 events, analyzed while all were pending (a queue's statistics lag its churn),
+    # and since then all but the last three published
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {OutboxEvent._meta.db_table}
+                (event_id, event_type, subject, plan_id, trace_id, payload, occurred_at,
+                 organization_id)
+            SELECT gen_random_uuid(), event_type, subject, plan_id, trace_id, payload,
+                occurred_at, organization_id
+            FROM {OutboxEvent._meta.db_table}, generate_series(1, 5000)
+            WHERE id = %s""",
+            [OutboxEvent.objects.get().pk],
+        )
+        cursor.execute(
+            f"INSERT INTO {OutboxPending._meta.db_table} (id, attempts, last_error) "
+            f"SELECT id, 0, '' FROM {OutboxEvent._meta.db_table} ON CONFLICT DO NOTHING"
+        )
+        cursor.execute(f"ANALYZE {OutboxEvent._meta.db_table}, {OutboxPending._meta.db_table}")
+        last_three = list(OutboxPending.objects.order_by("-pk").values_list("pk", flat=True)[:3])
+        OutboxPending.objects.exclude(pk__in=last_three).delete()
+        # When the relay's claim is planned as its prepared statement ends up planned: once,
+        # for any parameters
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        claim = CLAIM_SQL.replace("%(exclude)s", "$1").replace("%(batch)s", "$2")
+        cursor.execute(f"PREPARE healix_claim (bigint[], integer) AS {claim}")
+        try:
+            cursor.execute("EXPLAIN EXECUTE healix_claim('{}', 500)")
+            plan_text = "\n".join(line for (line,) in cursor.fetchall())
+            cursor.execute("EXECUTE healix_claim('{}', 500)")
+            claimed = [row[0] for row in cursor.fetchall()]
+        finally:
+            cursor.execute("DEALLOCATE healix_claim")
+    # Then it reads the three pending events by the outbox's primary key, in order, rather
+    # than hashing all 5,001 (as a join did: 6.5 ms a claim with 6,000 events)
+    assert "Seq Scan" not in plan_text, plan_text
+    assert f"{OutboxEvent._meta.db_table}_pkey" in plan_text, plan_text
+    assert claimed == sorted(last_three)
