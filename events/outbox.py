@@ -33,6 +33,7 @@ from events.types import EventType, subject_for
 from healix.models import Organization, User
 from healix.observability.logcontext import bind
 from healix.observability.tracing import current_trace_id, new_trace_id, trace
+from healix.prepared import prepared_cursor
 from plans.models import FormSubmission, Plan, WorkQueueItem, WorkQueueItemStatusChange
 
 __all__ = [
@@ -106,16 +107,34 @@ BUILDERS: dict[EventType, Callable[..., Info]] = {
 }
 
 
+# _lock_plan_facts()'s query, written out as LOCK_PLAN_SQL below (and for the same reason:
+# every formSubmitted and work queue event takes it): the ORM's select_for_update() with two
+# values across joins cost about 0.6 ms of CPU to build, this one prepared statement about
+# 0.1 ms (2026-12-05).
+LOCK_PLAN_FACTS_SQL = f"""
+SELECT p.organization_id, o.slug, u.is_test
+FROM {Plan._meta.db_table} p
+JOIN {Organization._meta.db_table} o ON o.id = p.organization_id
+JOIN {User._meta.db_table} u ON u.id = p.user_id
+WHERE p.id = %s
+FOR NO KEY UPDATE OF p
+"""
+
+
 def _lock_plan_facts(plan_id: Any) -> tuple[int, PlanFacts]:
     """Lock the plan row (orders this plan's events, see above) and read its organization and
     what every envelope says about it, in one query. Raises outside a transaction: emit()
     must run in the caller's."""
-    organization_id, slug, is_test = (
-        Plan.objects.select_for_update(no_key=True, of=("self",))
-        .filter(pk=plan_id)
-        .values_list("organization_id", "organization__slug", "user__is_test")
-        .get()
-    )
+    if transaction.get_autocommit():
+        raise TransactionManagementError(
+            "select_for_update cannot be used outside of a transaction."
+        )
+    with prepared_cursor() as cursor:
+        cursor.execute(LOCK_PLAN_FACTS_SQL, [plan_id], prepare=True)
+        row = cursor.fetchone()
+    if row is None:
+        raise Plan.DoesNotExist(f"No plan {plan_id}.")
+    organization_id, slug, is_test = row
     return organization_id, PlanFacts(plan_id=str(plan_id), org_id=slug, is_test=is_test)
 
 

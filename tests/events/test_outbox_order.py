@@ -91,7 +91,16 @@ def test_locking_a_plan_for_its_events_needs_a_transaction(plan):
         outbox.lock_plan_row(plan.pk)
 
 
-def emit_risk_change(actor, plan, locked: outbox.LockedPlan) -> None:
+def test_emit_locking_the_plan_itself_needs_a_transaction_and_a_plan(actor, plan):
+    with pytest.raises(TransactionManagementError):
+        emit_risk_change(actor, plan, None)
+    plan.pk = "00000000-0000-4000-8000-000000000000"  # no such plan
+    with pytest.raises(Plan.DoesNotExist), transaction.atomic():
+        emit_risk_change(actor, plan, None)
+    assert not OutboxEvent.objects.filter(event_type="planUpdated").exists()
+
+
+def emit_risk_change(actor, plan, locked: outbox.LockedPlan | None) -> None:
     outbox.emit(
         EventType.PLAN_UPDATED,
         actor=actor,
