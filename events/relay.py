@@ -297,6 +297,11 @@ class Relay:
                     failed = [event.id for event in events if event.id not in acked_ids]
                     await self.record_failure(failed, error)
                     raise PublishFailed(error)
+                if len(events) < self.config.batch_size:
+                    # Nothing else was pending: no second claim just to find that out (a
+                    # trickle of commits wakes the relay once each). A row committed since
+                    # has notified, and the next round takes it.
+                    break
         finally:
             try:
                 await self._mark(pending)

@@ -169,6 +169,39 @@ def test_a_relay_killed_before_marking_is_deduplicated_by_jetstream(
     assert_each_seen_once_in_commit_order(read_stream())
 
 
+class CountingRelay(Relay):
+    """A Relay counting its claims (each one a statement on the database)."""
+
+    claims = 0
+
+    async def claim(self, exclude=()):
+        self.claims += 1
+        return await super().claim(exclude)
+
+
+async def _drain_counting(config) -> CountingRelay:
+    relay = CountingRelay(config)
+    try:
+        await relay.drain()
+    finally:
+        await relay.close()
+    return relay
+
+
+def test_a_drain_stops_claiming_at_the_first_batch_short_of_full(
+    events_stream, read_stream, actor, template, patient
+):
+    # Given five committed events (each plan's planCreated) and batches of two
+    _make_plans(actor, template, patient, 5)
+    # When a relay drains the queue
+    relay = run(_drain_counting(relay_config(batch_size=2)))
+    # Then it claimed two full batches and the short last one, and asked no fourth time
+    # only to find the queue empty
+    assert (relay.stats.published, relay.claims) == (5, 3)
+    assert unpublished() == 0
+    assert_each_seen_once_in_commit_order(read_stream())
+
+
 async def _mark_again(config, ids: list[int]) -> None:
     relay = Relay(config)
     try:
