@@ -40,7 +40,7 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from bench.common import Figure, percentile, standalone  # noqa: E402
+from bench.common import Figure, percentile, production_environment, standalone  # noqa: E402
 from bench.emitters import EMITTERS, emit_at_rate  # noqa: E402
 from dev import servers as devservers  # noqa: E402 (needs the project on sys.path)
 
@@ -49,9 +49,11 @@ PLANS = 64
 P99_TARGET_SECONDS = 0.250
 DELIVERIES_TARGET = 1000
 PATIENCE = 120.0
+# DEBUG off, as production runs (with it on, every process records every query); the receiver
+# is plain HTTP on loopback, which production refuses unless these allow it.
 BENCH_SETTINGS = {
     "HEALIX_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
-    "DEBUG": "true",
+    "HEALIX_WEBHOOK_ALLOW_HTTP": "true",
 }
 # The filesystem broker (no broker server on this machine) polls its folder; 0.1 s, the
 # default, is a tenth of a second added to every task here, which production's Redis or
@@ -141,7 +143,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def environment(args: argparse.Namespace) -> dict[str, str]:
-    return {**BENCH_SETTINGS, "CELERY_FILESYSTEM_POLLING_SECONDS": str(args.polling)}
+    return {
+        **production_environment(),
+        **BENCH_SETTINGS,
+        "CELERY_FILESYSTEM_POLLING_SECONDS": str(args.polling),
+    }
 
 
 def start_processes(scratch: Path, stack: ExitStack) -> None:
