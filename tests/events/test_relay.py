@@ -143,8 +143,8 @@ async def _die_after_publishing(config) -> Relay:
     return relay
 
 
-async def _drain(config) -> Relay:
-    relay = Relay(config)
+async def _drain(config, relay_class: type[Relay] = Relay) -> Relay:
+    relay = relay_class(config)
     try:
         await relay.drain()
     finally:
@@ -179,22 +179,13 @@ class CountingRelay(Relay):
         return await super().claim(exclude)
 
 
-async def _drain_counting(config) -> CountingRelay:
-    relay = CountingRelay(config)
-    try:
-        await relay.drain()
-    finally:
-        await relay.close()
-    return relay
-
-
 def test_a_drain_stops_claiming_at_the_first_batch_short_of_full(
     events_stream, read_stream, actor, template, patient
 ):
     # Given five committed events (each plan's planCreated) and batches of two
     _make_plans(actor, template, patient, 5)
     # When a relay drains the queue
-    relay = run(_drain_counting(relay_config(batch_size=2)))
+    relay = run(_drain(relay_config(batch_size=2), CountingRelay))
     # Then it claimed two full batches and the short last one, and asked no fourth time
     # only to find the queue empty
     assert (relay.stats.published, relay.claims) == (5, 3)
