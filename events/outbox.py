@@ -121,14 +121,20 @@ FOR NO KEY UPDATE OF p
 """
 
 
-def _lock_plan_facts(plan_id: Any) -> tuple[int, PlanFacts]:
-    """Lock the plan row (orders this plan's events, see above) and read its organization and
-    what every envelope says about it, in one query. Raises outside a transaction: emit()
-    must run in the caller's."""
+def _require_transaction() -> None:
+    """A plan lock outside a transaction would end with its statement: refuse, as
+    select_for_update() does."""
     if transaction.get_autocommit():
         raise TransactionManagementError(
             "select_for_update cannot be used outside of a transaction."
         )
+
+
+def _lock_plan_facts(plan_id: Any) -> tuple[int, PlanFacts]:
+    """Lock the plan row (orders this plan's events, see above) and read its organization and
+    what every envelope says about it, in one query. Raises outside a transaction: emit()
+    must run in the caller's."""
+    _require_transaction()
     with prepared_cursor() as cursor:
         cursor.execute(LOCK_PLAN_FACTS_SQL, [plan_id], prepare=True)
         row = cursor.fetchone()
@@ -167,10 +173,7 @@ def lock_plan_row(plan_id: Any) -> tuple[Plan, LockedPlan]:
     """Lock the plan row FOR UPDATE and read it whole, with what emit() reads about it, in one
     query: for a service that changes the plan and then emits its event. The row as read, and
     the LockedPlan to hand to emit(). Raises outside a transaction, as select_for_update()."""
-    if transaction.get_autocommit():
-        raise TransactionManagementError(
-            "select_for_update cannot be used outside of a transaction."
-        )
+    _require_transaction()
     rows = list(Plan.objects.raw(LOCK_PLAN_SQL, [plan_id]))
     if not rows:
         raise Plan.DoesNotExist(f"No plan {plan_id}.")
