@@ -22,6 +22,11 @@ command line: bench/ceiling_wsgi.py, a WSGI application without Django doing eac
 durable work alone (the key looked up by prefix; the feed's own SELECT; the body parsed, one
 INSERT into a copy of the inbound table and a synchronous commit). Targets (issue 20, in place
 of issue 7's absolute 800 requests/s): each figure >= 50 % of its ceiling.
+
+Between the two, each figure's floor (no target): the ceiling's same work in a DRF view behind
+Healix's Django, middleware and DRF settings (bench/floor_django.py), served by the same
+command line. Healix's share of its floor is what its own API code leaves; the floor's share
+of the ceiling is what Django's and DRF's request cycle leaves.
 """
 
 import argparse
@@ -41,6 +46,8 @@ DATABASE = "healix_bench"
 # Issue 20: every REST figure at least half of what the same work costs without Django.
 MIN_SHARE = 0.5
 CEILING_APPLICATION = "bench.ceiling_wsgi:application"
+# The floor: the ceiling's work in a DRF view behind Healix's Django (bench/floor_django.py).
+FLOOR_ENVIRONMENT = {"DJANGO_SETTINGS_MODULE": "bench.floor_settings"}
 
 
 def setup(events: int):
@@ -101,11 +108,14 @@ def run(args: argparse.Namespace, stack: ExitStack) -> list[Figure]:
     make_ceiling_table()
     port = start_web(stack, logs / "gunicorn.log")
     ceiling_port = start_web(stack, logs / "ceiling.log", CEILING_APPLICATION)
+    floor_port = start_web(stack, logs / "floor.log", environment=FLOOR_ENVIRONMENT)
     figures = []
     for name, requests in scenarios.items():
         result = measure(port, key, requests, args.concurrency, name)
+        floor = measure(floor_port, key, requests, args.concurrency, "  floor (Django, DRF)")
         ceiling = measure(ceiling_port, key, requests, args.concurrency, "  ceiling (no Django)")
-        valid = set(result.statuses) <= {200, 202} and set(ceiling.statuses) <= {200, 202}
+        loads = (result, floor, ceiling)
+        valid = all(set(load.statuses) <= {200, 202} for load in loads)
         figures.append(
             Figure(
                 name,
@@ -116,7 +126,13 @@ def run(args: argparse.Namespace, stack: ExitStack) -> list[Figure]:
                 valid=valid,
             )
         )
-        print(f"{'':36} {result.rate / ceiling.rate:.0%} of the ceiling\n")
+        # No target: where the gap lies, Django's and DRF's request cycle or Healix's own code.
+        figures.append(Figure(f"  floor: {name}", floor.rate, "req/s", ceiling=ceiling.rate))
+        print(
+            f"{'':36} {result.rate / ceiling.rate:.0%} of the ceiling, "
+            f"{result.rate / floor.rate:.0%} of the floor; "
+            f"the floor {floor.rate / ceiling.rate:.0%} of the ceiling\n"
+        )
     print(f"the ceiling wrote {ceiling_rows()} rows (its inbound POSTs' INSERTs)")
     print(f"\nthe Procfile's web (gunicorn, 2 workers), {args.concurrency} connections from")
     print(client_name())

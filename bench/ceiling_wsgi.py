@@ -27,12 +27,13 @@ import hashlib
 import json
 import os
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 from urllib.parse import parse_qs
 
 import psycopg
 
-__all__ = ["CEILING_TABLE", "application"]
+__all__ = ["CEILING_TABLE", "Execute", "application", "feed_answer", "inbound_answer"]
 
 # The inbound copy's table (bench/api.py creates it LIKE the real one, INCLUDING ALL).
 CEILING_TABLE = "bench_ceiling_inbound"
@@ -53,6 +54,9 @@ DO UPDATE SET duplicate_count = {CEILING_TABLE}.duplicate_count + 1, last_seen_a
 _connection: psycopg.Connection | None = None
 
 StartResponse = Callable[[str, list[tuple[str, str]]], object]
+# Runs one statement and answers its rows ([] for a statement that returns none): on the
+# ceiling's own connection here, on Django's in bench/floor_django.py.
+Execute = Callable[[str, Sequence[Any] | Mapping[str, Any]], list[tuple]]
 
 
 def _database() -> psycopg.Connection:
@@ -64,37 +68,39 @@ def _database() -> psycopg.Connection:
     return _connection
 
 
-def _answer(start: StartResponse, status: str, body: bytes) -> Iterable[bytes]:
-    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
-    start(status, headers)
-    return [body]
+def _execute(sql: str, parameters: Sequence[Any] | Mapping[str, Any]) -> list[tuple]:
+    cursor = _database().execute(sql, parameters)
+    return cursor.fetchall() if cursor.description else []
 
 
-def _organization(environ: dict) -> int | None:
-    _scheme, _, key = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+def _organization(execute: Execute, authorization: str) -> int | None:
+    _scheme, _, key = authorization.partition(" ")
     prefix = key.partition(".")[0]
-    row = _database().execute(KEY_SQL, [prefix]).fetchone()
-    return row[0] if row else None
+    rows = execute(KEY_SQL, [prefix])
+    return rows[0][0] if rows else None
 
 
-def _inbound(environ: dict, start: StartResponse, subject: str) -> Iterable[bytes]:
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    payload = json.loads(environ["wsgi.input"].read(length))
-    organization = _organization(environ)
+def inbound_answer(
+    execute: Execute, authorization: str, subject: str, body: bytes
+) -> tuple[int, bytes]:
+    """(status, body) of the inbound POST: the body parsed, the key looked up, one INSERT."""
+    payload = json.loads(body)
+    organization = _organization(execute, authorization)
     if organization is None:
-        return _answer(start, "401 Unauthorized", b"{}")
+        return 401, b"{}"
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     digest = hashlib.sha256(canonical.encode()).hexdigest()
     event_id = uuid.uuid4()
-    _database().execute(INSERT_SQL, [event_id, organization, subject, canonical, digest])
-    return _answer(start, "202 Accepted", b'{"id": "%s"}' % str(event_id).encode())
+    execute(INSERT_SQL, [event_id, organization, subject, canonical, digest])
+    return 202, b'{"id": "%s"}' % str(event_id).encode()
 
 
-def _feed(environ: dict, start: StartResponse) -> Iterable[bytes]:
-    organization = _organization(environ)
+def feed_answer(execute: Execute, authorization: str, query_string: str) -> tuple[int, bytes]:
+    """(status, body) of the feed's GET: the key looked up, then the feed's own SELECT."""
+    organization = _organization(execute, authorization)
     if organization is None:
-        return _answer(start, "401 Unauthorized", b"{}")
-    query = parse_qs(environ.get("QUERY_STRING", ""))
+        return 401, b"{}"
+    query = parse_qs(query_string)
     transaction, _, event = query.get("after", ["0.0"])[0].partition(".")
     limit = min(int(query.get("limit", ["100"])[0]), FEED_LIMIT_MAX)
     parameters = {
@@ -104,19 +110,32 @@ def _feed(environ: dict, start: StartResponse) -> Iterable[bytes]:
         "limit": limit,
     }
     sql = os.environ["HEALIX_CEILING_FEED_SQL"].format(filters="")
-    rows = _database().execute(sql, parameters).fetchall()
+    rows = execute(sql, parameters)
     payloads = [payload for _, _, pk, payload in rows if pk is not None]
     # Where the next poll continues: after a full page's last event, else at the horizon.
     after = f"{rows[-1][1]}.{rows[-1][2]}" if len(payloads) == limit else f"{rows[0][0]}.0"
     body = f'{{"events": [{", ".join(payloads)}], "after": "{after}"}}'
-    return _answer(start, "200 OK", body.encode())
+    return 200, body.encode()
+
+
+STATUS_LINES = {200: "200 OK", 202: "202 Accepted", 401: "401 Unauthorized", 404: "404 Not Found"}
+
+
+def _answer(start: StartResponse, answer: tuple[int, bytes]) -> Iterable[bytes]:
+    status, body = answer
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    start(STATUS_LINES[status], headers)
+    return [body]
 
 
 def application(environ: dict, start_response: StartResponse) -> Iterable[bytes]:
     method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
     parts = path.strip("/").split("/")
+    authorization = environ.get("HTTP_AUTHORIZATION", "")
     if method == "GET" and path == "/api/v1/events/":
-        return _feed(environ, start_response)
+        answer = feed_answer(_execute, authorization, environ.get("QUERY_STRING", ""))
+        return _answer(start_response, answer)
     if method == "POST" and len(parts) == 4 and parts[:3] == ["api", "v1", "inbound"]:
-        return _inbound(environ, start_response, parts[3])
-    return _answer(start_response, "404 Not Found", b"{}")
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        return _answer(start_response, inbound_answer(_execute, authorization, parts[3], body))
+    return _answer(start_response, (404, b"{}"))

@@ -246,15 +246,21 @@ def production_environment() -> dict[str, str]:
     return env
 
 
-def start_web(stack: ExitStack, log: Path, application: str | None = None) -> int:
+def start_web(
+    stack: ExitStack,
+    log: Path,
+    application: str | None = None,
+    environment: dict[str, str] | None = None,
+) -> int:
     """The Procfile's own web command (gunicorn, 2 workers) with DEBUG off, as production runs
     it, on a free port that this returns; `stack` stops it. `application`: another WSGI
-    application served by the same command line (a ceiling: bench/ceiling_wsgi.py)."""
+    application served by the same command line (a ceiling: bench/ceiling_wsgi.py);
+    `environment`: added to its environment (bench/floor_settings.py as the settings)."""
     port = devservers.free_port()
     command, env = procfile_commands(port)["web.1"]
     if application is not None:
         assert WEB_APPLICATION in command, f"the Procfile's web no longer serves {WEB_APPLICATION}"
         command = command.replace(WEB_APPLICATION, f"gunicorn {application} ", 1)
-    start_command(stack, command, log, {**production_environment(), **env})
+    start_command(stack, command, log, {**production_environment(), **env, **(environment or {})})
     wait_until(lambda: answers(port), "gunicorn to listen", WEB_START_TIMEOUT)
     return port

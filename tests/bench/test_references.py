@@ -1,5 +1,6 @@
-"""bench/ceiling_wsgi.py, the REST figures' ceiling: it must do the durable work it stands for,
-or the ratios bench/api.py prints would compare Healix with less than its endpoints' work."""
+"""bench/ceiling_wsgi.py, the REST figures' ceiling, and bench/floor_django.py, the same work in
+Django and DRF: each must do the durable work it stands for, or the ratios bench/api.py prints
+would compare Healix with less than its endpoints' work."""
 
 import io
 import json
@@ -8,6 +9,7 @@ from wsgiref.util import setup_testing_defaults
 
 import pytest
 from django.db import connection
+from django.test import Client, override_settings
 
 from bench import ceiling_wsgi
 from bench.api import make_ceiling_table
@@ -43,7 +45,7 @@ def key_of(organization) -> str:
     return key
 
 
-def call(method: str, path: str, key: str, body: bytes = b"", query: str = "") -> tuple[int, bytes]:
+def call_ceiling(method: str, path: str, key: str, body: bytes, query: str) -> tuple[int, bytes]:
     environ: dict = {}
     setup_testing_defaults(environ)
     environ.update(
@@ -63,6 +65,28 @@ def call(method: str, path: str, key: str, body: bytes = b"", query: str = "") -
     return int(answer["status"].split()[0]), b"".join(chunks)
 
 
+@override_settings(ROOT_URLCONF="bench.floor_django")
+def call_floor(method: str, path: str, key: str, body: bytes, query: str) -> tuple[int, bytes]:
+    """Through Django's whole request cycle, as bench/floor_settings.py serves it."""
+    url = f"{path}?{query}" if query else path
+    client = Client(HTTP_AUTHORIZATION=f"Api-Key {key}")
+    if method == "GET":
+        response = client.get(url)
+    else:
+        response = client.post(url, body, content_type="application/json")
+    return response.status_code, response.content
+
+
+@pytest.fixture(params=[call_ceiling, call_floor], ids=["ceiling", "floor"])
+def reference(request):
+    """One of the two references, called as call(method, path, key, body=b"", query="")."""
+
+    def call(method: str, path: str, key: str, body: bytes = b"", query: str = ""):
+        return request.param(method, path, key, body, query)
+
+    return call
+
+
 def ceiling_rows() -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(
@@ -72,14 +96,14 @@ def ceiling_rows() -> list[tuple]:
         return cursor.fetchall()
 
 
-def test_the_inbound_post_stores_one_row_a_body_and_counts_a_copy_on_it(ceiling, org):
+def test_the_inbound_post_stores_one_row_a_body_and_counts_a_copy_on_it(ceiling, reference, org):
     # Given a key of the organization
     key = key_of(org)
     body = json.dumps({"planId": "p-1", "timeSlot": "9:00"}).encode()
 
     # When the same body is posted twice, keys in another order the second time
-    first = call("POST", "/api/v1/inbound/appointment.booked/", key, body)
-    copy = call(
+    first = reference("POST", "/api/v1/inbound/appointment.booked/", key, body)
+    copy = reference(
         "POST",
         "/api/v1/inbound/appointment.booked/",
         key,
@@ -94,24 +118,28 @@ def test_the_inbound_post_stores_one_row_a_body_and_counts_a_copy_on_it(ceiling,
     assert stored == {"planId": "p-1", "timeSlot": "9:00"}
 
 
-def test_an_unknown_key_stores_nothing(ceiling, org):
+def test_an_unknown_key_stores_nothing(ceiling, reference, org):
     # When a key prefix that names no key posts
-    status, _body = call("POST", "/api/v1/inbound/x/", "nokey123.secret", b'{"a": 1}')
+    status, _body = reference("POST", "/api/v1/inbound/x/", "nokey123.secret", b'{"a": 1}')
 
     # Then it is refused and nothing is written
     assert status == 401
     assert ceiling_rows() == []
 
 
-def test_the_feed_answers_what_the_feed_reads_for_the_keys_organization(ceiling, plan, other_org):
+def test_the_feed_answers_what_the_feed_reads_for_the_keys_organization(
+    ceiling, reference, plan, other_org
+):
     # Given an organization with events (the plan's), and another organization's key
     organization = plan.organization
     expected = [json.loads(envelope) for _position, envelope in read_feed(organization).events]
     assert expected, "the plan made no event"
 
     # When each key reads the feed from the start
-    status, body = call("GET", "/api/v1/events/", key_of(organization), query="after=0.0&limit=100")
-    _other_status, other_body = call(
+    status, body = reference(
+        "GET", "/api/v1/events/", key_of(organization), query="after=0.0&limit=100"
+    )
+    _other_status, other_body = reference(
         "GET", "/api/v1/events/", key_of(other_org), query="after=0.0&limit=100"
     )
 
