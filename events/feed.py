@@ -14,7 +14,7 @@ server, usually for milliseconds. A long open transaction delays the feed (never
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 
 from events.sql import FEED_SQL
 from healix.models import Organization
@@ -37,9 +37,10 @@ class InvalidPosition(ValueError):
     pass
 
 
-@dataclass(frozen=True, order=True)
-class FeedPosition:
-    """A place in the feed; its text form is the `after` cursor partners send back."""
+class FeedPosition(NamedTuple):
+    """A place in the feed; its text form is the `after` cursor partners send back. Ordered
+    as (transaction_id, id). A named tuple: a page makes one per event, and a frozen dataclass
+    costs twice as much to make."""
 
     transaction_id: int
     id: int

@@ -2,6 +2,7 @@
 /api/v1/schemas/events/<type>.json and /api/v1/asyncapi.json (public: they hold no data)."""
 
 import json
+from urllib.parse import urlencode
 
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
@@ -147,9 +148,10 @@ class EventFeedView(APIView):
             given.get("limit", DEFAULT_PAGE),
             filters,
         )
-        params = request.query_params.copy()
-        params["after"] = str(page.next_position)
-        next_url = request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+        # The same query with `after` moved on (a dict of lists: QueryDict.copy() deep-copies).
+        params = dict(request.query_params.lists())
+        params["after"] = [str(page.next_position)]
+        next_url = request.build_absolute_uri(f"{request.path}?{urlencode(params, doseq=True)}")
         # The stored envelopes are JSON already: joined as they are, never parsed again.
         results = ",".join(
             f'{{"cursor":"{position}","event":{payload}}}' for position, payload in page.events
