@@ -13,6 +13,7 @@ __all__ = [
     "COUNT_DUPLICATE_SQL",
     "OPEN_PLANS_OF_USERS_SQL",
     "PLANS_BY_ID_SQL",
+    "PLAN_BY_ID_SQL",
     "STORE_SQL",
     "UPDATE_AFTER_ATTEMPTS_SQL",
 ]
@@ -58,11 +59,16 @@ TEMPLATE = PlanTemplate._meta.db_table
 
 # The plans a batch of messages names, with their template's name, in one round trip: the
 # hot path of ingestion, where the ORM's query building cost more than the query.
-PLANS_BY_ID_SQL = f"""
+_PLANS = f"""
 SELECT p.id, p.template_id, p.user_id, t.name
 FROM {PLAN} p JOIN {TEMPLATE} t ON t.id = p.template_id
-WHERE p.organization_id = %s AND p.id = ANY(%s)
+WHERE p.organization_id = %s AND p.id {{match}}
 """
+PLANS_BY_ID_SQL = _PLANS.format(match="= ANY(%s)")
+# One plan (every REST POST): an equality is planned on the (organization, id) key whatever
+# the statistics say, and its parameter is one UUID rather than a list for the driver to
+# adapt (about 60 us less a lookup among recently updated plans, 2026-12-05).
+PLAN_BY_ID_SQL = _PLANS.format(match="= %s")
 
 # Every open plan of the users a batch names, for messages routed by userId (the same reason).
 OPEN_PLANS_OF_USERS_SQL = f"""

@@ -11,7 +11,7 @@ from typing import Any
 from healix.prepared import prepared_cursor
 from integrations.inbound.schemas import UUID, Problem, pointer
 from integrations.models import RESERVED_FIELD_NAMES, IntegrationDefinition
-from integrations.sql import OPEN_PLANS_OF_USERS_SQL, PLANS_BY_ID_SQL
+from integrations.sql import OPEN_PLANS_OF_USERS_SQL, PLAN_BY_ID_SQL, PLANS_BY_ID_SQL
 
 __all__ = ["PlanIndex", "Route", "route", "routing_ids"]
 
@@ -46,7 +46,12 @@ class PlanIndex:
             if plan_ids:
                 for pid in plan_ids:
                     self._by_id[(organization_id, pid)] = None
-                cursor.execute(PLANS_BY_ID_SQL, [organization_id, list(plan_ids)], prepare=True)
+                if len(plan_ids) == 1:
+                    [plan_id] = plan_ids
+                    cursor.execute(PLAN_BY_ID_SQL, [organization_id, plan_id], prepare=True)
+                else:
+                    ids = list(plan_ids)
+                    cursor.execute(PLANS_BY_ID_SQL, [organization_id, ids], prepare=True)
                 for pk, template_id, user_id, name in cursor.fetchall():
                     self._by_id[(organization_id, pk)] = PlanRow(pk, template_id, user_id, name)
             if user_ids:

@@ -10,7 +10,7 @@ from events.sql import FEED_SQL
 from healix.leader import database_params
 from healix.prepared import prepared_cursor
 from healix.sql import KEY_SQL
-from integrations.sql import PLANS_BY_ID_SQL, STORE_SQL
+from integrations.sql import PLAN_BY_ID_SQL, STORE_SQL
 
 pytestmark = pytest.mark.django_db
 SUBJECT = "aiEngineTimeSlot"  # the world's template listens to it (tests/fixtures/api.py)
@@ -40,8 +40,10 @@ def test_a_request_prepares_the_key_plan_and_store_statements_once(world):
     after_one = prepared_statements()
     assert post(world, "10:00").status_code == 202
     # Then the key lookup, the plan lookup and the store are prepared statements
-    for sql in (KEY_SQL, PLANS_BY_ID_SQL, STORE_SQL):
+    for sql in (KEY_SQL, PLAN_BY_ID_SQL, STORE_SQL):
         assert sum(first_line(sql) in statement for statement in after_one) == 1, sql
+    # And the one plan is looked up by equality, not among a list
+    assert any("p.id = $2" in statement for statement in after_one), after_one
     # And the second request prepared nothing more
     assert sorted(prepared_statements()) == sorted(after_one)
 
