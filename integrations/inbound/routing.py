@@ -46,12 +46,9 @@ class PlanIndex:
             if plan_ids:
                 for pid in plan_ids:
                     self._by_id[(organization_id, pid)] = None
-                if len(plan_ids) == 1:
-                    [plan_id] = plan_ids
-                    cursor.execute(PLAN_BY_ID_SQL, [organization_id, plan_id], prepare=True)
-                else:
-                    ids = list(plan_ids)
-                    cursor.execute(PLANS_BY_ID_SQL, [organization_id, ids], prepare=True)
+                ids = list(plan_ids)
+                sql, wanted = (PLAN_BY_ID_SQL, ids[0]) if len(ids) == 1 else (PLANS_BY_ID_SQL, ids)
+                cursor.execute(sql, [organization_id, wanted], prepare=True)
                 for pk, template_id, user_id, name in cursor.fetchall():
                     self._by_id[(organization_id, pk)] = PlanRow(pk, template_id, user_id, name)
             if user_ids:
