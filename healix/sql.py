@@ -74,11 +74,14 @@ DELETE FROM {_FAILURES} WHERE ctid = ANY(ARRAY(
 # counted: guesses with a key's prefix never spend its budget. Comparing hashes in SQL rather
 # than in constant time is safe: the caller chooses what is hashed, not the hash, so timing
 # tells nothing about a secret. Keys are hashed with the library's SHA-512 hasher (every key
-# here was made with it; a key of an older hasher would never match).
+# here was made with it; a key of an older hasher would never match). Whether the key's last
+# use is due to be recorded comes back as a boolean rather than the timestamp: Django's loader
+# parses each timestamp in Python.
 KEY_SQL = f"""
 WITH found AS (
-    SELECT k.id, k.name, k.expiry_date, k.created, k.scopes, k.user_id,
-           k.last_used_at, o.id AS org_id, o.slug, o.name AS org_name
+    SELECT k.id, k.name, k.expiry_date, k.scopes, k.user_id,
+           k.last_used_at IS NULL OR k.last_used_at <= %(use_noted_before)s AS use_to_note,
+           o.id AS org_id, o.slug, o.name AS org_name
     FROM {OrganizationAPIKey._meta.db_table} k
     JOIN {Organization._meta.db_table} o ON o.id = k.organization_id
     WHERE k.prefix = %(prefix)s AND k.hashed_key = %(hashed_key)s AND NOT k.revoked

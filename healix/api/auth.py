@@ -110,15 +110,18 @@ def _usable_key(prefix: str, key: str) -> OrganizationAPIKey | None:
         "prefix": prefix,
         "hashed_key": OrganizationAPIKey.objects.key_generator.hash(key),
         "window": window_start(now),
+        "use_noted_before": now - LAST_USE_PRECISION,
     }
     with prepared_cursor() as cursor:
         cursor.execute(KEY_SQL, parameters, prepare=True)
         row = cursor.fetchone()
     if row is None:
         return None
-    pk, name, expiry_date, created, scopes, user_id, last_used_at, *rest = row
+    pk, name, expiry_date, scopes, user_id, use_to_note, *rest = row
     org_pk, slug, org_name, requests = rest
     organization = _loaded(Organization, id=org_pk, slug=slug, name=org_name)
+    # `created` and `last_used_at` are left deferred: no request reads them, and Django loads
+    # each timestamp in Python (KEY_SQL answers whether the last use is due instead).
     api_key = _loaded(
         OrganizationAPIKey,
         id=pk,
@@ -126,23 +129,24 @@ def _usable_key(prefix: str, key: str) -> OrganizationAPIKey | None:
         name=name,
         hashed_key=parameters["hashed_key"],
         expiry_date=expiry_date,
-        created=created,
         revoked=False,
         organization_id=org_pk,
         scopes=scopes,
         user_id=user_id,
-        last_used_at=last_used_at,
     )
     api_key.organization = organization
     api_key.counted = Counted(now, requests)
+    api_key.use_to_note = use_to_note
     return api_key
 
 
 def note_use(api_key: OrganizationAPIKey) -> None:
-    now = timezone.now()
-    if api_key.last_used_at is not None and now - api_key.last_used_at < LAST_USE_PRECISION:
+    """Record that a key from verified_key() was used, unless it was within LAST_USE_PRECISION."""
+    if not api_key.use_to_note:
         return
+    now = timezone.now()
     api_key.last_used_at = now
+    api_key.use_to_note = False
     OrganizationAPIKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
 
 

@@ -1,6 +1,7 @@
 """Scopes: every endpoint refuses a key without its scope (403 naming it), and admits a key
 with only that scope."""
 
+from datetime import timedelta
 from io import StringIO
 
 import pytest
@@ -109,6 +110,22 @@ def test_the_admin_shows_prefix_scopes_and_last_use(hrh_client, world):
     assert stored.prefix in page and "plans:write" in page
     change = hrh_client.get(reverse("admin:healix_organizationapikey_change", args=[stored.pk]))
     assert change.status_code == 200 and b"Last used" in change.content
+
+
+def test_a_keys_use_is_written_once_a_minute_at_most(world):
+    # Given a key used once
+    world.client.get("/api/v1/plans/")
+    first = OrganizationAPIKey.objects.get(name="hrh-all").last_used_at
+    # When it is used again at once, then once more after its last use is over a minute old
+    world.client.get("/api/v1/plans/")
+    again = OrganizationAPIKey.objects.get(name="hrh-all").last_used_at
+    long_ago = first - timedelta(minutes=2)
+    OrganizationAPIKey.objects.filter(name="hrh-all").update(last_used_at=long_ago)
+    world.client.get("/api/v1/plans/")
+    later = OrganizationAPIKey.objects.get(name="hrh-all").last_used_at
+    # Then the second use wrote nothing, and the third wrote its time
+    assert first is not None and again == first
+    assert later > first
 
 
 def test_the_admin_requires_a_scope(hrh_client, org):
