@@ -141,8 +141,9 @@ def _usable_key(prefix: str, key: str) -> OrganizationAPIKey | None:
 
 
 def note_use(api_key: OrganizationAPIKey) -> None:
-    """Record that a key from verified_key() was used, unless it was within LAST_USE_PRECISION."""
-    if not api_key.use_to_note:
+    """Record that a key was used, unless verified_key() found its last use within
+    LAST_USE_PRECISION (a key loaded otherwise is recorded)."""
+    if not getattr(api_key, "use_to_note", True):
         return
     now = timezone.now()
     api_key.last_used_at = now
