@@ -28,6 +28,7 @@ import json
 import os
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -118,13 +119,10 @@ def feed_answer(execute: Execute, authorization: str, query_string: str) -> tupl
     return 200, body.encode()
 
 
-STATUS_LINES = {200: "200 OK", 202: "202 Accepted", 401: "401 Unauthorized", 404: "404 Not Found"}
-
-
 def _answer(start: StartResponse, answer: tuple[int, bytes]) -> Iterable[bytes]:
     status, body = answer
     headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
-    start(STATUS_LINES[status], headers)
+    start(f"{status} {HTTPStatus(status).phrase}", headers)
     return [body]
 
 
